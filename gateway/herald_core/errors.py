@@ -1,0 +1,64 @@
+"""Herald's one error tree; the edges (HTTP handlers, kopf handlers) translate it.
+
+    HeraldError
+    ├── ConfigError                 bad settings at start-up
+    ├── StoreError                  Redis failed or is unreachable        → 503
+    ├── Unauthorized                missing or wrong token                → 401
+    ├── NotFound                    unknown message, key, topic ...       → 404
+    └── InvalidRequest              the client sent something we refuse   → 400
+        ├── InvalidField            one named header, query key or JSON field
+        └── PayloadTooLarge         body over the configured maximum      → 413
+
+Delivery outcomes are not exceptions: `herald_gateway.delivery.classify` returns them.
+"""
+
+from __future__ import annotations
+
+
+class HeraldError(Exception):
+    """Root of every error Herald raises on purpose."""
+
+    status_code = 500
+
+
+class ConfigError(HeraldError):
+    """A setting is missing or inconsistent."""
+
+
+class StoreError(HeraldError):
+    """Redis could not complete the operation (down, timed out, failed over)."""
+
+    status_code = 503
+
+
+class Unauthorized(HeraldError):
+    """The request carries no valid token."""
+
+    status_code = 401
+
+
+class NotFound(HeraldError):
+    """The addressed object does not exist."""
+
+    status_code = 404
+
+
+class InvalidRequest(HeraldError):
+    """The request is malformed; nothing was stored."""
+
+    status_code = 400
+
+
+class InvalidField(InvalidRequest):
+    """One field (header, query key, JSON key) has a value we refuse."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        self.field = field
+        self.problem = problem
+        super().__init__(f"invalid {field}: {problem}")
+
+
+class PayloadTooLarge(InvalidRequest):
+    """The body is larger than `max_body_bytes`."""
+
+    status_code = 413

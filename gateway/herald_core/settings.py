@@ -1,0 +1,84 @@
+"""The one settings object: every `HERALD_*` environment variable, read once at start.
+
+`herald gateway`, `herald dev` and the operator build a `Settings()` in their entry point
+and pass it down; nothing reads the environment anywhere else.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Herald's configuration (environment prefix `HERALD_`)."""
+
+    model_config = SettingsConfigDict(env_prefix="HERALD_", frozen=True, extra="ignore")
+
+    #: Redis to keep all state in (`redis://`, `rediss://` or `unix://`).
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    #: Prefix of every Redis key, so several Herald installs can share one Redis.
+    key_prefix: str = "herald"
+    #: Number of hash-tagged shards work is spread over (1-62). Fixed for the life of the data.
+    shards: int = Field(default=16, ge=1, le=62)
+
+    #: Address and port the gateway listens on.
+    host: str = "0.0.0.0"
+    port: int = Field(default=8080, ge=1, le=65535)
+    #: What this process runs: `api`, `worker` or both (comma-separated).
+    roles: str = "api,worker"
+    #: Admin tokens accepted as `Authorization: Bearer ...` (comma-separated for several).
+    token: SecretStr = SecretStr("")
+    #: HS256 keys signing deliveries (>= 32 bytes). Rotation through the API is kept in Redis.
+    current_signing_key: SecretStr = SecretStr("")
+    next_signing_key: SecretStr = SecretStr("")
+
+    #: Largest accepted message body in bytes (413 above).
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1)
+    #: Retries after the first attempt when `Upstash-Retries` is absent, and the largest allowed.
+    default_retries: int = Field(default=3, ge=0)
+    max_retries: int = Field(default=20, ge=0)
+    #: Per-attempt HTTP timeout (s) when `Upstash-Timeout` is absent, and the largest allowed.
+    default_timeout: float = Field(default=30.0, gt=0)
+    max_timeout: float = Field(default=2 * 3600.0, gt=0)
+    #: Longest `Upstash-Delay` / `Upstash-Not-Before` distance in seconds (default one year).
+    max_delay: float = Field(default=365 * 86400.0, gt=0)
+
+    #: Deliveries in flight per worker process, and per destination host within it.
+    concurrency: int = Field(default=256, ge=1)
+    host_concurrency: int = Field(default=64, ge=1)
+    #: How long a deferred task waits when its host is at its cap, in seconds.
+    host_defer: float = Field(default=0.05, ge=0)
+    #: Most tasks claimed from one shard in one round trip.
+    claim_batch: int = Field(default=128, ge=1)
+    #: Seconds a claim stays valid beyond the attempt's timeout; then a crashed worker's
+    #: tasks come back.
+    lease_margin: float = Field(default=15.0, gt=0)
+    #: How often idle workers look at every shard for due work (seconds).
+    poll_interval: float = Field(default=0.25, gt=0)
+    #: On SIGTERM, how long in-flight deliveries may take before they are handed back.
+    shutdown_grace: float = Field(default=20.0, ge=0)
+    #: Longest back-off between Redis reconnection attempts (seconds).
+    redis_backoff_max: float = Field(default=2.0, gt=0)
+
+    #: Log as JSON lines instead of text; and the level.
+    log_json: bool = False
+    log_level: str = "INFO"
+
+    @field_validator("roles")
+    @classmethod
+    def _known_roles(cls, value: str) -> str:
+        roles = {r.strip() for r in value.split(",") if r.strip()}
+        unknown = roles - {"api", "worker"}
+        if unknown or not roles:
+            raise ValueError(f"roles must be a list of api, worker; got {value!r}")
+        return ",".join(sorted(roles))
+
+    @property
+    def role_set(self) -> frozenset[str]:
+        return frozenset(self.roles.split(","))
+
+    def tokens(self) -> tuple[str, ...]:
+        """The admin tokens, empty strings dropped."""
+        raw = self.token.get_secret_value()
+        return tuple(t.strip() for t in raw.split(",") if t.strip())

@@ -1,0 +1,107 @@
+"""`create_app(settings)`: the Starlette application, its routes, error mapping and lifespan.
+
+The lifespan opens the Redis pool, loads the signing keys and, when this process has the
+`worker` role, runs the delivery worker until shutdown (SIGTERM → stop claiming, finish
+in-flight deliveries within `shutdown_grace`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from herald_core.errors import ConfigError, HeraldError, InvalidField
+from herald_core.keys import Keys
+from herald_core.settings import Settings
+from herald_core.store import Store
+from herald_gateway.keyring import KeyRing
+from herald_gateway.metrics import Metrics
+from herald_gateway.routes import publish, system
+from herald_gateway.routes._common import json_response
+from herald_gateway.sender import AiohttpSender, Sender
+from herald_gateway.state import State
+from herald_gateway.worker import Worker
+
+logger = logging.getLogger(__name__)
+
+SenderFactory = Callable[[Settings], Sender]
+
+
+def _default_sender(settings: Settings) -> Sender:
+    return AiohttpSender(max_connections=settings.concurrency)
+
+
+async def _herald_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HeraldError)
+    if isinstance(exc, InvalidField):
+        logger.info("refused %s %s: %s", request.method, request.url.path, exc)
+    return json_response({"error": str(exc)}, exc.status_code)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    return json_response({"error": exc.detail}, exc.status_code)
+
+
+def check_settings(settings: Settings) -> None:
+    """Refuse to serve without credentials or with weak signing keys."""
+    if "api" in settings.role_set and not settings.tokens():
+        raise ConfigError("HERALD_TOKEN is required")
+    for name in ("current_signing_key", "next_signing_key"):
+        if len(getattr(settings, name).get_secret_value().encode()) < 32:
+            raise ConfigError(f"HERALD_{name.upper()} must be at least 32 bytes")
+
+
+def create_app(settings: Settings, sender_factory: SenderFactory = _default_sender) -> Starlette:
+    check_settings(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[State]:
+        keys = Keys(settings.key_prefix, settings.shards)
+        store = Store.from_url(
+            settings.redis_url, keys, lease_margin_ms=int(settings.lease_margin * 1000)
+        )
+        keyring = KeyRing(
+            store,
+            settings.current_signing_key.get_secret_value(),
+            settings.next_signing_key.get_secret_value(),
+        )
+        await keyring.refresh()
+        metrics = Metrics()
+        sender = sender_factory(settings)
+        worker = None
+        if "worker" in settings.role_set:
+            worker = Worker(store, sender, keyring, settings, metrics)
+        runner = asyncio.create_task(worker.run()) if worker else None
+        try:
+            yield State(
+                settings=settings, store=store, keyring=keyring, metrics=metrics, worker=worker
+            )
+        finally:
+            if worker and runner:
+                worker.stop()
+                await runner
+            await sender.aclose()
+            await store.aclose()
+
+    routes = [
+        Route("/v2/publish/{destination:path}", publish.publish, methods=["POST"]),
+        Route("/v2/keys", system.get_keys, methods=["GET"]),
+        Route("/v2/keys/rotate", system.rotate_keys, methods=["POST"]),
+        Route("/healthz", system.healthz, methods=["GET"]),
+        Route("/readyz", system.readyz, methods=["GET"]),
+        Route("/metrics", system.metrics, methods=["GET"]),
+    ]
+    return Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={HeraldError: _herald_error, HTTPException: _http_error},
+    )

@@ -1,0 +1,55 @@
+"""`POST /v2/publish/{destination}`: validate, store durably, answer with the message id."""
+
+from __future__ import annotations
+
+import random
+import time
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from herald_core.errors import NotFound
+from herald_core.ids import new_message_id
+from herald_core.models import Message
+from herald_core.signing import body_hash
+from herald_gateway.publishing import parse_publish
+from herald_gateway.routes._common import authorized, json_response, read_body
+
+_PREFIX = b"/v2/publish/"
+
+
+async def publish(request: Request) -> Response:
+    st = authorized(request)
+    settings = st["settings"]
+    body = await read_body(request, settings.max_body_bytes)
+    raw_path: bytes = request.scope.get("raw_path") or request.scope["path"].encode()
+    destination = raw_path[len(_PREFIX) :].decode("latin-1")
+    if not destination.lower().startswith(("http:", "https:", "http%3a", "https%3a")):
+        raise NotFound(f'topic "{destination}" not found')  # topics: see issue 4
+    now_ms = int(time.time() * 1000)
+    spec = parse_publish(
+        destination,
+        request.scope["query_string"].decode("latin-1"),
+        request.headers.items(),
+        settings,
+        now_ms,
+    )
+    shard = random.randrange(settings.shards)
+    message = Message(
+        id=new_message_id(shard, settings.shards),
+        url=spec.url,
+        method=spec.method,
+        headers=spec.headers,
+        max_retries=spec.max_retries,
+        timeout=spec.timeout,
+        created_at=now_ms,
+        not_before=spec.not_before,
+        retry_delay=spec.retry_delay,
+        caller_ip=request.client.host if request.client else None,
+        body_hash=body_hash(body),
+    )
+    await st["store"].enqueue(shard, message, body, spec.not_before)
+    st["metrics"].publishes.inc()
+    if st["worker"] is not None:
+        st["worker"].notify(shard, spec.not_before)
+    return json_response({"messageId": message.id})

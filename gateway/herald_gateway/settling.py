@@ -1,0 +1,68 @@
+"""Group commit of attempt outcomes: results gather while one Redis round trip is in flight,
+then all of them go in the next one. Nothing is dropped when Redis is down: a failed batch
+is kept and sent again until it lands (or the process dies, and leases expire)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+
+from herald_core.errors import StoreError
+from herald_core.store import Settlement, Store
+
+logger = logging.getLogger(__name__)
+
+
+class Settler:
+    def __init__(self, store: Store, *, backoff_max: float) -> None:
+        self._store = store
+        self._pending: dict[int, list[Settlement]] = defaultdict(list)
+        self._wake = asyncio.Event()
+        self._lock = asyncio.Lock()
+        self._backoff_max = backoff_max
+
+    def add(self, shard: int, settlement: Settlement) -> None:
+        self._pending[shard].append(settlement)
+        self._wake.set()
+
+    def __len__(self) -> int:
+        return sum(len(v) for v in self._pending.values())
+
+    async def run(self) -> None:
+        """Flush whenever outcomes are waiting; cancel to stop (`drain` first)."""
+        delay = 0.05
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            if await self._flush():
+                delay = 0.05
+            else:
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self._backoff_max)
+                self._wake.set()
+
+    async def _flush(self) -> bool:
+        async with self._lock:
+            batch, self._pending = self._pending, defaultdict(list)
+            if not batch:
+                return True
+            try:
+                await self._store.settle(batch)
+            except StoreError as exc:
+                logger.warning("recording %d outcomes failed, will retry: %s", len(batch), exc)
+                for shard, ops in batch.items():  # back in front of newer ones
+                    self._pending[shard][:0] = ops
+                return False
+            return True
+
+    async def drain(self, timeout: float) -> bool:
+        """Flush until everything added so far has landed in Redis, or `timeout` passed."""
+        try:
+            async with asyncio.timeout(timeout):
+                while self._pending or self._lock.locked():
+                    if not await self._flush():
+                        await asyncio.sleep(0.05)
+        except TimeoutError:
+            return False
+        return True

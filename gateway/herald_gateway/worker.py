@@ -1,0 +1,207 @@
+"""Delivery workers: claim due tasks from Redis in batches, deliver them concurrently,
+settle the outcomes in batches.
+
+Flow: `run` loops claim → spawn one asyncio task per delivery → `Settler` commits outcomes.
+Which shards to claim from is guided by hints: publishes in this process announce their
+shard (`notify`), each claim reports the next due time left in a shard, and every
+`poll_interval` all shards are looked at (work published elsewhere, expired leases).
+Per-host caps keep one slow endpoint from taking every slot: a task for a host at its cap is
+deferred for `host_defer` seconds without spending an attempt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from collections import Counter
+from collections.abc import Callable
+from urllib.parse import urlsplit
+
+from herald_core.errors import StoreError
+from herald_core.models import Task
+from herald_core.settings import Settings
+from herald_core.store import Store
+from herald_gateway.delivery import Result, classify, next_step, request_headers
+from herald_gateway.keyring import KeyRing
+from herald_gateway.metrics import Metrics
+from herald_gateway.sender import Sender
+from herald_gateway.settling import Settler
+
+logger = logging.getLogger(__name__)
+_KEY_REFRESH = 5.0
+
+
+class Worker:
+    def __init__(
+        self,
+        store: Store,
+        sender: Sender,
+        keyring: KeyRing,
+        settings: Settings,
+        metrics: Metrics,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._store, self._sender, self._keyring = store, sender, keyring
+        self._settings, self._metrics, self._clock = settings, metrics, clock
+        self._settler = Settler(store, backoff_max=settings.redis_backoff_max)
+        self._hints = [0.0] * settings.shards  # earliest known due time per shard (ms)
+        self._last_poll = -math.inf
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._inflight: set[asyncio.Task[None]] = set()
+        self._per_host: Counter[str] = Counter()
+
+    def notify(self, shard: int, due_ms: int) -> None:
+        """A task was just stored in `shard`, due at `due_ms`."""
+        if due_ms < self._hints[shard]:
+            self._hints[shard] = due_ms
+            self._wake.set()
+
+    # -- the loop -------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        settler = asyncio.create_task(self._settler.run(), name="herald-settler")
+        keys = asyncio.create_task(self._refresh_keys(), name="herald-keys")
+        try:
+            delay = 0.05
+            while not self._stopping:
+                try:
+                    await self._step()
+                    delay = 0.05
+                except StoreError as exc:
+                    self._metrics.redis_errors.inc()
+                    logger.warning("claim failed, retrying in %.2fs: %s", delay, exc)
+                    await self._sleep(delay)
+                    delay = min(delay * 2, self._settings.redis_backoff_max)
+        finally:
+            keys.cancel()
+            await self._finish(settler)
+
+    async def _step(self) -> None:
+        free = self._settings.concurrency - len(self._inflight)
+        now = self._clock() * 1000
+        limits = self._claim_limits(free, now) if free > 0 else {}
+        if not limits:
+            await self._sleep(self._idle_timeout(now, free))
+            return
+        if len(limits) == self._settings.shards:
+            self._last_poll = now
+        for shard in limits:
+            self._hints[shard] = math.inf
+        result = await self._store.claim(limits, int(now))
+        for shard, due in result.next_due.items():
+            self._hints[shard] = min(self._hints[shard], math.inf if due is None else due)
+        for task in result.tasks:
+            self._start(task)
+
+    async def run_once(self) -> int:
+        """Claim one batch from every shard, deliver it and settle: for tests and tools."""
+        now = self._clock() * 1000
+        limits = dict.fromkeys(range(self._settings.shards), self._settings.claim_batch)
+        result = await self._store.claim(limits, int(now))
+        for task in result.tasks:
+            self._start(task)
+        if self._inflight:
+            await asyncio.wait(set(self._inflight))
+        await self._settler.drain(self._settings.shutdown_grace)
+        return len(result.tasks)
+
+    def _claim_limits(self, free: int, now: float) -> dict[int, int]:
+        if now - self._last_poll >= self._settings.poll_interval * 1000:
+            shards = list(range(self._settings.shards))
+        else:
+            shards = [s for s, due in enumerate(self._hints) if due <= now]
+        if not shards:
+            return {}
+        share = max(1, min(self._settings.claim_batch, math.ceil(free / len(shards))))
+        return dict.fromkeys(shards, share)
+
+    def _idle_timeout(self, now: float, free: int) -> float:
+        if free <= 0:
+            return self._settings.poll_interval
+        next_poll = self._last_poll + self._settings.poll_interval * 1000
+        return max(0.0, (min(min(self._hints), next_poll) - now) / 1000)
+
+    async def _sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            try:
+                async with asyncio.timeout(seconds):
+                    await self._wake.wait()
+            except TimeoutError:
+                pass
+        self._wake.clear()
+
+    # -- one delivery ---------------------------------------------------------------------
+
+    def _start(self, task: Task) -> None:
+        job = asyncio.create_task(self._deliver(task))
+        self._inflight.add(job)
+        job.add_done_callback(self._done)
+
+    def _done(self, job: asyncio.Task[None]) -> None:
+        self._inflight.discard(job)
+        self._wake.set()
+        if not job.cancelled() and job.exception() is not None:
+            logger.error("delivery crashed", exc_info=job.exception())
+
+    async def _deliver(self, task: Task) -> None:
+        message = task.message
+        host = urlsplit(message.url).netloc
+        if self._per_host[host] >= self._settings.host_concurrency:
+            due = int((self._clock() + self._settings.host_defer) * 1000)
+            self._settler.add(task.shard, ("D", message.id, str(due)))
+            return
+        self._per_host[host] += 1
+        started = time.perf_counter()
+        try:
+            now = self._clock()
+            headers = request_headers(task, self._keyring.current, int(now))
+            answer = await self._sender.send(
+                message.method, message.url, headers, task.body, message.timeout
+            )
+        except asyncio.CancelledError:  # shutdown grace is over: hand the task back now
+            self._settler.add(task.shard, ("D", message.id, str(int(self._clock() * 1000))))
+            raise
+        finally:
+            self._per_host[host] -= 1
+            if not self._per_host[host]:
+                del self._per_host[host]
+        now = self._clock()
+        outcome = classify(answer, now)
+        self._metrics.record_attempt(outcome.result, outcome.status, time.perf_counter() - started)
+        step = next_step(task, outcome, int(now * 1000))
+        if step.final:
+            self._settler.add(task.shard, ("A", message.id, ""))
+            if outcome.result is not Result.DELIVERED:
+                logger.info("message %s failed for good after %d retries: %s",
+                            message.id, task.retried, outcome.error)  # fmt: skip
+        else:
+            self._settler.add(task.shard, ("R", message.id, f"{task.retried + 1}:{step.due_ms}"))
+            self.notify(task.shard, step.due_ms)
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    async def _refresh_keys(self) -> None:
+        while True:
+            await self._keyring.refresh()
+            await asyncio.sleep(_KEY_REFRESH)
+
+    def stop(self) -> None:
+        """Stop claiming; `run` then finishes in-flight deliveries and returns."""
+        self._stopping = True
+        self._wake.set()
+
+    async def _finish(self, settler: asyncio.Task[None]) -> None:
+        grace = self._settings.shutdown_grace
+        if self._inflight:
+            logger.info("waiting up to %.0fs for %d deliveries", grace, len(self._inflight))
+            _done, late = await asyncio.wait(set(self._inflight), timeout=grace)
+            for job in late:  # their leases expire and another worker delivers them
+                job.cancel()
+        if not await self._settler.drain(timeout=max(grace, 1.0)):
+            logger.warning("%d outcomes not recorded; those messages will be retried",
+                           len(self._settler))  # fmt: skip
+        settler.cancel()
+        await asyncio.gather(settler, return_exceptions=True)
