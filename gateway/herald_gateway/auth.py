@@ -12,7 +12,7 @@ from herald_core.errors import Unauthorized
 
 def presented_token(request: Request) -> str | None:
     header = request.headers.get("authorization")
-    if header is not None:
+    if header:
         scheme, _, value = header.partition(" ")
         return value.strip() if scheme.lower() == "bearer" else None
     query = request.scope.get("query_string", b"")

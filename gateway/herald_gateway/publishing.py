@@ -75,6 +75,18 @@ def split_query(raw_query: str) -> tuple[list[tuple[str, str]], str | None, str]
     return config, token, "&".join(kept)
 
 
+_TOPIC = re.compile(r"^(?:[a-z0-9]([-a-z0-9]*[a-z0-9])?/)?[A-Za-z0-9._-]+$")
+
+
+def is_url_destination(raw: str) -> bool:
+    """True for a URL destination, False for a topic name; 400 for anything else."""
+    if raw[:8].lower().startswith(("http:", "https:", "http%3a", "https%3a")):
+        return True
+    if _TOPIC.match(raw):
+        return False
+    raise InvalidField("destination url", _DESTINATION_ERROR)
+
+
 def parse_destination(raw: str, own_query: str) -> str:
     """The destination URL from the raw path segment(s) after `/v2/publish/`."""
     if raw[:7].lower() in ("http%3a", "https%3"):

@@ -170,8 +170,9 @@ class Worker:
                 del self._per_host[host]
         now = self._clock()
         outcome = classify(answer, now)
-        self._metrics.record_attempt(outcome.result, outcome.status, time.perf_counter() - started)
         step = next_step(task, outcome, int(now * 1000))
+        label = Result.FAILED if step.final and outcome.result is Result.RETRY else outcome.result
+        self._metrics.record_attempt(label, outcome.status, time.perf_counter() - started)
         if step.final:
             self._settler.add(task.shard, ("A", message.id, ""))
             if outcome.result is not Result.DELIVERED:

@@ -12,7 +12,7 @@ from herald_core.errors import NotFound
 from herald_core.ids import new_message_id
 from herald_core.models import Message
 from herald_core.signing import body_hash
-from herald_gateway.publishing import parse_publish
+from herald_gateway.publishing import is_url_destination, parse_publish
 from herald_gateway.routes._common import authorized, json_response, read_body
 
 _PREFIX = b"/v2/publish/"
@@ -24,7 +24,7 @@ async def publish(request: Request) -> Response:
     body = await read_body(request, settings.max_body_bytes)
     raw_path: bytes = request.scope.get("raw_path") or request.scope["path"].encode()
     destination = raw_path[len(_PREFIX) :].decode("latin-1")
-    if not destination.lower().startswith(("http:", "https:", "http%3a", "https%3a")):
+    if not is_url_destination(destination):
         raise NotFound(f'topic "{destination}" not found')  # topics: see issue 4
     now_ms = int(time.time() * 1000)
     spec = parse_publish(

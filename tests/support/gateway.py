@@ -1,0 +1,95 @@
+"""A real `herald gateway` process for end-to-end tests, with its own Redis database."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from herald_gateway.embedded import free_port
+
+TOKEN = "test-token-0123456789"
+CURRENT_KEY = "sig_current_0123456789abcdefghijklmn"
+NEXT_KEY = "sig_next_0123456789abcdefghijklmnopqr"
+REPO = Path(__file__).resolve().parents[2]
+
+
+def wait_until(condition, timeout: float = 10.0, interval: float = 0.02, what: str = ""):
+    """Poll `condition` until it returns a truthy value; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what or condition}")
+        time.sleep(interval)
+
+
+class Gateway:
+    """`herald gateway` as a child process; `client` is an httpx client authorised for it."""
+
+    def __init__(self, redis_url: str, log_path: Path, **settings: object) -> None:
+        self.port = free_port()
+        self.redis_url = redis_url
+        self.log_path = log_path
+        self.env = {
+            **os.environ,
+            "HERALD_REDIS_URL": redis_url,
+            "HERALD_PORT": str(self.port),
+            "HERALD_HOST": "127.0.0.1",
+            "HERALD_TOKEN": TOKEN,
+            "HERALD_CURRENT_SIGNING_KEY": CURRENT_KEY,
+            "HERALD_NEXT_SIGNING_KEY": NEXT_KEY,
+            "HERALD_POLL_INTERVAL": "0.05",
+            "HERALD_SHUTDOWN_GRACE": "2",
+            "PYTHONPATH": f"{REPO / 'gateway'}{os.pathsep}{REPO / 'operator'}",
+        }
+        self.env.update({f"HERALD_{k.upper()}": str(v) for k, v in settings.items()})
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.client = httpx.Client(
+            base_url=self.url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10
+        )
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Gateway:
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "herald_gateway.cli", "gateway"],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        wait_until(self._ready, timeout=20, what=f"gateway on {self.port} (log {self.log_path})")
+        return self
+
+    def _ready(self) -> bool:
+        assert self.process is not None
+        if self.process.poll() is not None:
+            raise AssertionError(f"gateway exited: {self.log_path.read_text()[-2000:]}")
+        try:
+            return httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        if self.process is None or self.process.poll() is not None:
+            return self.process.returncode if self.process else 0
+        self.process.send_signal(sig)
+        try:
+            return self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            return self.process.wait()
+
+    def publish(self, destination: str, body: bytes = b"", **headers: str) -> httpx.Response:
+        return self.client.post(f"/v2/publish/{destination}", content=body, headers=headers)
+
+    def close(self) -> None:
+        self.stop()
+        self.client.close()
