@@ -1,0 +1,137 @@
+"""The pure publish parser: destinations, query splitting, every configuration header."""
+
+from __future__ import annotations
+
+import pytest
+
+from herald_core.errors import InvalidField
+from herald_core.settings import Settings
+from herald_gateway.publishing import (
+    canonical_header,
+    is_url_destination,
+    parse_destination,
+    parse_publish,
+    split_query,
+)
+
+SETTINGS = Settings(default_retries=3, max_retries=20, default_timeout=30, max_delay=86400)
+NOW = 1_700_000_000_000
+
+
+def parse(headers: dict[str, str] | None = None, query: str = "", dest: str = "https://a.b/c"):
+    return parse_publish(dest, query, (headers or {}).items(), SETTINGS, NOW)
+
+
+def test_defaults() -> None:
+    spec = parse()
+    assert (spec.url, spec.method, spec.max_retries, spec.timeout) == (
+        "https://a.b/c",
+        "POST",
+        3,
+        30,
+    )
+    assert spec.not_before == NOW and spec.retry_delay is None and spec.headers == {}
+
+
+@pytest.mark.parametrize(
+    ("raw", "query", "url"),
+    [
+        ("https://a.b/c", "", "https://a.b/c"),
+        ("https://a.b/c", "x=1&y=%20", "https://a.b/c?x=1&y=%20"),
+        ("https://a.b/c?in=path", "x=1", "https://a.b/c?in=path&x=1"),
+        ("https:/a.b/c", "", "https://a.b/c"),
+        ("https%3A%2F%2Fa.b%2Fc", "", "https://a.b/c"),
+        ("http://127.0.0.1:8080/a%20b", "", "http://127.0.0.1:8080/a%20b"),
+    ],
+)
+def test_destination(raw: str, query: str, url: str) -> None:
+    assert parse_destination(raw, query) == url
+
+
+@pytest.mark.parametrize("raw", ["ftp://x/y", "http://", "https:///p", "http://a b/c"])
+def test_bad_destination(raw: str) -> None:
+    with pytest.raises(InvalidField, match="destination url"):
+        parse_destination(raw, "")
+
+
+@pytest.mark.parametrize(
+    ("raw", "is_url"),
+    [("https://x", True), ("HTTP://x", True), ("orders", False), ("shop/orders", False)],
+)
+def test_url_or_topic(raw: str, is_url: bool) -> None:
+    assert is_url_destination(raw) is is_url
+
+
+def test_split_query_keeps_destination_query_raw() -> None:
+    config, token, kept = split_query(
+        "a=1&Upstash-Retries=2&qstash_token=t%2B&b=x%20y&upstash-delay=1s"
+    )
+    assert config == [("upstash-retries", "2"), ("upstash-delay", "1s")]
+    assert token == "t+"
+    assert kept == "a=1&b=x%20y"
+
+
+def test_forwarded_headers_lose_their_prefix_and_are_canonical() -> None:
+    spec = parse(
+        {"upstash-forward-x-my-header": "v", "content-type": "text/plain", "x-other": "no"}
+    )
+    assert spec.headers == {"X-My-Header": "v", "Content-Type": "text/plain"}
+
+
+def test_header_forward_skips_credentials_and_hop_by_hop() -> None:
+    spec = parse(
+        {"upstash-header-forward": "true", "authorization": "Bearer t", "host": "h",
+         "connection": "keep-alive", "x-hook": "1"}
+    )  # fmt: skip
+    assert spec.headers == {"X-Hook": "1"}
+
+
+def test_workflow_headers_pass_through_and_telemetry_is_ignored() -> None:
+    spec = parse({"upstash-workflow-runid": "r1", "upstash-telemetry-sdk": "py"})
+    assert spec.headers == {"Upstash-Workflow-Runid": "r1"}
+
+
+def test_query_configuration_and_header_precedence() -> None:
+    spec = parse({"upstash-retries": "5"}, query="upstash-retries=1&upstash-method=put")
+    assert spec.max_retries == 5 and spec.method == "PUT"
+
+
+@pytest.mark.parametrize(
+    ("headers", "field"),
+    [
+        ({"upstash-retries": "21"}, "Upstash-Retries"),
+        ({"upstash-retries": "1.5"}, "Upstash-Retries"),
+        ({"upstash-method": "CONNECT"}, "Upstash-Method"),
+        ({"upstash-delay": "2d"}, "Upstash-Delay"),
+        ({"upstash-delay": "1"}, "Upstash-Delay"),
+        ({"upstash-not-before": "-1"}, "Upstash-Not-Before"),
+        ({"upstash-not-before": str(NOW // 1000 + 2 * 86400)}, "Upstash-Not-Before"),
+        ({"upstash-timeout": "3h"}, "Upstash-Timeout"),
+        ({"upstash-retry-delay": "pow(2)"}, "Upstash-Retry-Delay"),
+        ({"upstash-forward-x": "a\r\nb"}, "Upstash-Forward-X"),
+        ({"upstash-forward-": "a"}, "Upstash-Forward-"),
+        ({"upstash-forward-a b": "a"}, "Upstash-Forward-A b"),
+        ({"upstash-callback": "https://x"}, "Upstash-Callback"),
+        ({"upstash-bogus": "1"}, "Upstash-Bogus"),
+    ],
+)
+def test_invalid_values_name_their_field(headers: dict[str, str], field: str) -> None:
+    with pytest.raises(InvalidField) as info:
+        parse(headers)
+    assert info.value.field == field
+
+
+def test_delay_and_not_before() -> None:
+    assert parse({"upstash-delay": "1m30s"}).not_before == NOW + 90_000
+    nb = NOW // 1000 + 60
+    assert parse({"upstash-not-before": str(nb), "upstash-delay": "10s"}).not_before == nb * 1000
+    assert parse({"upstash-not-before": "1"}).not_before == NOW  # in the past: now
+
+
+def test_retry_delay_and_timeout_are_kept() -> None:
+    spec = parse({"upstash-retry-delay": " pow(2, retried) * 1000 ", "upstash-timeout": "1.5s"})
+    assert spec.retry_delay == "pow(2, retried) * 1000" and spec.timeout == 1.5
+
+
+def test_canonical_header() -> None:
+    assert canonical_header("x-my-HEADER") == "X-My-Header"
