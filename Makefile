@@ -9,9 +9,10 @@ PIP     := $(BIN)/python -m pip --disable-pip-version-check -q
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(PIP) install -U 'pip>=25.1' 2>&1 | grep -v '^WARNING: Location' || true
+	@# pip >= 25.1 installs PEP 735 dependency groups; its output goes to a log, shown on failure
+	$(PIP) install -U 'pip>=25.1' > $(VENV)/pip.log 2>&1 || (cat $(VENV)/pip.log; exit 1)
 	$(PIP) install -e '.[gateway,operator]' --group test --group lint --group bench \
-		2>&1 | grep -v '^WARNING: Location' || true
+		> $(VENV)/pip.log 2>&1 || (cat $(VENV)/pip.log; exit 1)
 	$(BIN)/herald --help >/dev/null
 	rm -f $(VENV)/.installed-* && touch $@
 

@@ -247,7 +247,7 @@ class Stack:
             return []
 
 
-def _gateway_env(redis_url: str, port: int, token: str) -> dict[str, str]:
+def _gateway_env(redis_url: str, port: int, token: str, extra: dict[str, str]) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HERALD_")}
     env.update(
         HERALD_REDIS_URL=redis_url,
@@ -259,12 +259,18 @@ def _gateway_env(redis_url: str, port: int, token: str) -> dict[str, str]:
         HERALD_LOG_LEVEL="WARNING",
         HERALD_SHUTDOWN_GRACE="2",  # only shortens the stop at the end of a scenario
     )
+    env.update(extra)
     return env
 
 
 @contextlib.contextmanager
-def stack(fail_first: bool = False, ready_timeout: float = 30.0) -> Iterator[Stack]:
-    """Redis (AOF everysec), the counting sink and a gateway; all stopped on the way out."""
+def stack(
+    extra_env: dict[str, str], fail_first: bool = False, ready_timeout: float = 30.0
+) -> Iterator[Stack]:
+    """Redis (AOF everysec), the counting sink and a gateway; all stopped on the way out.
+
+    `extra_env` is added to the gateway's environment (``--gateway-env``).
+    """
     token = "herald_" + secrets.token_urlsafe(24)
     gateway: subprocess.Popen[bytes] | None = None
     sink: subprocess.Popen[bytes] | None = None
@@ -281,7 +287,7 @@ def stack(fail_first: bool = False, ready_timeout: float = 30.0) -> Iterator[Sta
             with log_path.open("ab") as log:
                 gateway = subprocess.Popen(
                     [sys.executable, "-m", "herald_gateway.cli", "gateway"],
-                    env=_gateway_env(redis.url, gateway_port, token),
+                    env=_gateway_env(redis.url, gateway_port, token, extra_env),
                     cwd=REPO_ROOT,
                     stdout=log,
                     stderr=subprocess.STDOUT,
@@ -808,6 +814,8 @@ def _closed_rows(r: ClosedResult) -> list[tuple[str, str, str]]:
         ("5. Redis cmds per delivered msg", "commandstats sum (EVALSHA + inner)",
          _f(c.commandstats, 2)),
         ("5. Redis cmds per delivered msg", "EVALSHA calls", _f(c.evalsha, 2)),
+        ("5. Redis cmds per delivered msg", "HMGET calls (= task claims; >1: deferrals)",
+         _f(c.per_command.get("hmget", 0.0), 2)),
     ]  # fmt: skip
 
 
@@ -868,17 +876,18 @@ def environment() -> dict[str, Any]:
 
 
 def run_scenario(name: str, args: argparse.Namespace) -> Any:
+    env = dict(item.split("=", 1) for item in args.gateway_env)
     if name == "closed":
-        with stack() as st:
+        with stack(env) as st:
             return uvloop.run(closed_scenario(st, args, "closed"))
     if name == "retry":
-        with stack(fail_first=True) as st:
+        with stack(env, fail_first=True) as st:
             extra = {"Upstash-Retry-Delay": "0"}
             return uvloop.run(closed_scenario(st, args, "retry", extra))
     if name == "open":
-        with stack() as st:
+        with stack(env) as st:
             return uvloop.run(open_scenario(st, args))
-    with stack() as st:
+    with stack(env) as st:
         return uvloop.run(delayed_scenario(st, args))
 
 
@@ -895,6 +904,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--drain-timeout", type=float, default=120.0,
                         help="longest wait for published messages to be delivered (s)")  # fmt: skip
     parser.add_argument("--only", nargs="+", choices=SCENARIOS, default=list(SCENARIOS))
+    parser.add_argument("--gateway-env", nargs="+", default=[], metavar="HERALD_X=VALUE",
+                        help="extra gateway settings: HERALD_HOST_CONCURRENCY=256")  # fmt: skip
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write results as JSON")
     parser.add_argument("--serve-sink", type=int, metavar="PORT", help=argparse.SUPPRESS)
     parser.add_argument("--fail-first", action="store_true", help=argparse.SUPPRESS)

@@ -59,11 +59,18 @@ class Receiver:
         await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
 
     def stop(self) -> None:
-        if self._runner is not None:
-            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
+        asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop).result(10)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(5)
         self._loop.close()
+
+    async def _shutdown(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+        stalled = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in stalled:
+            task.cancel()
+        await asyncio.gather(*stalled, return_exceptions=True)
 
     async def _handle(self, request: web.Request) -> web.Response:
         body = await request.read()
