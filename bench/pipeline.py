@@ -39,7 +39,9 @@ The figures
    ``--seconds``, regardless of how fast they are answered (one asyncio task per publish).
    ``publish p50/p99``: as above. ``end-to-end p50/p99`` = sink receive time of the first
    successful delivery - publish send time, both ``time.time()`` on the same clock.
-   ``max schedule lag`` says how late the generator itself was (should be ~0).
+   ``max schedule lag`` says how late the generator itself was (should be ~0). CPU-ms and
+   Redis commands per message are measured as in 4 and 5: at a low rate there is little to
+   batch, so they are higher per message than in the closed loop.
 
 3. **Retry path** -- the closed loop of 1, but the sink answers 500 to every first attempt
    (``Upstash-Retried: 0``) and 200 to the retry; publishes carry
@@ -67,6 +69,9 @@ The figures
    * ``EVALSHA`` = script invocations per message: the calls the gateway issued (all its
      hot-path traffic is scripts, sent in pipelines). The per-command breakdown is in the
      JSON.
+   * ``HMGET`` = how often each message was claimed (CLAIM reads the message with one
+     HMGET per task). Above 1 without retries means tasks were claimed and then deferred
+     (settled back as ``D``) because their host was at ``HERALD_HOST_CONCURRENCY``.
 
 6. **Gateway RSS with delayed messages waiting** -- ``--delayed`` (100,000) publishes with
    ``Upstash-Delay: 1h`` at ``--concurrency``; ``VmRSS`` of the gateway (and of Redis) from
@@ -78,13 +83,22 @@ The figures
 Caveats: the gateway, Redis, the sink and the load generator share the machine's cores,
 so the throughput figures are bounded by the host and by the benchmark's own processes
 (their CPU is reported to show by how much). Delivery to the sink is capped at 64
-concurrent requests by Herald's default ``HERALD_HOST_CONCURRENCY``.
+concurrent requests by Herald's default ``HERALD_HOST_CONCURRENCY`` (all traffic goes to
+one host); ``--gateway-env HERALD_HOST_CONCURRENCY=256`` (any ``HERALD_*=value``) runs the
+same scenarios with other gateway settings. The sink and the load generator freeze their
+start-up objects and collect the oldest GC generation rarely (``quiet_gc``), so their own
+GC pauses (15-40 ms) do not show up as latency; the gateway runs with Python's defaults.
+Latency percentiles are nearest-rank; the per-message raw data is not kept.
 
 Run from the repository root::
 
-    .venv/bin/python -m bench.pipeline                        # full run (~3-5 minutes)
-    .venv/bin/python -m bench.pipeline --seconds 3 --delayed 5000    # smoke run
-    .venv/bin/python -m bench.pipeline --only closed open --json /tmp/pipeline.json
+    .venv/bin/python -m bench.pipeline --json /tmp/pipeline.json    # full run (~3 minutes)
+    .venv/bin/python -m bench.pipeline --seconds 3 --delayed 5000    # smoke run (~30 s)
+    .venv/bin/python -m bench.pipeline --only closed open --seconds 20
+
+Every run is bounded: publishing by the window (plus request timeouts), each wait for
+deliveries by ``--drain-timeout``, the delayed publishing by ``--delayed-timeout``. Child
+processes are stopped in ``finally`` blocks, also on Ctrl-C and SIGTERM.
 """
 
 from __future__ import annotations
@@ -92,11 +106,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import json
 import math
 import os
 import platform
 import secrets
+import signal
 import socket
 import subprocess
 import sys
@@ -160,6 +176,7 @@ async def _serve_sink(port: int, fail_first: bool) -> None:
     loop = asyncio.get_running_loop()
     server = web.Server(SinkState(fail_first).handle, access_log=None)
     srv = await loop.create_server(server, "127.0.0.1", port, backlog=4096, reuse_address=True)
+    quiet_gc()
     try:
         await srv.serve_forever()
     finally:
@@ -169,6 +186,18 @@ async def _serve_sink(port: int, fail_first: bool) -> None:
 
 
 # -- processes ------------------------------------------------------------------------------
+
+
+def quiet_gc() -> None:
+    """Keep the benchmark's own GC pauses out of the latencies.
+
+    A full collection in the sink or the load generator stops it for 15-40 ms, which would
+    show up as publish/delivery latency. Freezing what exists and collecting the oldest
+    generation rarely keeps those pauses small; the gateway is left with its defaults.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 50, 1_000)
 
 
 def free_port() -> int:
@@ -592,6 +621,7 @@ class OpenResult:
     e2e_p50_ms: float
     e2e_p99_ms: float
     e2e_max_ms: float
+    cost: Cost
     first_error: str | None = None
     gateway_log: list[str] = field(default_factory=list)
 
@@ -651,6 +681,7 @@ async def closed_scenario(
         inner = await probe.script_inner_counted()
         keys = await warm_up(probe, publisher, args)
         expected = (await probe.sink_get("/stats"))["ok_unique"]
+        quiet_gc()
         before = await probe.snapshot()
         log = await publisher.closed_loop(args.concurrency, args.seconds)
         drained = await probe.wait_delivered(expected + len(log.sent), args.drain_timeout)
@@ -686,10 +717,14 @@ async def closed_scenario(
 async def open_scenario(st: Stack, args: argparse.Namespace) -> OpenResult:
     async with probe_for(st, 1024) as probe:
         publisher = Publisher(probe.session, st.publish_url, headers_for(st))
-        await warm_up(probe, publisher, args)
+        keys = await warm_up(probe, publisher, args)
         expected = (await probe.sink_get("/stats"))["ok_unique"]
+        quiet_gc()
+        before = await probe.snapshot()
         log = await publisher.open_loop(args.rate, args.seconds)
         drained = await probe.wait_delivered(expected + len(log.sent), args.drain_timeout)
+        drained &= await probe.wait_settled(keys, args.drain_timeout)
+        after = await probe.snapshot()
         got = match(log.sent, await probe.sink_get("/records"))
     lat = sorted(log.latencies_s)
     return OpenResult(
@@ -708,6 +743,7 @@ async def open_scenario(st: Stack, args: argparse.Namespace) -> OpenResult:
         e2e_p50_ms=ms(got.e2e_s, 50),
         e2e_p99_ms=ms(got.e2e_s, 99),
         e2e_max_ms=got.e2e_s[-1] * 1000.0 if got.e2e_s else math.nan,
+        cost=cost(before, after, got.delivered),
         first_error=log.first_error,
         gateway_log=st.gateway_log_lines()[:20],
     )
@@ -781,7 +817,9 @@ def result_line(result: Any) -> str:
             f"{result.delivered} (drained={result.drained}); publish p50 "
             f"{_f(result.publish_p50_ms, 2)} ms p99 {_f(result.publish_p99_ms, 2)} ms; "
             f"end-to-end p50 {_f(result.e2e_p50_ms, 2)} ms p99 {_f(result.e2e_p99_ms, 2)} ms"
-            f" max {_f(result.e2e_max_ms, 1)} ms"
+            f" max {_f(result.e2e_max_ms, 1)} ms; CPU-ms/msg gateway "
+            f"{_f(result.cost.cpu_ms['gateway'], 3)} redis {_f(result.cost.cpu_ms['redis'], 3)}"
+            f"; Redis cmds/msg {_f(result.cost.commandstats, 2)}"
         )
     assert isinstance(result, DelayedResult)
     rss = ", ".join(f"{n}: {v:.1f}" for n, v in result.gateway_rss_mib.items())
@@ -837,6 +875,8 @@ def table_rows(result: Any) -> list[tuple[str, str, str]]:
              f"{_f(result.publish_p50_ms, 2)} / {_f(result.publish_p99_ms, 2)}"),
             (name, "end-to-end latency p50 / p99 (ms)",
              f"{_f(result.e2e_p50_ms, 2)} / {_f(result.e2e_p99_ms, 2)}"),
+            (name, "CPU-ms per delivered msg gateway / redis",
+             f"{_f(result.cost.cpu_ms['gateway'], 3)} / {_f(result.cost.cpu_ms['redis'], 3)}"),
         ]  # fmt: skip
     assert isinstance(result, DelayedResult)
     name = f"6. gateway RSS, {result.count:,} delayed msgs"
@@ -918,6 +958,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         with contextlib.suppress(KeyboardInterrupt):
             uvloop.run(_serve_sink(args.serve_sink, args.fail_first))
         return
+    # SIGTERM (e.g. from `timeout`) unwinds like Ctrl-C, so the finally blocks stop the children.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     env = environment()
     print(f"Python {env['python']}, aiohttp {env['aiohttp']}, {env['redis_server']}; "
           f"{env['nproc']} CPUs ({env['cpu_model']}); load {env['loadavg_at_start']}; "
