@@ -16,6 +16,7 @@ from redis import exceptions as redis_errors
 from redis.asyncio import Redis
 
 from herald_core import scripts
+from herald_core.batching import GroupCommit
 from herald_core.errors import StoreError
 from herald_core.keys import Keys
 from herald_core.models import Message, Task
@@ -45,6 +46,14 @@ _ALL = (_ENQUEUE, _CLAIM, _SETTLE, _LOAD_KEYS, _ROTATE_KEYS)
 
 
 @dataclass(frozen=True, slots=True)
+class _Enqueue:
+    shard: int
+    message: Message
+    body: bytes
+    due_ms: int
+
+
+@dataclass(frozen=True, slots=True)
 class ClaimResult:
     tasks: list[Task]
     #: Per claimed shard: the earliest due time (ms) left in it, None when empty.
@@ -58,6 +67,7 @@ class Store:
         self.redis = redis
         self.keys = keys
         self._lease_margin_ms = lease_margin_ms
+        self._enqueues = GroupCommit(self._enqueue_many)
 
     @classmethod
     def from_url(cls, url: str, keys: Keys, *, lease_margin_ms: int) -> Store:
@@ -78,7 +88,7 @@ class Store:
                 await self._load_scripts()
                 return await call()
         except redis_errors.RedisError as exc:
-            raise StoreError(f"redis: {exc.__class__.__name__}: {exc}") from exc
+            raise _store_error(exc) from exc
 
     async def _load_scripts(self) -> None:
         for script in _ALL:
@@ -95,11 +105,28 @@ class Store:
     # -- messages -------------------------------------------------------------------------
 
     async def enqueue(self, shard: int, message: Message, body: bytes, due_ms: int) -> None:
-        """Store a message and its first delivery task atomically."""
-        sk = self.keys.shard(shard)
-        timeout_ms = int(message.timeout * 1000)
-        args = (message.id, message.to_json(), body, timeout_ms, due_ms)
-        await self._evalsha(_ENQUEUE, (sk.message(message.id), sk.due), args)
+        """Store a message and its first delivery task atomically.
+
+        Concurrent calls share round trips (`GroupCommit`); each still gets its own answer.
+        """
+        await self._enqueues.submit(_Enqueue(shard, message, body, due_ms))
+
+    async def _enqueue_many(self, items: Sequence[_Enqueue]) -> list[BaseException | None]:
+        async def run() -> list[Any]:
+            pipe = self.redis.pipeline(transaction=False)
+            for item in items:
+                sk = self.keys.shard(item.shard)
+                message = item.message
+                timeout_ms = int(message.timeout * 1000)
+                args = (message.id, message.to_json(), item.body, timeout_ms, item.due_ms)
+                pipe.evalsha(_ENQUEUE.sha, 2, sk.message(message.id), sk.due, *args)
+            replies: list[Any] = await pipe.execute(raise_on_error=False)
+            if any(isinstance(r, redis_errors.NoScriptError) for r in replies):
+                raise redis_errors.NoScriptError("scripts flushed")  # _guard reloads, reruns
+            return replies
+
+        replies = await self._guard(run)
+        return [_store_error(r) if isinstance(r, Exception) else None for r in replies]
 
     async def claim(self, limits: dict[int, int], now_ms: int) -> ClaimResult:
         """Claim up to `limits[shard]` due tasks from each shard, in one round trip."""
@@ -169,6 +196,10 @@ class Store:
         key = self.keys.signing_keys
         reply = await self._guard(lambda: self.redis.hmget(key, ["current", "next"]))
         return None if reply[0] is None else _pair(reply)
+
+
+def _store_error(exc: Exception) -> StoreError:
+    return StoreError(f"redis: {exc.__class__.__name__}: {exc}")
 
 
 def _pair(reply: Iterable[Any]) -> tuple[str, str]:

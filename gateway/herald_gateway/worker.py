@@ -5,8 +5,11 @@ Flow: `run` loops claim → spawn one asyncio task per delivery → `Settler` co
 Which shards to claim from is guided by hints: publishes in this process announce their
 shard (`notify`), each claim reports the next due time left in a shard, and every
 `poll_interval` all shards are looked at (work published elsewhere, expired leases).
-Per-host caps keep one slow endpoint from taking every slot: a task for a host at its cap is
-deferred for `host_defer` seconds without spending an attempt.
+Per-host caps keep one slow endpoint from taking every slot: a task for a host at its cap
+waits in a short local line (at most `host_concurrency` long, and never long enough to
+outlive its lease); past that it is deferred in Redis for `host_defer` seconds without
+spending an attempt. The claim size adapts (AIMD) so a worker stuck on one busy host does
+not keep claiming tasks only to hand them back.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import asyncio
 import logging
 import math
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
@@ -52,6 +55,10 @@ class Worker:
         self._stopping = False
         self._inflight: set[asyncio.Task[None]] = set()
         self._per_host: Counter[str] = Counter()
+        #: Claimed tasks waiting for a slot of their host, with their claim time (ms).
+        self._lines: dict[str, deque[tuple[Task, float]]] = {}
+        self._waiting = 0
+        self._claim_size = settings.concurrency
 
     def notify(self, shard: int, due_ms: int) -> None:
         """A task was just stored in `shard`, due at `due_ms`."""
@@ -80,7 +87,8 @@ class Worker:
             await self._finish(settler)
 
     async def _step(self) -> None:
-        free = self._settings.concurrency - len(self._inflight)
+        free = self._settings.concurrency - len(self._inflight) - self._waiting
+        free = min(free, self._claim_size)
         now = self._clock() * 1000
         limits = self._claim_limits(free, now) if free > 0 else {}
         if not limits:
@@ -93,8 +101,15 @@ class Worker:
         result = await self._store.claim(limits, int(now))
         for shard, due in result.next_due.items():
             self._hints[shard] = min(self._hints[shard], math.inf if due is None else due)
-        for task in result.tasks:
-            self._start(task)
+        deferred = sum(not self._dispatch(task, now) for task in result.tasks)
+        self._adapt_claim_size(len(result.tasks), deferred)
+
+    def _adapt_claim_size(self, claimed: int, deferred: int) -> None:
+        """Shrink to what could be dispatched when tasks had to be handed back; else grow."""
+        if deferred:
+            self._claim_size = max(1, claimed - deferred)
+        else:
+            self._claim_size = min(self._settings.concurrency, self._claim_size * 2)
 
     async def run_once(self) -> int:
         """Claim one batch from every shard, deliver it and settle: for tests and tools."""
@@ -102,8 +117,8 @@ class Worker:
         limits = dict.fromkeys(range(self._settings.shards), self._settings.claim_batch)
         result = await self._store.claim(limits, int(now))
         for task in result.tasks:
-            self._start(task)
-        if self._inflight:
+            self._dispatch(task, now)
+        while self._inflight:
             await asyncio.wait(set(self._inflight))
         await self._settler.drain(self._settings.shutdown_grace)
         return len(result.tasks)
@@ -135,25 +150,58 @@ class Worker:
 
     # -- one delivery ---------------------------------------------------------------------
 
-    def _start(self, task: Task) -> None:
+    def _dispatch(self, task: Task, claimed_at: float) -> bool:
+        """Start, queue or (if the host's line is full) defer a claimed task."""
+        host = urlsplit(task.message.url).netloc
+        cap = self._settings.host_concurrency
+        if self._per_host[host] < cap:
+            self._start(task, host)
+            return True
+        line = self._lines.setdefault(host, deque())
+        if len(line) < cap:
+            line.append((task, claimed_at))
+            self._waiting += 1
+            return True
+        self._defer(task, self._settings.host_defer)
+        return False
+
+    def _defer(self, task: Task, seconds: float) -> None:
+        due = int((self._clock() + seconds) * 1000)
+        self._settler.add(task.shard, ("D", task.message.id, str(due)))
+
+    def _start(self, task: Task, host: str) -> None:
+        self._per_host[host] += 1
         job = asyncio.create_task(self._deliver(task))
         self._inflight.add(job)
-        job.add_done_callback(self._done)
+        job.add_done_callback(lambda done: self._done(done, host))
 
-    def _done(self, job: asyncio.Task[None]) -> None:
+    def _done(self, job: asyncio.Task[None], host: str) -> None:
         self._inflight.discard(job)
+        self._per_host[host] -= 1
+        self._next_in_line(host)
+        if not self._per_host[host]:
+            del self._per_host[host]
         self._wake.set()
         if not job.cancelled() and job.exception() is not None:
             logger.error("delivery crashed", exc_info=job.exception())
 
+    def _next_in_line(self, host: str) -> None:
+        line = self._lines.get(host)
+        if not line or self._stopping:
+            return
+        task, claimed_at = line.popleft()
+        self._waiting -= 1
+        if not line:
+            del self._lines[host]
+        # Waited so long that its lease might run out mid-delivery: back to Redis, where it
+        # is claimed again with a fresh lease.
+        if self._clock() * 1000 - claimed_at > self._settings.lease_margin * 500:
+            self._defer(task, 0)
+        else:
+            self._start(task, host)
+
     async def _deliver(self, task: Task) -> None:
         message = task.message
-        host = urlsplit(message.url).netloc
-        if self._per_host[host] >= self._settings.host_concurrency:
-            due = int((self._clock() + self._settings.host_defer) * 1000)
-            self._settler.add(task.shard, ("D", message.id, str(due)))
-            return
-        self._per_host[host] += 1
         started = time.perf_counter()
         try:
             now = self._clock()
@@ -162,12 +210,8 @@ class Worker:
                 message.method, message.url, headers, task.body, message.timeout
             )
         except asyncio.CancelledError:  # shutdown grace is over: hand the task back now
-            self._settler.add(task.shard, ("D", message.id, str(int(self._clock() * 1000))))
+            self._defer(task, 0)
             raise
-        finally:
-            self._per_host[host] -= 1
-            if not self._per_host[host]:
-                del self._per_host[host]
         now = self._clock()
         outcome = classify(answer, now)
         step = next_step(task, outcome, int(now * 1000))
@@ -196,6 +240,11 @@ class Worker:
 
     async def _finish(self, settler: asyncio.Task[None]) -> None:
         grace = self._settings.shutdown_grace
+        for line in self._lines.values():  # never started: straight back to Redis
+            for task, _claimed_at in line:
+                self._defer(task, 0)
+        self._lines.clear()
+        self._waiting = 0
         if self._inflight:
             logger.info("waiting up to %.0fs for %d deliveries", grace, len(self._inflight))
             _done, late = await asyncio.wait(set(self._inflight), timeout=grace)
