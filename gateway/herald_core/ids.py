@@ -2,21 +2,30 @@
 
 from __future__ import annotations
 
-import secrets
+import os
+import random
 
 ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _INDEX = {c: i for i, c in enumerate(ALPHABET)}
 _BODY_LENGTH = 25
-# token_urlsafe draws from base64url; map its two symbols onto letters (a slight bias that
-# costs nothing: ids need to be unique, not uniform) — one call instead of 25 choices.
-_ALNUM = str.maketrans("-_", "xz")
+# Ids must be unique, not secret (every API call that takes one needs a token), so a
+# Mersenne Twister seeded from the OS draws them: no system call per publish.
+_random = random.Random(os.urandom(32))
+
+
+def _base62(number: int, length: int) -> str:
+    chars = []
+    for _ in range(length):
+        number, digit = divmod(number, 62)
+        chars.append(ALPHABET[digit])
+    return "".join(chars)
 
 
 def new_message_id(shard: int, shards: int) -> str:
-    """A fresh id whose `shard_of` is `shard` (about 150 random bits)."""
-    body = secrets.token_urlsafe(19)[:_BODY_LENGTH].translate(_ALNUM)
+    """A fresh id whose `shard_of` is `shard` (148 random bits)."""
+    body = _base62(_random.getrandbits(148), _BODY_LENGTH)
     spread = (len(ALPHABET) - 1 - shard) // shards  # how many alphabet slots map to `shard`
-    last = ALPHABET[shard + shards * secrets.randbelow(spread + 1)]
+    last = ALPHABET[shard + shards * _random.randrange(spread + 1)]
     return f"msg_{body}{last}"
 
 

@@ -7,12 +7,16 @@ they hash to the same slot as the declared KEYS.
 
 from __future__ import annotations
 
-# KEYS[1] message hash, KEYS[2] due zset
-# ARGV: id, metadata json, body, timeout ms, due ms
+# KEYS[1] due zset
+# ARGV: message key prefix, then (id, metadata json, body, timeout ms, due ms) per message
+# Stores each message hash and its first task; a batch of publishes costs one call.
 ENQUEUE = """
-redis.call('HSET', KEYS[1], 'm', ARGV[2], 'b', ARGV[3], 'r', 0, 't', ARGV[4])
-redis.call('ZADD', KEYS[2], ARGV[5], ARGV[1])
-return 1
+for i = 2, #ARGV, 5 do
+  redis.call('HSET', ARGV[1] .. ARGV[i], 'm', ARGV[i + 1], 'b', ARGV[i + 2], 'r', 0,
+             't', ARGV[i + 3])
+  redis.call('ZADD', KEYS[1], ARGV[i + 4], ARGV[i])
+end
+return (#ARGV - 1) / 5
 """
 
 # KEYS[1] due zset, KEYS[2] lease zset

@@ -8,6 +8,8 @@ cache they are loaded again transparently.
 from __future__ import annotations
 
 import hashlib
+import random
+from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -68,6 +70,7 @@ class Store:
         self.keys = keys
         self._lease_margin_ms = lease_margin_ms
         self._enqueues = GroupCommit(self._enqueue_many)
+        self._next_shard = random.randrange(keys.shards)
 
     @classmethod
     def from_url(cls, url: str, keys: Keys, *, lease_margin_ms: int) -> Store:
@@ -104,6 +107,10 @@ class Store:
 
     # -- messages -------------------------------------------------------------------------
 
+    def pick_shard(self) -> int:
+        """The shard for the next publish: one per batch, so a batch is one script call."""
+        return self._next_shard
+
     async def enqueue(self, shard: int, message: Message, body: bytes, due_ms: int) -> None:
         """Store a message and its first delivery task atomically.
 
@@ -112,21 +119,29 @@ class Store:
         await self._enqueues.submit(_Enqueue(shard, message, body, due_ms))
 
     async def _enqueue_many(self, items: Sequence[_Enqueue]) -> list[BaseException | None]:
+        self._next_shard = (self._next_shard + 1) % self.keys.shards
+        by_shard: dict[int, list[Any]] = defaultdict(list)
+        for item in items:
+            message = item.message
+            timeout_ms = int(message.timeout * 1000)
+            by_shard[item.shard] += (message.id, message.to_json(), item.body, timeout_ms,
+                                     item.due_ms)  # fmt: skip
+
         async def run() -> list[Any]:
             pipe = self.redis.pipeline(transaction=False)
-            for item in items:
-                sk = self.keys.shard(item.shard)
-                message = item.message
-                timeout_ms = int(message.timeout * 1000)
-                args = (message.id, message.to_json(), item.body, timeout_ms, item.due_ms)
-                pipe.evalsha(_ENQUEUE.sha, 2, sk.message(message.id), sk.due, *args)
+            for shard, args in by_shard.items():
+                sk = self.keys.shard(shard)
+                pipe.evalsha(_ENQUEUE.sha, 1, sk.due, sk.message_prefix, *args)
             replies: list[Any] = await pipe.execute(raise_on_error=False)
             if any(isinstance(r, redis_errors.NoScriptError) for r in replies):
                 raise redis_errors.NoScriptError("scripts flushed")  # _guard reloads, reruns
             return replies
 
-        replies = await self._guard(run)
-        return [_store_error(r) if isinstance(r, Exception) else None for r in replies]
+        replies = dict(zip(by_shard, await self._guard(run), strict=True))
+        return [
+            _store_error(replies[i.shard]) if isinstance(replies[i.shard], Exception) else None
+            for i in items
+        ]
 
     async def claim(self, limits: dict[int, int], now_ms: int) -> ClaimResult:
         """Claim up to `limits[shard]` due tasks from each shard, in one round trip."""

@@ -7,6 +7,7 @@ or query key at fault. No I/O here: the route reads the request and stores the r
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -50,6 +51,7 @@ class PublishSpec:
     not_before: int
 
 
+@functools.lru_cache(maxsize=1024)
 def canonical_header(name: str) -> str:
     """Go's CanonicalMIMEHeaderKey: `x-my-header` → `X-My-Header`."""
     return "-".join(part[:1].upper() + part[1:].lower() for part in name.split("-"))
@@ -91,7 +93,8 @@ def parse_destination(raw: str, own_query: str) -> str:
     """The destination URL from the raw path segment(s) after `/v2/publish/`."""
     if raw[:7].lower() in ("http%3a", "https%3"):
         raw = unquote(raw)  # a fully URL-encoded destination
-    raw = re.sub(r"^(https?):/(?!/)", r"\1://", raw, flags=re.IGNORECASE)  # proxies collapse //
+    if not raw.startswith(("http://", "https://")):  # proxies collapse // into /
+        raw = re.sub(r"^(https?):/(?!/)", r"\1://", raw, flags=re.IGNORECASE)
     try:
         parts = urlsplit(raw)
     except ValueError as exc:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 import time
 
 from starlette.requests import Request
@@ -34,7 +33,7 @@ async def publish(request: Request) -> Response:
         settings,
         now_ms,
     )
-    shard = random.randrange(settings.shards)
+    shard = st["store"].pick_shard()
     message = Message(
         id=new_message_id(shard, settings.shards),
         url=spec.url,
