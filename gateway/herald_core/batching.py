@@ -12,26 +12,27 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
+R = TypeVar("R")
 
-#: Writes a batch; returns, per item, None for success or the exception it failed with.
-Flush = Callable[[Sequence[T]], Awaitable[Sequence[BaseException | None]]]
+#: Writes a batch; returns, per item, its result or the exception it failed with.
+Flush = Callable[[Sequence[T]], Awaitable[Sequence[R | Exception]]]
 
 
-class GroupCommit(Generic[T]):
-    def __init__(self, flush: Flush[T], *, max_batch: int = 256) -> None:
+class GroupCommit(Generic[T, R]):
+    def __init__(self, flush: Flush[T, R], *, max_batch: int = 256) -> None:
         self._flush = flush
         self._max_batch = max_batch
-        self._pending: list[tuple[T, asyncio.Future[None]]] = []
+        self._pending: list[tuple[T, asyncio.Future[R]]] = []
         self._flushing = False
 
-    async def submit(self, item: T) -> None:
-        """Return once `item` is written; raise what its write raised."""
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    async def submit(self, item: T) -> R:
+        """Return `item`'s result once it is written; raise what its write raised."""
+        future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
         self._pending.append((item, future))
         if not self._flushing:
             self._flushing = True
             asyncio.create_task(self._drain())  # noqa: RUF006 - it resolves every future
-        await future
+        return await future
 
     async def _drain(self) -> None:
         try:
@@ -42,15 +43,15 @@ class GroupCommit(Generic[T]):
         finally:
             self._flushing = False
 
-    async def _write(self, batch: list[tuple[T, asyncio.Future[None]]]) -> None:
+    async def _write(self, batch: list[tuple[T, asyncio.Future[R]]]) -> None:
         try:
-            results: Sequence[BaseException | None] = await self._flush([i for i, _ in batch])
+            results: Sequence[R | Exception] = await self._flush([i for i, _ in batch])
         except Exception as exc:  # the whole round trip failed: every writer hears it
             results = [exc] * len(batch)
-        for (_, future), error in zip(batch, results, strict=True):
+        for (_, future), result in zip(batch, results, strict=True):
             if future.done():
                 continue
-            if error is None:
-                future.set_result(None)
+            if isinstance(result, Exception):
+                future.set_exception(result)
             else:
-                future.set_exception(error)
+                future.set_result(result)

@@ -4,7 +4,9 @@
     ├── ConfigError                 bad settings at start-up
     ├── StoreError                  Redis failed or is unreachable        → 503
     ├── Unauthorized                missing or wrong token                → 401
+    ├── Forbidden                   a namespace token outside its namespace → 403
     ├── NotFound                    unknown message, key, topic ...       → 404
+    ├── Conflict                    the object is managed elsewhere (CRD) → 409
     └── InvalidRequest              the client sent something we refuse   → 400
         ├── InvalidField            one named header, query key or JSON field
         └── PayloadTooLarge         body over the configured maximum      → 413
@@ -37,10 +39,22 @@ class Unauthorized(HeraldError):
     status_code = 401
 
 
+class Forbidden(HeraldError):
+    """The token is valid but may not do this (a namespace token outside its namespace)."""
+
+    status_code = 403
+
+
 class NotFound(HeraldError):
     """The addressed object does not exist."""
 
     status_code = 404
+
+
+class Conflict(HeraldError):
+    """The object is managed by something else (a Kubernetes Topic) and cannot change here."""
+
+    status_code = 409
 
 
 class InvalidRequest(HeraldError):

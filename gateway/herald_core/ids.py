@@ -29,9 +29,14 @@ def new_message_id(shard: int, shards: int) -> str:
     return f"msg_{body}{last}"
 
 
+def dlq_id_of(message_id: str) -> str:
+    """A dead letter's id: the message id's body (so it names the same shard)."""
+    return "dlq_" + message_id[4:]
+
+
 def shard_of(message_id: str, shards: int) -> int | None:
-    """The shard a message id belongs to, or None if it is not a Herald id."""
-    if not message_id.startswith("msg_") or len(message_id) != 4 + _BODY_LENGTH + 1:
+    """The shard a message or dead-letter id belongs to, or None if it is not Herald's."""
+    if message_id[:4] not in ("msg_", "dlq_") or len(message_id) != 4 + _BODY_LENGTH + 1:
         return None
     index = _INDEX.get(message_id[-1])
     return None if index is None else index % shards

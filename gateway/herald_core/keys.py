@@ -6,9 +6,24 @@ touches live in one Redis Cluster slot):
     herald:{s}:due          ZSET  message id -> due time (ms): waiting, delayed and retrying tasks
     herald:{s}:lease        ZSET  message id -> lease expiry (ms): tasks a worker is delivering
     herald:{s}:m:<id>       HASH  m: metadata JSON, b: body bytes, r: retries done, t: timeout ms
+    herald:{s}:log          STREAM one entry per state change (fields in herald_core.scripts)
+    herald:{s}:dlq          ZSET  dlq id -> failed at (ms)
+    herald:{s}:d:<dlq id>   HASH  a dead letter: the message hash + x: last response JSON, f
+    herald:{s}:dd:<key>     STRING deduplication key -> message id, expiring with the window
     herald:keys             HASH  current, next, seed: signing keys after API rotations
 
-A message id names its shard (`herald_core.ids.shard_of`), so lookups need no index.
+Routing tables (herald_core.routing_store; one `{routes}` hash tag, so every routing script
+runs on one Cluster slot; tables are small and read rarely, from gateway caches):
+
+    herald:{routes}:t:<ns>/<topic>  HASH  topic: TopicRoute JSON; s:<name>: SubscriptionRoute JSON
+    herald:{routes}:topics          SET   ids (<ns>/<topic>) of the tables that exist
+    herald:{routes}:version         STRING bumped by every routing or token change
+    herald:{routes}:tokens          HASH  sha256(token) hex -> <ns>/<secret name>
+    herald:{routes}:stats:<ns>/<topic>  HASH  <sub>:delivered, <sub>:failed, <sub>:backlog
+    herald:routes                   pub/sub channel: the id of a changed table, or "tokens"
+
+A message id names its shard (`herald_core.ids.shard_of`), and so does a dead letter's id
+(`dlq_` + the message id's body), so lookups need no index.
 """
 
 from __future__ import annotations
@@ -23,6 +38,10 @@ class ShardKeys:
     due: str
     lease: str
     message_prefix: str
+    log: str
+    dlq: str
+    dlq_prefix: str
+    dedup_prefix: str
 
     def message(self, message_id: str) -> str:
         return self.message_prefix + message_id
@@ -37,7 +56,15 @@ class Keys:
 
     def shard(self, shard: int) -> ShardKeys:
         tag = f"{self.prefix}:{{{shard}}}"
-        return ShardKeys(due=f"{tag}:due", lease=f"{tag}:lease", message_prefix=f"{tag}:m:")
+        return ShardKeys(
+            due=f"{tag}:due",
+            lease=f"{tag}:lease",
+            message_prefix=f"{tag}:m:",
+            log=f"{tag}:log",
+            dlq=f"{tag}:dlq",
+            dlq_prefix=f"{tag}:d:",
+            dedup_prefix=f"{tag}:dd:",
+        )
 
     def all_shards(self) -> list[ShardKeys]:
         return [self.shard(s) for s in range(self.shards)]
@@ -45,3 +72,40 @@ class Keys:
     @property
     def signing_keys(self) -> str:
         return f"{self.prefix}:keys"
+
+    @property
+    def routing(self) -> RoutingKeys:
+        return RoutingKeys(self.prefix)
+
+
+@dataclass(frozen=True, slots=True)
+class RoutingKeys:
+    """The keys of the routing tables and namespace tokens (one hash tag)."""
+
+    prefix: str
+
+    @property
+    def _tag(self) -> str:
+        return f"{self.prefix}:{{routes}}"
+
+    def table(self, topic_id: str) -> str:
+        return f"{self._tag}:t:{topic_id}"
+
+    def stats(self, topic_id: str) -> str:
+        return f"{self._tag}:stats:{topic_id}"
+
+    @property
+    def topics(self) -> str:
+        return f"{self._tag}:topics"
+
+    @property
+    def version(self) -> str:
+        return f"{self._tag}:version"
+
+    @property
+    def tokens(self) -> str:
+        return f"{self._tag}:tokens"
+
+    @property
+    def channel(self) -> str:
+        return f"{self.prefix}:routes"

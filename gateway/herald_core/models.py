@@ -1,7 +1,8 @@
 """The stored message and the delivery task handed to workers.
 
 A message is stored as its metadata (JSON, `Message.to_json`) beside its raw body bytes;
-bodies are never base64-encoded or parsed.
+bodies are never base64-encoded or parsed. Metadata keeps original values: redaction is
+applied only when the API shows a message (`herald_gateway.views`).
 """
 
 from __future__ import annotations
@@ -10,6 +11,29 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
+
+
+@dataclass(frozen=True, slots=True)
+class Callback:
+    """Where and how to report an outcome (`Upstash-Callback` / `-Failure-Callback`)."""
+
+    url: str
+    method: str = "POST"
+    headers: dict[str, str] = field(default_factory=dict)
+    timeout: float | None = None
+    retries: int | None = None
+    retry_delay: str | None = None
+    delay: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Redaction:
+    """What the API must never show (`Upstash-Redact-Fields`)."""
+
+    body: bool = False
+    all_headers: bool = False
+    #: Lower-case names of redacted headers.
+    headers: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,43 +57,34 @@ class Message:
     caller_ip: str | None = None
     #: base64url SHA-256 of the body, computed once for every signature.
     body_hash: str = ""
+    labels: tuple[str, ...] = ()
+    callback: Callback | None = None
+    failure_callback: Callback | None = None
+    redact: Redaction | None = None
+    dedup_id: str | None = None
+    topic_name: str | None = None
+    endpoint_name: str | None = None
+    queue_name: str | None = None
+    schedule_id: str | None = None
+    #: This message reports another's outcome (so it has no callbacks of its own).
+    callback_of: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> bytes:
-        return orjson.dumps(
-            {
-                "id": self.id,
-                "url": self.url,
-                "method": self.method,
-                "headers": self.headers,
-                "maxRetries": self.max_retries,
-                "timeout": self.timeout,
-                "createdAt": self.created_at,
-                "notBefore": self.not_before,
-                "retryDelay": self.retry_delay,
-                "callerIp": self.caller_ip,
-                "bodyHash": self.body_hash,
-                "extra": self.extra,
-            }
-        )
+        return orjson.dumps(self)
 
     @classmethod
-    def from_json(cls, raw: bytes) -> Message:
+    def from_json(cls, raw: bytes | str) -> Message:
         d = orjson.loads(raw)
-        return cls(
-            id=d["id"],
-            url=d["url"],
-            method=d["method"],
-            headers=d["headers"],
-            max_retries=d["maxRetries"],
-            timeout=d["timeout"],
-            created_at=d["createdAt"],
-            not_before=d["notBefore"],
-            retry_delay=d.get("retryDelay"),
-            caller_ip=d.get("callerIp"),
-            body_hash=d.get("bodyHash", ""),
-            extra=d.get("extra") or {},
-        )
+        d["labels"] = tuple(d.get("labels") or ())
+        for name in ("callback", "failure_callback"):
+            if d.get(name):
+                d[name] = Callback(**d[name])
+        if d.get("redact"):
+            d["redact"] = Redaction(
+                d["redact"]["body"], d["redact"]["all_headers"], tuple(d["redact"]["headers"])
+            )
+        return cls(**d)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,29 +1,64 @@
 """Lua scripts: every multi-key change to a shard is one atomic script (run by EVALSHA).
 
-All keys a script touches share the shard's hash tag. Message keys are built inside the
-scripts from a prefix passed in ARGV (as BullMQ does), which Redis Cluster accepts because
-they hash to the same slot as the declared KEYS.
+All keys a script touches share the shard's hash tag. Message, DLQ and dedup keys are built
+inside the scripts from prefixes passed in ARGV (as BullMQ does), which Redis Cluster accepts
+because they hash to the same slot as the declared KEYS. Every state change appends its log
+row to the shard's stream in the same script, so a row exists exactly when the change does
+(one DELIVERED row per delivered message, even when two workers raced).
+
+Log rows (stream fields): s state, id message id, m metadata JSON, b body (CREATED only,
+when small), r retries done, n next delivery (ms), x event JSON (error, response).
 """
 
 from __future__ import annotations
 
-# KEYS[1] due zset
-# ARGV: message key prefix, then (id, metadata json, body, timeout ms, due ms) per message
-# Stores each message hash and its first task; a batch of publishes costs one call.
-ENQUEUE = """
-for i = 2, #ARGV, 5 do
-  redis.call('HSET', ARGV[1] .. ARGV[i], 'm', ARGV[i + 1], 'b', ARGV[i + 2], 'r', 0,
-             't', ARGV[i + 3])
-  redis.call('ZADD', KEYS[1], ARGV[i + 4], ARGV[i])
+# Shared by the scripts below: store one new message (the 6 ARGV from `i`) and log CREATED.
+# (id, metadata json, body, timeout ms, due ms, log-the-body flag)
+_STORE = """
+local function store(prefix, due, log, maxlen, i)
+  local id = ARGV[i]
+  redis.call('HSET', prefix .. id, 'm', ARGV[i + 1], 'b', ARGV[i + 2], 'r', 0, 't', ARGV[i + 3])
+  redis.call('ZADD', due, ARGV[i + 4], id)
+  if ARGV[i + 5] == '1' then
+    redis.call('XADD', log, 'MAXLEN', '~', maxlen, '*', 's', 'CREATED', 'id', id,
+               'm', ARGV[i + 1], 'b', ARGV[i + 2])
+  else
+    redis.call('XADD', log, 'MAXLEN', '~', maxlen, '*', 's', 'CREATED', 'id', id, 'm', ARGV[i + 1])
+  end
 end
-return (#ARGV - 1) / 5
 """
 
-# KEYS[1] due zset, KEYS[2] lease zset
-# ARGV: now ms, limit, lease margin ms, message key prefix
+# KEYS[1] due zset, KEYS[2] log stream
+# ARGV: message prefix, dedup prefix, log maxlen, then per message 8 values:
+#   id, metadata, body, timeout ms, due ms, log-body flag, dedup key ('' = none), window ms
+# Returns per message '' (stored) or the id of the earlier message it duplicates.
+ENQUEUE = (
+    _STORE
+    + """
+local out = {}
+for i = 4, #ARGV, 8 do
+  local existing = false
+  if ARGV[i + 6] ~= '' then
+    local dkey = ARGV[2] .. ARGV[i + 6]
+    existing = redis.call('GET', dkey)
+    if not existing then redis.call('SET', dkey, ARGV[i], 'PX', ARGV[i + 7]) end
+  end
+  if existing then
+    out[#out + 1] = existing
+  else
+    store(ARGV[1], KEYS[1], KEYS[2], ARGV[3], i)
+    out[#out + 1] = ''
+  end
+end
+return out
+"""
+)
+
+# KEYS[1] due zset, KEYS[2] lease zset, KEYS[3] log stream
+# ARGV: now ms, limit, lease margin ms, message prefix, log maxlen
 # 1. expired leases (crashed or stuck workers) go back to `due`, due now;
-# 2. up to `limit` due tasks move to `lease` until now + their timeout + margin;
-# returns {next due ms or -1, id1, meta1, body1, retried1, id2, ...}
+# 2. up to `limit` due tasks move to `lease` until now + their timeout + margin, each
+#    logged ACTIVE; returns {next due ms or -1, id1, meta1, body1, retried1, id2, ...}
 CLAIM = """
 local now = tonumber(ARGV[1])
 local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, 1000)
@@ -38,6 +73,8 @@ for _, id in ipairs(ids) do
   local f = redis.call('HMGET', ARGV[4] .. id, 'm', 'b', 'r', 't')
   if f[1] then
     redis.call('ZADD', KEYS[2], now + tonumber(f[4]) + tonumber(ARGV[3]), id)
+    redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[5], '*', 's', 'ACTIVE', 'id', id,
+               'm', f[1], 'r', f[3])
     out[#out + 1] = id
     out[#out + 1] = f[1]
     out[#out + 1] = f[2]
@@ -49,29 +86,128 @@ if head[2] then out[1] = tonumber(head[2]) end
 return out
 """
 
-# KEYS[1] due zset, KEYS[2] lease zset
-# ARGV: message key prefix, then (op, id, arg) triples:
-#   'A' acknowledged (delivered, or failed for good): the message is removed
-#   'R' retry: arg = "<retried>:<due ms>"; skipped if the message is gone (cancelled)
-#   'D' defer without spending an attempt: arg = due ms
-SETTLE = """
-for i = 2, #ARGV, 3 do
-  local op, id, arg = ARGV[i], ARGV[i + 1], ARGV[i + 2]
-  local key = ARGV[1] .. id
+# KEYS[1] due zset, KEYS[2] lease zset, KEYS[3] log stream, KEYS[4] dlq index zset
+# ARGV: message prefix, dlq prefix, log maxlen, now ms, then blocks of
+#   op, id, arg, event json, k, then k new messages (6 values each, as `store` takes)
+# ops (each a no-op when the message is gone, e.g. cancelled or settled by a racing worker):
+#   'A' delivered: message removed, DELIVERED logged
+#   'R' retry (arg "<retried>:<due ms>"): ERROR and RETRY logged, task due again
+#   'F' failed for good (arg: dlq id): ERROR and FAILED logged, message moved to the DLQ
+#   'D' defer without spending an attempt (arg: due ms)
+# New messages (callbacks) are stored only when the op took effect.
+SETTLE = (
+    _STORE
+    + """
+local prefix, maxlen, now = ARGV[1], ARGV[3], ARGV[4]
+local function row(state, id, m, r, extra, x)
+  if extra then
+    redis.call('XADD', KEYS[3], 'MAXLEN', '~', maxlen, '*', 's', state, 'id', id, 'm', m,
+               'r', r, 'x', x, 'n', extra)
+  else
+    redis.call('XADD', KEYS[3], 'MAXLEN', '~', maxlen, '*', 's', state, 'id', id, 'm', m,
+               'r', r, 'x', x)
+  end
+end
+local i = 5
+while i <= #ARGV do
+  local op, id, arg, x, k = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], tonumber(ARGV[i + 4])
+  local key = prefix .. id
+  local done = false
   redis.call('ZREM', KEYS[2], id)
-  if op == 'A' then
-    redis.call('DEL', key)
-  elseif redis.call('EXISTS', key) == 1 then
-    if op == 'R' then
+  local f = redis.call('HMGET', key, 'm', 'r')
+  if f[1] then
+    done = true
+    if op == 'A' then
+      redis.call('DEL', key)
+      row('DELIVERED', id, f[1], f[2], false, x)
+    elseif op == 'R' then
       local sep = string.find(arg, ':', 1, true)
+      local due = string.sub(arg, sep + 1)
       redis.call('HSET', key, 'r', string.sub(arg, 1, sep - 1))
-      redis.call('ZADD', KEYS[1], string.sub(arg, sep + 1), id)
+      redis.call('ZADD', KEYS[1], due, id)
+      row('ERROR', id, f[1], f[2], false, x)
+      row('RETRY', id, f[1], f[2], due, x)
+    elseif op == 'F' then
+      row('ERROR', id, f[1], f[2], false, x)
+      row('FAILED', id, f[1], f[2], false, x)
+      local dkey = ARGV[2] .. arg
+      redis.call('RENAME', key, dkey)
+      redis.call('HSET', dkey, 'x', x, 'f', now)
+      redis.call('ZADD', KEYS[4], now, arg)
     else
       redis.call('ZADD', KEYS[1], arg, id)
     end
   end
+  for j = 0, k - 1 do
+    if done then store(prefix, KEYS[1], KEYS[3], maxlen, i + 5 + j * 6) end
+  end
+  i = i + 5 + k * 6
 end
 return 1
+"""
+)
+
+# KEYS[1] due zset, KEYS[2] lease zset, KEYS[3] log stream
+# ARGV: message prefix, log maxlen, ids... — remove each message still stored (waiting,
+# delayed, retrying or in flight), logging CANCEL_REQUESTED and CANCELED; returns the count.
+CANCEL = """
+local n = 0
+for i = 3, #ARGV do
+  local id = ARGV[i]
+  local f = redis.call('HMGET', ARGV[1] .. id, 'm', 'r')
+  if f[1] then
+    redis.call('DEL', ARGV[1] .. id)
+    redis.call('ZREM', KEYS[1], id)
+    redis.call('ZREM', KEYS[2], id)
+    for _, state in ipairs({'CANCEL_REQUESTED', 'CANCELED'}) do
+      redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[2], '*', 's', state, 'id', id,
+                 'm', f[1], 'r', f[2])
+    end
+    n = n + 1
+  end
+end
+return n
+"""
+
+# KEYS[1] dlq index zset; ARGV: dlq prefix, dlq ids... — returns how many existed.
+DLQ_DELETE = """
+local n = 0
+for i = 2, #ARGV do
+  if redis.call('ZREM', KEYS[1], ARGV[i]) == 1 then
+    redis.call('DEL', ARGV[1] .. ARGV[i])
+    n = n + 1
+  end
+end
+return n
+"""
+
+# KEYS[1] due zset, KEYS[2] log stream, KEYS[3] dlq index zset
+# ARGV: message prefix, dlq prefix, log maxlen, dlq id, then one new message as `store`
+# takes it, whose body placeholder is replaced by the dead letter's body.
+# Returns 1, or 0 when the dead letter is gone.
+DLQ_RETRY = (
+    _STORE
+    + """
+local dkey = ARGV[2] .. ARGV[4]
+if redis.call('ZREM', KEYS[3], ARGV[4]) == 0 then return 0 end
+ARGV[7] = redis.call('HGET', dkey, 'b') or ''
+redis.call('DEL', dkey)
+store(ARGV[1], KEYS[1], KEYS[2], ARGV[3], 5)
+return 1
+"""
+)
+
+# KEYS[1] log stream, KEYS[2] dlq index zset
+# ARGV: oldest log id to keep (ms), oldest dead letter to keep (ms), dlq prefix
+# Retention: trims the log stream by age and drops expired dead letters (1,000 a call).
+JANITOR = """
+redis.call('XTRIM', KEYS[1], 'MINID', '~', ARGV[1])
+local old = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', '(' .. ARGV[2], 'LIMIT', 0, 1000)
+for _, id in ipairs(old) do
+  redis.call('DEL', ARGV[3] .. id)
+  redis.call('ZREM', KEYS[2], id)
+end
+return #old
 """
 
 # KEYS[1] signing keys hash

@@ -61,6 +61,30 @@ class Settings(BaseSettings):
     #: Longest back-off between Redis reconnection attempts (seconds).
     redis_backoff_max: float = Field(default=2.0, gt=0)
 
+    #: How long log rows (`/v2/logs`) are kept (s), and at most how many per shard.
+    log_retention: float = Field(default=3 * 86400.0, gt=0)
+    log_max_rows: int = Field(default=20_000, ge=100)
+    #: Bodies up to this size (bytes) are kept in the CREATED log row; larger ones are not.
+    log_body_max: int = Field(default=8192, ge=0)
+    #: How long dead letters are kept (s).
+    dlq_retention: float = Field(default=7 * 86400.0, gt=0)
+    #: Deduplication window (s): a repeated deduplication id within it is not stored again.
+    dedup_window: float = Field(default=600.0, gt=0)
+
+    #: Topics: the namespace of a topic named without one by an admin token.
+    default_namespace: str = "default"
+    #: Seconds between a gateway's checks that its cached routing tables are current
+    #: (changes are also announced at once over pub/sub).
+    routing_refresh: float = Field(default=5.0, gt=0)
+    #: Base URL publishers reach the gateway at; Topic status.address is built from it.
+    public_url: str = "http://herald.herald.svc"
+    #: Operator: seconds between re-assertions of every routing table (heals a flushed or
+    #: failed-over Redis) and refreshes of Subscription delivery counts.
+    operator_resync_interval: float = Field(default=60.0, gt=0)
+    #: Operator: server-side timeout of Kubernetes watch requests (s); the client gives up
+    #: a little later, so a silently dropped connection is noticed.
+    operator_watch_timeout: int = Field(default=300, ge=10)
+
     #: Log as JSON lines instead of text; and the level.
     log_json: bool = False
     log_level: str = "INFO"

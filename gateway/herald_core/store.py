@@ -1,8 +1,9 @@
-"""All Redis access: enqueue, claim, settle, signing keys, backlog.
+"""All Redis access to messages: enqueue, claim, settle, cancel, logs, dead letters, keys.
 
 Callers get `StoreError` for any Redis failure; the gateway maps it to 503 and the worker
 backs off and tries again. Scripts run by EVALSHA; after a Redis restart flushed the script
-cache they are loaded again transparently.
+cache they are loaded again transparently. Multi-shard reads and writes go out as one
+pipeline (one round trip).
 """
 
 from __future__ import annotations
@@ -22,11 +23,55 @@ from herald_core.batching import GroupCommit
 from herald_core.errors import StoreError
 from herald_core.keys import Keys
 from herald_core.models import Message, Task
+from herald_core.settings import Settings
 
 T = TypeVar("T")
+LogRow = tuple[bytes, dict[bytes, bytes]]
 
-#: (op, message id, argument) as SETTLE takes them.
-Settlement = tuple[str, str, str]
+
+@dataclass(frozen=True, slots=True)
+class StoreLimits:
+    """The settings the store's scripts apply."""
+
+    lease_margin_ms: int = 15_000
+    log_max_rows: int = 20_000
+    log_body_max: int = 8192
+    log_retention: float = 3 * 86400.0
+    dlq_retention: float = 7 * 86400.0
+    dedup_window: float = 600.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> StoreLimits:
+        return cls(
+            lease_margin_ms=int(settings.lease_margin * 1000),
+            log_max_rows=settings.log_max_rows,
+            log_body_max=settings.log_body_max,
+            log_retention=settings.log_retention,
+            dlq_retention=settings.dlq_retention,
+            dedup_window=settings.dedup_window,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class NewMessage:
+    """A message to store: a publish, or a callback created when an attempt settles."""
+
+    message: Message
+    body: bytes
+    due_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class Settlement:
+    """One attempt's outcome as SETTLE takes it (see herald_core.scripts)."""
+
+    op: str
+    message_id: str
+    arg: str = ""
+    #: Event details for the log rows (error, response status, headers, body).
+    event: bytes = b"{}"
+    #: Callbacks to store if the settlement takes effect.
+    new: tuple[NewMessage, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,17 +87,21 @@ class _Script:
 _ENQUEUE = _Script.of(scripts.ENQUEUE)
 _CLAIM = _Script.of(scripts.CLAIM)
 _SETTLE = _Script.of(scripts.SETTLE)
+_CANCEL = _Script.of(scripts.CANCEL)
+_DLQ_DELETE = _Script.of(scripts.DLQ_DELETE)
+_DLQ_RETRY = _Script.of(scripts.DLQ_RETRY)
+_JANITOR = _Script.of(scripts.JANITOR)
 _LOAD_KEYS = _Script.of(scripts.LOAD_KEYS)
 _ROTATE_KEYS = _Script.of(scripts.ROTATE_KEYS)
-_ALL = (_ENQUEUE, _CLAIM, _SETTLE, _LOAD_KEYS, _ROTATE_KEYS)
+_ALL = (_ENQUEUE, _CLAIM, _SETTLE, _CANCEL, _DLQ_DELETE, _DLQ_RETRY, _JANITOR, _LOAD_KEYS,
+        _ROTATE_KEYS)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
 class _Enqueue:
     shard: int
-    message: Message
-    body: bytes
-    due_ms: int
+    new: NewMessage
+    dedup_key: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,19 +114,20 @@ class ClaimResult:
 class Store:
     """Herald's repository over one Redis connection pool."""
 
-    def __init__(self, redis: Redis, keys: Keys, *, lease_margin_ms: int) -> None:
+    def __init__(self, redis: Redis, keys: Keys, limits: StoreLimits) -> None:
         self.redis = redis
         self.keys = keys
-        self._lease_margin_ms = lease_margin_ms
+        self.limits = limits
+        self._shards = keys.all_shards()
         self._enqueues = GroupCommit(self._enqueue_many)
         self._next_shard = random.randrange(keys.shards)
 
     @classmethod
-    def from_url(cls, url: str, keys: Keys, *, lease_margin_ms: int) -> Store:
+    def from_url(cls, url: str, keys: Keys, limits: StoreLimits) -> Store:
         redis = Redis.from_url(
             url, socket_connect_timeout=2, socket_timeout=10, health_check_interval=15
         )
-        return cls(redis, keys, lease_margin_ms=lease_margin_ms)
+        return cls(redis, keys, limits)
 
     async def aclose(self) -> None:
         await self.redis.aclose()
@@ -100,61 +150,83 @@ class Store:
     async def _evalsha(self, script: _Script, keys: Sequence[str], args: Sequence[Any]) -> Any:
         return await self._guard(lambda: self.redis.evalsha(script.sha, len(keys), *keys, *args))
 
-    # -- health ---------------------------------------------------------------------------
+    async def _pipelined(self, fill: Callable[[Any], None]) -> list[Any]:
+        """One round trip: `fill` queues commands on a pipeline; returns their replies."""
+
+        async def run() -> list[Any]:
+            pipe = self.redis.pipeline(transaction=False)
+            fill(pipe)
+            replies: list[Any] = await pipe.execute()
+            return replies
+
+        return await self._guard(run)
 
     async def ping(self) -> None:
         await self._guard(self.redis.ping)
 
-    # -- messages -------------------------------------------------------------------------
+    # -- storing and delivering -----------------------------------------------------------
 
     def pick_shard(self) -> int:
         """The shard for the next publish: one per batch, so a batch is one script call."""
         return self._next_shard
 
-    async def enqueue(self, shard: int, message: Message, body: bytes, due_ms: int) -> None:
+    def message_args(self, new: NewMessage) -> tuple[Any, ...]:
+        """The 6 values the scripts' `store` takes for one new message."""
+        message = new.message
+        log_body = "1" if len(new.body) <= self.limits.log_body_max else "0"
+        timeout_ms = int(message.timeout * 1000)
+        return (message.id, message.to_json(), new.body, timeout_ms, new.due_ms, log_body)
+
+    async def enqueue(self, shard: int, new: NewMessage, dedup_key: str = "") -> str | None:
         """Store a message and its first delivery task atomically.
 
-        Concurrent calls share round trips (`GroupCommit`); each still gets its own answer.
+        With a `dedup_key` already seen within the window nothing is stored, and the id of
+        the earlier message is returned. Concurrent calls share round trips (`GroupCommit`).
         """
-        await self._enqueues.submit(_Enqueue(shard, message, body, due_ms))
+        return await self._enqueues.submit(_Enqueue(shard, new, dedup_key))
 
-    async def _enqueue_many(self, items: Sequence[_Enqueue]) -> list[BaseException | None]:
+    async def _enqueue_many(self, items: Sequence[_Enqueue]) -> list[str | Exception | None]:
         self._next_shard = (self._next_shard + 1) % self.keys.shards
+        window_ms = int(self.limits.dedup_window * 1000)
         by_shard: dict[int, list[Any]] = defaultdict(list)
         for item in items:
-            message = item.message
-            timeout_ms = int(message.timeout * 1000)
-            by_shard[item.shard] += (message.id, message.to_json(), item.body, timeout_ms,
-                                     item.due_ms)  # fmt: skip
+            by_shard[item.shard] += (*self.message_args(item.new), item.dedup_key, window_ms)
 
         async def run() -> list[Any]:
             pipe = self.redis.pipeline(transaction=False)
             for shard, args in by_shard.items():
-                sk = self.keys.shard(shard)
-                pipe.evalsha(_ENQUEUE.sha, 1, sk.due, sk.message_prefix, *args)
+                sk = self._shards[shard]
+                pipe.evalsha(_ENQUEUE.sha, 2, sk.due, sk.log, sk.message_prefix,
+                             sk.dedup_prefix, self.limits.log_max_rows, *args)  # fmt: skip
             replies: list[Any] = await pipe.execute(raise_on_error=False)
             if any(isinstance(r, redis_errors.NoScriptError) for r in replies):
                 raise redis_errors.NoScriptError("scripts flushed")  # _guard reloads, reruns
             return replies
 
         replies = dict(zip(by_shard, await self._guard(run), strict=True))
-        return [
-            _store_error(replies[i.shard]) if isinstance(replies[i.shard], Exception) else None
-            for i in items
-        ]
+        positions: dict[int, int] = defaultdict(int)
+        results: list[str | Exception | None] = []
+        for item in items:
+            reply = replies[item.shard]
+            if isinstance(reply, Exception):
+                results.append(_store_error(reply))
+                continue
+            existing = reply[positions[item.shard]]
+            positions[item.shard] += 1
+            results.append(existing.decode() if existing else None)
+        return results
 
     async def claim(self, limits: dict[int, int], now_ms: int) -> ClaimResult:
         """Claim up to `limits[shard]` due tasks from each shard, in one round trip."""
+        margin, maxlen = self.limits.lease_margin_ms, self.limits.log_max_rows
 
-        async def run() -> list[Any]:
-            pipe = self.redis.pipeline(transaction=False)
+        def fill(pipe: Any) -> None:
             for shard, limit in limits.items():
-                sk = self.keys.shard(shard)
-                args = (now_ms, limit, self._lease_margin_ms, sk.message_prefix)
-                pipe.evalsha(_CLAIM.sha, 2, sk.due, sk.lease, *args)
-            return await pipe.execute()
+                sk = self._shards[shard]
+                pipe.evalsha(_CLAIM.sha, 3, sk.due, sk.lease, sk.log,
+                             now_ms, limit, margin, sk.message_prefix, maxlen)  # fmt: skip
 
-        replies = await self._guard(run)
+        replies = await self._pipelined(fill)
         tasks: list[Task] = []
         next_due: dict[int, int | None] = {}
         for shard, reply in zip(limits, replies, strict=True):
@@ -165,35 +237,139 @@ class Store:
                 tasks.append(Task(shard, message, reply[i + 2] or b"", int(reply[i + 3])))
         return ClaimResult(tasks, next_due)
 
-    async def settle(self, batches: dict[int, list[Settlement]]) -> None:
-        """Record attempt outcomes (ack, retry, defer) for many tasks in one round trip."""
+    async def settle(self, batches: dict[int, list[Settlement]], now_ms: int) -> None:
+        """Record attempt outcomes (ack, retry, fail, defer) in one round trip."""
 
-        async def run() -> None:
-            pipe = self.redis.pipeline(transaction=False)
-            for shard, ops in batches.items():
-                sk = self.keys.shard(shard)
-                flat = [part for op in ops for part in op]
-                pipe.evalsha(_SETTLE.sha, 2, sk.due, sk.lease, sk.message_prefix, *flat)
-            await pipe.execute()
+        def fill(pipe: Any) -> None:
+            for shard, settlements in batches.items():
+                sk = self._shards[shard]
+                flat: list[Any] = []
+                for s in settlements:
+                    flat += (s.op, s.message_id, s.arg, s.event, len(s.new))
+                    for new in s.new:
+                        flat += self.message_args(new)
+                pipe.evalsha(_SETTLE.sha, 4, sk.due, sk.lease, sk.log, sk.dlq,
+                             sk.message_prefix, sk.dlq_prefix, self.limits.log_max_rows,
+                             now_ms, *flat)  # fmt: skip
 
-        await self._guard(run)
+        await self._pipelined(fill)
 
     async def backlog(self) -> list[tuple[int, int]]:
         """Per shard: (tasks waiting, tasks leased)."""
 
-        async def run() -> list[int]:
-            pipe = self.redis.pipeline(transaction=False)
-            for sk in self.keys.all_shards():
+        def fill(pipe: Any) -> None:
+            for sk in self._shards:
                 pipe.zcard(sk.due)
                 pipe.zcard(sk.lease)
-            return await pipe.execute()
 
-        counts = await self._guard(run)
+        counts = await self._pipelined(fill)
         return list(zip(counts[::2], counts[1::2], strict=True))
 
-    async def message_exists(self, shard: int, message_id: str) -> bool:
-        key = self.keys.shard(shard).message(message_id)
-        return bool(await self._guard(lambda: self.redis.exists(key)))
+    # -- messages -------------------------------------------------------------------------
+
+    async def message(self, shard: int, message_id: str) -> tuple[Message, bytes] | None:
+        key = self._shards[shard].message(message_id)
+        reply: list[Any] = await self._guard(lambda: self.redis.hmget(key, ["m", "b"]))
+        meta, body = reply
+        return None if meta is None else (Message.from_json(meta), body or b"")
+
+    async def pending(self) -> dict[int, list[str]]:
+        """Ids of every stored message (waiting, delayed, retrying or in flight), by shard."""
+
+        def fill(pipe: Any) -> None:
+            for sk in self._shards:
+                pipe.zrange(sk.due, 0, -1)
+                pipe.zrange(sk.lease, 0, -1)
+
+        replies = await self._pipelined(fill)
+        return {
+            shard: [i.decode() for i in replies[2 * shard] + replies[2 * shard + 1]]
+            for shard in range(self.keys.shards)
+        }
+
+    async def metadata(self, shard: int, message_ids: Sequence[str]) -> list[Message | None]:
+        """The stored metadata of messages of one shard (None where gone)."""
+        sk = self._shards[shard]
+
+        def fill(pipe: Any) -> None:
+            for message_id in message_ids:
+                pipe.hget(sk.message(message_id), "m")
+
+        replies = await self._pipelined(fill) if message_ids else []
+        return [None if m is None else Message.from_json(m) for m in replies]
+
+    async def cancel(self, by_shard: dict[int, list[str]]) -> int:
+        """Cancel messages wherever they wait; returns how many were still there."""
+
+        def fill(pipe: Any) -> None:
+            for shard, ids in by_shard.items():
+                sk = self._shards[shard]
+                pipe.evalsha(_CANCEL.sha, 3, sk.due, sk.lease, sk.log, sk.message_prefix,
+                             self.limits.log_max_rows, *ids)  # fmt: skip
+
+        by_shard = {shard: ids for shard, ids in by_shard.items() if ids}
+        return sum(await self._pipelined(fill)) if by_shard else 0
+
+    # -- logs and dead letters ------------------------------------------------------------
+
+    async def read_logs(self, bounds: dict[int, str], count: int) -> dict[int, list[LogRow]]:
+        """Newest-first log rows of each shard at or below its bound (an XREVRANGE end)."""
+
+        def fill(pipe: Any) -> None:
+            for shard, end in bounds.items():
+                pipe.xrevrange(self._shards[shard].log, end, "-", count)
+
+        return dict(zip(bounds, await self._pipelined(fill), strict=True))
+
+    async def read_dlq_index(
+        self, bounds: dict[int, str], count: int
+    ) -> dict[int, list[tuple[bytes, float]]]:
+        """Newest-first dead-letter ids with their failure time, at or below each bound."""
+
+        def fill(pipe: Any) -> None:
+            for shard, top in bounds.items():
+                pipe.zrevrangebyscore(self._shards[shard].dlq, top, "-inf", 0, count, True)
+
+        return dict(zip(bounds, await self._pipelined(fill), strict=True))
+
+    async def dead_letters(
+        self, shard: int, dlq_ids: Sequence[str]
+    ) -> list[dict[bytes, bytes] | None]:
+        sk = self._shards[shard]
+
+        def fill(pipe: Any) -> None:
+            for dlq_id in dlq_ids:
+                pipe.hgetall(sk.dlq_prefix + dlq_id)
+
+        replies = await self._pipelined(fill) if dlq_ids else []
+        return [entry or None for entry in replies]
+
+    async def delete_dead_letters(self, by_shard: dict[int, list[str]]) -> int:
+        def fill(pipe: Any) -> None:
+            for shard, ids in by_shard.items():
+                sk = self._shards[shard]
+                pipe.evalsha(_DLQ_DELETE.sha, 1, sk.dlq, sk.dlq_prefix, *ids)
+
+        by_shard = {shard: ids for shard, ids in by_shard.items() if ids}
+        return sum(await self._pipelined(fill)) if by_shard else 0
+
+    async def retry_dead_letter(self, shard: int, dlq_id: str, new: NewMessage) -> bool:
+        """Replace a dead letter by a new message (same shard, the dead letter's body)."""
+        sk = self._shards[shard]
+        args = (sk.message_prefix, sk.dlq_prefix, self.limits.log_max_rows, dlq_id,
+                *self.message_args(new))  # fmt: skip
+        return bool(await self._evalsha(_DLQ_RETRY, (sk.due, sk.log, sk.dlq), args))
+
+    async def enforce_retention(self, now_ms: int) -> int:
+        """Trim logs and dead letters past their retention; returns dead letters dropped."""
+        log_floor = now_ms - int(self.limits.log_retention * 1000)
+        dlq_floor = now_ms - int(self.limits.dlq_retention * 1000)
+
+        def fill(pipe: Any) -> None:
+            for sk in self._shards:
+                pipe.evalsha(_JANITOR.sha, 2, sk.log, sk.dlq, log_floor, dlq_floor, sk.dlq_prefix)
+
+        return sum(await self._pipelined(fill))
 
     # -- signing keys ---------------------------------------------------------------------
 

@@ -22,7 +22,7 @@ from starlette.routing import Route
 from herald_core.errors import ConfigError, HeraldError, InvalidField
 from herald_core.keys import Keys
 from herald_core.settings import Settings
-from herald_core.store import Store
+from herald_core.store import Store, StoreLimits
 from herald_gateway.keyring import KeyRing
 from herald_gateway.metrics import Metrics
 from herald_gateway.routes import publish, system
@@ -67,9 +67,7 @@ def create_app(settings: Settings, sender_factory: SenderFactory = _default_send
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[State]:
         keys = Keys(settings.key_prefix, settings.shards)
-        store = Store.from_url(
-            settings.redis_url, keys, lease_margin_ms=int(settings.lease_margin * 1000)
-        )
+        store = Store.from_url(settings.redis_url, keys, StoreLimits.from_settings(settings))
         keyring = KeyRing(
             store,
             settings.current_signing_key.get_secret_value(),

@@ -6,8 +6,11 @@ failure into an `Outcome`; `next_step` decides acknowledge, retry (and when) or 
 
 from __future__ import annotations
 
+import base64
 import enum
 from dataclasses import dataclass
+
+import orjson
 
 from herald_core.backoff import retry_delay
 from herald_core.durations import parse_retry_after
@@ -75,6 +78,20 @@ def classify(answer: Reply | Failure, now: float) -> Outcome:
             if retry_after is not None:
                 break
     return Outcome(Result.RETRY, status=status, error=f"HTTP {status}", retry_after=retry_after)
+
+
+def event(answer: Reply | Failure, outcome: Outcome) -> bytes:
+    """What the log rows and the DLQ keep of an attempt (response body base64)."""
+    if isinstance(answer, Failure):
+        return orjson.dumps({"error": answer.error})
+    return orjson.dumps(
+        {
+            "status": answer.status,
+            "headers": {name: [value] for name, value in answer.headers.items()},
+            "body": base64.b64encode(answer.body).decode(),
+            "error": outcome.error,
+        }
+    )
 
 
 def next_step(task: Task, outcome: Outcome, now_ms: int) -> Step:

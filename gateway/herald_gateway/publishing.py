@@ -8,6 +8,7 @@ or query key at fault. No I/O here: the route reads the request and stores the r
 from __future__ import annotations
 
 import functools
+import hashlib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -16,7 +17,9 @@ from urllib.parse import unquote, urlsplit
 from herald_core.durations import parse_duration
 from herald_core.errors import InvalidField
 from herald_core.expressions import compile_expression
+from herald_core.models import Callback, Message, Redaction
 from herald_core.settings import Settings
+from herald_core.signing import body_hash
 
 METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
 _TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
@@ -31,9 +34,9 @@ _NOT_FORWARDED = frozenset(
     }
 )  # fmt: skip
 #: Upstash-* headers belonging to features not built yet: refused rather than ignored, so
-#: nobody believes a callback or a deduplication is in place when it is not.
-_NOT_YET = ("callback", "failure-callback", "deduplication-id", "content-based-deduplication",
-            "flow-control-key", "flow-control-value", "label", "redact-fields")  # fmt: skip
+#: nobody believes a flow-control limit is in place when it is not.
+_NOT_YET = ("flow-control-key", "flow-control-value")
+_CALLBACK_OPTIONS = ("method", "timeout", "retries", "retry-delay", "delay")
 _DESTINATION_ERROR = "endpoint has invalid scheme, add http:// or https://"
 
 
@@ -49,6 +52,12 @@ class PublishSpec:
     timeout: float
     #: Unix ms of the earliest first delivery.
     not_before: int
+    labels: tuple[str, ...] = ()
+    callback: Callback | None = None
+    failure_callback: Callback | None = None
+    redact: Redaction | None = None
+    dedup_id: str | None = None
+    content_dedup: bool = False
 
 
 @functools.lru_cache(maxsize=1024)
@@ -89,7 +98,7 @@ def is_url_destination(raw: str) -> bool:
     raise InvalidField("destination url", _DESTINATION_ERROR)
 
 
-def parse_destination(raw: str, own_query: str) -> str:
+def parse_destination(raw: str, own_query: str, field_name: str = "destination url") -> str:
     """The destination URL from the raw path segment(s) after `/v2/publish/`."""
     if raw[:7].lower() in ("http%3a", "https%3"):
         raw = unquote(raw)  # a fully URL-encoded destination
@@ -98,11 +107,11 @@ def parse_destination(raw: str, own_query: str) -> str:
     try:
         parts = urlsplit(raw)
     except ValueError as exc:
-        raise InvalidField("destination url", str(exc)) from None
+        raise InvalidField(field_name, str(exc)) from None
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        raise InvalidField("destination url", _DESTINATION_ERROR)
+        raise InvalidField(field_name, _DESTINATION_ERROR)
     if _BAD_VALUE.search(raw) or " " in raw:
-        raise InvalidField("destination url", "contains whitespace or control characters")
+        raise InvalidField(field_name, "contains whitespace or control characters")
     if own_query:
         raw = f"{raw}{'&' if parts.query else '?'}{own_query}"
     return raw
@@ -135,6 +144,15 @@ def parse_publish(
         retry_delay=_retry_delay(upstash.get("upstash-retry-delay")),
         timeout=_timeout(upstash.get("upstash-timeout"), settings),
         not_before=_not_before(upstash, settings, now_ms),
+        labels=_labels(upstash.get("upstash-label")),
+        callback=_callback("upstash-callback", upstash, settings),
+        failure_callback=_callback("upstash-failure-callback", upstash, settings),
+        redact=_redaction(upstash.get("upstash-redact-fields")),
+        dedup_id=_dedup_id(upstash.get("upstash-deduplication-id")),
+        content_dedup=_boolean(
+            "Upstash-Content-Based-Deduplication",
+            upstash.get("upstash-content-based-deduplication"),
+        ),
     )
 
 
@@ -159,17 +177,98 @@ def _forwarded_headers(upstash: dict[str, str], plain: list[tuple[str, str]]) ->
 
 
 _CONFIG = frozenset(
-    {"method", "delay", "not-before", "retries", "retry-delay", "timeout", "header-forward"}
-)
+    {"method", "delay", "not-before", "retries", "retry-delay", "timeout", "header-forward",
+     "label", "redact-fields", "deduplication-id", "content-based-deduplication"}
+)  # fmt: skip
 
 
 def _check_config_name(lname: str) -> None:
     suffix = lname[len("upstash-") :]
-    if suffix in _CONFIG or suffix.startswith("telemetry-"):
+    if suffix in _CONFIG or suffix.startswith(("telemetry-", "callback", "failure-callback")):
         return
     if suffix.startswith(_NOT_YET):
         raise InvalidField(canonical_header(lname), "not supported by this Herald version yet")
     raise InvalidField(canonical_header(lname), "unknown Upstash header")
+
+
+def _callback(prefix: str, upstash: dict[str, str], settings: Settings) -> Callback | None:
+    """`Upstash-Callback` (or `-Failure-Callback`) and its `-Forward-*` and option headers.
+
+    Other `<prefix>-<Name>` headers are forwarded too: the Python SDK sends its
+    `callback_headers` that way.
+    """
+    field_name = canonical_header(prefix)
+    url = upstash.get(prefix)
+    headers: dict[str, str] = {}
+    options: dict[str, str] = {}
+    for lname, value in upstash.items():
+        if not lname.startswith(prefix + "-"):
+            continue
+        rest = lname[len(prefix) + 1 :]
+        if rest in _CALLBACK_OPTIONS:
+            options[rest] = value
+            continue
+        name = rest[len("forward-") :] if rest.startswith("forward-") else rest
+        if not _TOKEN.match(name):
+            raise InvalidField(canonical_header(lname), "not a valid header name")
+        headers[canonical_header(name)] = _header_value(canonical_header(lname), value)
+    if url is None:
+        if headers or options:
+            raise InvalidField(field_name, f"missing, but {field_name}-* options were given")
+        return None
+    return Callback(
+        url=parse_destination(url.strip(), "", field_name),
+        method=_method(options.get("method"), f"{field_name}-Method"),
+        headers=headers,
+        timeout=None if "timeout" not in options else _timeout(
+            options["timeout"], settings, f"{field_name}-Timeout"),
+        retries=None if "retries" not in options else _retries(
+            options["retries"], settings, f"{field_name}-Retries"),
+        retry_delay=_retry_delay(options.get("retry-delay"), f"{field_name}-Retry-Delay"),
+        delay=0.0 if "delay" not in options else _delay(
+            options["delay"], settings, f"{field_name}-Delay"),
+    )  # fmt: skip
+
+
+def _labels(value: str | None) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    labels = tuple(label.strip() for label in value.split(",") if label.strip())
+    for label in labels:
+        if len(label) > 128 or _BAD_VALUE.search(label):
+            raise InvalidField("Upstash-Label", "labels are at most 128 printable characters")
+    return labels
+
+
+_REDACT = re.compile(r"^(?:body|headers?|headers?\[([!#$%&'*+\-.^_`|~0-9A-Za-z]+)\])$")
+
+
+def _redaction(value: str | None) -> Redaction | None:
+    if value is None:
+        return None
+    body, all_headers, names = False, False, []
+    for token in (t.strip() for t in value.split(",") if t.strip()):
+        match = _REDACT.match(token)
+        if match is None:
+            raise InvalidField(
+                "Upstash-Redact-Fields", f"unknown field {token!r}: use body, header, header[Name]"
+            )
+        if token == "body":
+            body = True
+        elif match.group(1):
+            names.append(match.group(1).lower())
+        else:
+            all_headers = True
+    return Redaction(body=body, all_headers=all_headers, headers=tuple(names))
+
+
+def _dedup_id(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if ":" in value or not value.strip() or len(value) > 512:
+        raise InvalidField("Upstash-Deduplication-Id", "DeduplicationId cannot contain ':'"
+                           if ":" in value else "must be 1 to 512 characters")  # fmt: skip
+    return value
 
 
 def _header_value(field_name: str, value: str) -> str:
@@ -189,40 +288,45 @@ def _boolean(field_name: str, value: str | None) -> bool:
     raise InvalidField(field_name, f"expected true or false, got {value!r}")
 
 
-def _method(value: str | None) -> str:
+def _method(value: str | None, field_name: str = "Upstash-Method") -> str:
     if value is None:
         return "POST"
     method = value.strip().upper()
     if method not in METHODS:
-        raise InvalidField("Upstash-Method", f"must be one of {', '.join(sorted(METHODS))}")
+        raise InvalidField(field_name, f"must be one of {', '.join(sorted(METHODS))}")
     return method
 
 
-def _retries(value: str | None, settings: Settings) -> int:
+def _retries(value: str | None, settings: Settings, field_name: str = "Upstash-Retries") -> int:
     if value is None:
         return settings.default_retries
     text = value.strip()
     if not text.isdigit() or int(text) > settings.max_retries:
-        raise InvalidField(
-            "Upstash-Retries", f"must be an integer from 0 to {settings.max_retries}"
-        )
+        raise InvalidField(field_name, f"must be an integer from 0 to {settings.max_retries}")
     return int(text)
 
 
-def _retry_delay(value: str | None) -> str | None:
+def _retry_delay(value: str | None, field_name: str = "Upstash-Retry-Delay") -> str | None:
     if value is None:
         return None
-    return compile_expression(value.strip(), field="Upstash-Retry-Delay").source
+    return compile_expression(value.strip(), field=field_name).source
 
 
-def _timeout(value: str | None, settings: Settings) -> float:
+def _timeout(value: str | None, settings: Settings, field_name: str = "Upstash-Timeout") -> float:
     if value is None:
         return settings.default_timeout
-    seconds = parse_duration(value.strip(), field="Upstash-Timeout")
+    seconds = parse_duration(value.strip(), field=field_name)
     if not 0 < seconds <= settings.max_timeout:
         raise InvalidField(
-            "Upstash-Timeout", f"must be more than 0s and at most {settings.max_timeout:g}s"
+            field_name, f"must be more than 0s and at most {settings.max_timeout:g}s"
         )
+    return seconds
+
+
+def _delay(value: str, settings: Settings, field_name: str = "Upstash-Delay") -> float:
+    seconds = parse_duration(value.strip(), field=field_name)
+    if seconds > settings.max_delay:
+        raise InvalidField(field_name, f"longer than the maximum {settings.max_delay:g}s")
     return seconds
 
 
@@ -231,10 +335,7 @@ def _not_before(upstash: dict[str, str], settings: Settings, now_ms: int) -> int
     delay = upstash.get("upstash-delay")
     due = now_ms
     if delay is not None:
-        seconds = parse_duration(delay.strip(), field="Upstash-Delay")
-        if seconds > settings.max_delay:
-            raise InvalidField("Upstash-Delay", f"longer than the maximum {settings.max_delay:g}s")
-        due = now_ms + int(seconds * 1000)
+        due = now_ms + int(_delay(delay, settings) * 1000)
     if not_before is not None:  # wins over Upstash-Delay
         text = not_before.strip()
         if not text.isdigit():
@@ -243,3 +344,50 @@ def _not_before(upstash: dict[str, str], settings: Settings, now_ms: int) -> int
         if (due - now_ms) / 1000 > settings.max_delay:
             raise InvalidField("Upstash-Not-Before", "further away than the maximum delay")
     return due
+
+
+def build_message(
+    spec: PublishSpec, message_id: str, body: bytes, now_ms: int, caller_ip: str | None
+) -> Message:
+    """The stored message for a validated publish."""
+    return Message(
+        id=message_id,
+        url=spec.url,
+        method=spec.method,
+        headers=spec.headers,
+        max_retries=spec.max_retries,
+        timeout=spec.timeout,
+        created_at=now_ms,
+        not_before=spec.not_before,
+        retry_delay=spec.retry_delay,
+        caller_ip=caller_ip,
+        body_hash=body_hash(body),
+        labels=spec.labels,
+        callback=spec.callback,
+        failure_callback=spec.failure_callback,
+        redact=spec.redact,
+        dedup_id=spec.dedup_id,
+    )
+
+
+def dedup_key(spec: PublishSpec, body: bytes) -> str:
+    """The deduplication key of a publish, per destination ('' when it has none).
+
+    Content-based deduplication hashes the destination, body, content type and forwarded
+    headers; an explicit id is scoped to the destination.
+    """
+    digest = hashlib.sha256(spec.url.encode())
+    if spec.dedup_id is not None:
+        digest.update(b"\0id\0" + spec.dedup_id.encode())
+    elif spec.content_dedup:
+        digest.update(b"\0content\0" + body)
+        for name, value in sorted(spec.headers.items()):
+            digest.update(f"\0{name}\0{value}".encode())
+    else:
+        return ""
+    return digest.hexdigest()
+
+
+def dedup_shard(key: str, shards: int) -> int:
+    """Duplicates must meet in one shard: the key decides it."""
+    return int(key[:8], 16) % shards

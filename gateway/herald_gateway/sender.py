@@ -68,7 +68,8 @@ class AiohttpSender:
                 timeout=aiohttp.ClientTimeout(total=timeout),
             ) as response:
                 content = await response.content.read(MAX_RESPONSE_BODY)
-                return Reply(response.status, dict(response.headers), content)
+                headers = {str(name): value for name, value in response.headers.items()}
+                return Reply(response.status, headers, content)
         except TimeoutError:
             return Failure(f"timeout after {timeout:g}s", timed_out=True)
         except (aiohttp.ClientError, OSError, ValueError) as exc:

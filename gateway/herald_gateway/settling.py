@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import defaultdict
 
 from herald_core.errors import StoreError
@@ -48,7 +49,7 @@ class Settler:
             if not batch:
                 return True
             try:
-                await self._store.settle(batch)
+                await self._store.settle(batch, int(time.time() * 1000))
             except StoreError as exc:
                 logger.warning("recording %d outcomes failed, will retry: %s", len(batch), exc)
                 for shard, ops in batch.items():  # back in front of newer ones

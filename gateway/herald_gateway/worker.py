@@ -23,17 +23,28 @@ from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from herald_core.errors import StoreError
+from herald_core.ids import dlq_id_of
 from herald_core.models import Task
 from herald_core.settings import Settings
-from herald_core.store import Store
-from herald_gateway.delivery import Result, classify, next_step, request_headers
+from herald_core.store import Settlement, Store
+from herald_gateway.callbacks import callbacks_for
+from herald_gateway.delivery import (
+    Outcome,
+    Result,
+    Step,
+    classify,
+    event,
+    next_step,
+    request_headers,
+)
 from herald_gateway.keyring import KeyRing
 from herald_gateway.metrics import Metrics
-from herald_gateway.sender import Sender
+from herald_gateway.sender import Failure, Reply, Sender
 from herald_gateway.settling import Settler
 
 logger = logging.getLogger(__name__)
 _KEY_REFRESH = 5.0
+_JANITOR_INTERVAL = 60.0
 
 
 class Worker:
@@ -71,6 +82,7 @@ class Worker:
     async def run(self) -> None:
         settler = asyncio.create_task(self._settler.run(), name="herald-settler")
         keys = asyncio.create_task(self._refresh_keys(), name="herald-keys")
+        janitor = asyncio.create_task(self._janitor(), name="herald-janitor")
         try:
             delay = 0.05
             while not self._stopping:
@@ -84,6 +96,7 @@ class Worker:
                     delay = min(delay * 2, self._settings.redis_backoff_max)
         finally:
             keys.cancel()
+            janitor.cancel()
             await self._finish(settler)
 
     async def _step(self) -> None:
@@ -167,11 +180,11 @@ class Worker:
 
     def _defer(self, task: Task, seconds: float) -> None:
         due = int((self._clock() + seconds) * 1000)
-        self._settler.add(task.shard, ("D", task.message.id, str(due)))
+        self._settler.add(task.shard, Settlement("D", task.message.id, str(due)))
 
     def _start(self, task: Task, host: str) -> None:
         self._per_host[host] += 1
-        job = asyncio.create_task(self._deliver(task))
+        job = asyncio.create_task(self._guarded(task))
         self._inflight.add(job)
         job.add_done_callback(lambda done: self._done(done, host))
 
@@ -182,8 +195,6 @@ class Worker:
         if not self._per_host[host]:
             del self._per_host[host]
         self._wake.set()
-        if not job.cancelled() and job.exception() is not None:
-            logger.error("delivery crashed", exc_info=job.exception())
 
     def _next_in_line(self, host: str) -> None:
         line = self._lines.get(host)
@@ -200,6 +211,15 @@ class Worker:
         else:
             self._start(task, host)
 
+    async def _guarded(self, task: Task) -> None:
+        """The outermost frame of a delivery: a bug must not strand the task until its
+        lease runs out, so it goes back to Redis for another try."""
+        try:
+            await self._deliver(task)
+        except Exception:
+            logger.exception("delivery of %s crashed; handing it back", task.message.id)
+            self._defer(task, self._settings.host_defer)
+
     async def _deliver(self, task: Task) -> None:
         message = task.message
         started = time.perf_counter()
@@ -214,17 +234,32 @@ class Worker:
             raise
         now = self._clock()
         outcome = classify(answer, now)
-        step = next_step(task, outcome, int(now * 1000))
+        now_ms = int(now * 1000)
+        step = next_step(task, outcome, now_ms)
         label = Result.FAILED if step.final and outcome.result is Result.RETRY else outcome.result
         self._metrics.record_attempt(label, outcome.status, time.perf_counter() - started)
-        if step.final:
-            self._settler.add(task.shard, ("A", message.id, ""))
-            if outcome.result is not Result.DELIVERED:
-                logger.info("message %s failed for good after %d retries: %s",
-                            message.id, task.retried, outcome.error)  # fmt: skip
-        else:
-            self._settler.add(task.shard, ("R", message.id, f"{task.retried + 1}:{step.due_ms}"))
+        self._settler.add(task.shard, self._settlement(task, answer, outcome, step, now_ms))
+        if not step.final:
             self.notify(task.shard, step.due_ms)
+        elif label is not Result.DELIVERED:
+            logger.info("message %s failed for good after %d retries: %s",
+                        message.id, task.retried, outcome.error)  # fmt: skip
+
+    def _settlement(
+        self, task: Task, answer: Reply | Failure, outcome: Outcome, step: Step, now_ms: int
+    ) -> Settlement:
+        message_id = task.message.id
+        info = event(answer, outcome)
+        shards = self._settings.shards
+        if outcome.result is Result.DELIVERED:
+            new = callbacks_for(task, answer, now_ms, shards, None)
+            return Settlement("A", message_id, "", info, new)
+        if step.final:
+            dlq_id = dlq_id_of(message_id)
+            new = callbacks_for(task, answer, now_ms, shards, dlq_id)
+            return Settlement("F", message_id, dlq_id, info, new)
+        new = callbacks_for(task, answer, now_ms, shards, None)
+        return Settlement("R", message_id, f"{task.retried + 1}:{step.due_ms}", info, new)
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -232,6 +267,15 @@ class Worker:
         while True:
             await self._keyring.refresh()
             await asyncio.sleep(_KEY_REFRESH)
+
+    async def _janitor(self) -> None:
+        """Retention: trim logs and dead letters past their age, once a minute."""
+        while True:
+            try:
+                await self._store.enforce_retention(int(self._clock() * 1000))
+            except StoreError as exc:
+                logger.warning("retention pass failed: %s", exc)
+            await asyncio.sleep(_JANITOR_INTERVAL)
 
     def stop(self) -> None:
         """Stop claiming; `run` then finishes in-flight deliveries and returns."""

@@ -9,9 +9,14 @@ from starlette.responses import Response
 
 from herald_core.errors import NotFound
 from herald_core.ids import new_message_id
-from herald_core.models import Message
-from herald_core.signing import body_hash
-from herald_gateway.publishing import is_url_destination, parse_publish
+from herald_core.store import NewMessage
+from herald_gateway.publishing import (
+    build_message,
+    dedup_key,
+    dedup_shard,
+    is_url_destination,
+    parse_publish,
+)
 from herald_gateway.routes._common import authorized, json_response, read_body
 
 _PREFIX = b"/v2/publish/"
@@ -19,7 +24,7 @@ _PREFIX = b"/v2/publish/"
 
 async def publish(request: Request) -> Response:
     st = authorized(request)
-    settings = st["settings"]
+    settings, store = st["settings"], st["store"]
     body = await read_body(request, settings.max_body_bytes)
     raw_path: bytes = request.scope.get("raw_path") or request.scope["path"].encode()
     destination = raw_path[len(_PREFIX) :].decode("latin-1")
@@ -33,21 +38,13 @@ async def publish(request: Request) -> Response:
         settings,
         now_ms,
     )
-    shard = st["store"].pick_shard()
-    message = Message(
-        id=new_message_id(shard, settings.shards),
-        url=spec.url,
-        method=spec.method,
-        headers=spec.headers,
-        max_retries=spec.max_retries,
-        timeout=spec.timeout,
-        created_at=now_ms,
-        not_before=spec.not_before,
-        retry_delay=spec.retry_delay,
-        caller_ip=request.client.host if request.client else None,
-        body_hash=body_hash(body),
-    )
-    await st["store"].enqueue(shard, message, body, spec.not_before)
+    key = dedup_key(spec, body)
+    shard = dedup_shard(key, settings.shards) if key else store.pick_shard()
+    caller_ip = request.client.host if request.client else None
+    message = build_message(spec, new_message_id(shard, settings.shards), body, now_ms, caller_ip)
+    existing = await store.enqueue(shard, NewMessage(message, body, spec.not_before), key)
+    if existing is not None:
+        return json_response({"messageId": existing, "deduplicated": True}, 202)
     st["metrics"].publishes.inc()
     if st["worker"] is not None:
         st["worker"].notify(shard, spec.not_before)

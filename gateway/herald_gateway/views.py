@@ -1,0 +1,147 @@
+"""The JSON shapes the API answers with (reference §2.4, §2.8, §2.9), built from stored
+data. Pure: redaction happens here, so stored data keeps the originals that deliveries and
+DLQ retries need, while no API response ever shows a redacted value.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from typing import Any
+
+import orjson
+
+from herald_core.models import Callback, Message, Redaction
+
+#: Log states as the Python SDK's enum spells them (CANCELED with one L).
+STATES = ("CREATED", "ACTIVE", "RETRY", "ERROR", "DELIVERED", "FAILED", "CANCEL_REQUESTED",
+          "CANCELED")  # fmt: skip
+
+
+def redacted(value: bytes) -> str:
+    return "REDACTED:" + hashlib.sha256(value).hexdigest()
+
+
+def header_view(headers: dict[str, str], redact: Redaction | None) -> dict[str, list[str]]:
+    """`{Name: [value]}` with redacted values replaced."""
+
+    def hidden(name: str) -> bool:
+        return redact is not None and (redact.all_headers or name.lower() in redact.headers)
+
+    return {
+        name: [redacted(value.encode()) if hidden(name) else value]
+        for name, value in headers.items()
+    }
+
+
+def body_fields(body: bytes, redact: Redaction | None, key: str = "body") -> dict[str, str]:
+    """`body` as text, `bodyBase64` when it is not UTF-8, or the redaction marker."""
+    if redact is not None and redact.body:
+        return {key: redacted(body)}
+    try:
+        return {key: body.decode()}
+    except UnicodeDecodeError:
+        return {key + "Base64": base64.b64encode(body).decode()}
+
+
+def _callback_fields(message: Message) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, callback in (("callback", message.callback),
+                           ("failureCallback", message.failure_callback)):  # fmt: skip
+        if isinstance(callback, Callback):
+            out[name] = callback.url
+            out[name + "Header"] = header_view(callback.headers, message.redact)
+    return out
+
+
+def message_view(message: Message, body: bytes | None = None) -> dict[str, Any]:
+    """The QStash `Message` object (every key the SDKs index directly is present)."""
+    view: dict[str, Any] = {
+        "messageId": message.id,
+        "url": message.url,
+        "method": message.method,
+        "header": header_view(message.headers, message.redact),
+        "maxRetries": message.max_retries,
+        "notBefore": message.not_before,
+        "createdAt": message.created_at,
+        "timeout": int(message.timeout),
+    }
+    if body is not None:
+        view.update(body_fields(body, message.redact))
+    optional = {
+        "retryDelayExpression": message.retry_delay,
+        "callerIP": message.caller_ip,
+        "topicName": message.topic_name,
+        "endpointName": message.endpoint_name,
+        "queueName": message.queue_name,
+        "scheduleId": message.schedule_id,
+        "deduplicationId": message.dedup_id,
+    }
+    view.update({k: v for k, v in optional.items() if v is not None})
+    if message.labels:
+        view["labels"] = list(message.labels)
+        view["label"] = message.labels[0]
+    view.update(_callback_fields(message))
+    return view
+
+
+def log_view(entry_id: bytes, fields: dict[bytes, bytes]) -> dict[str, Any]:
+    """One log row (reference §2.9), with both spellings the SDKs and docs use."""
+    message = Message.from_json(fields[b"m"])
+    event: dict[str, Any] = orjson.loads(fields.get(b"x", b"{}"))
+    row: dict[str, Any] = {
+        "time": int(entry_id.split(b"-")[0]),
+        "messageId": message.id,
+        "state": fields[b"s"].decode(),
+        "url": message.url,
+        "method": message.method,
+        "header": header_view(message.headers, message.redact),
+        "maxRetries": message.max_retries,
+        "timeout": int(message.timeout * 1000),
+        "createdAt": message.created_at,
+        "retried": int(fields.get(b"r", b"0")),
+    }
+    if b"b" in fields:  # the CREATED row of a small enough body: base64, as QStash logs it
+        row["body"] = (redacted(fields[b"b"]) if message.redact and message.redact.body
+                       else base64.b64encode(fields[b"b"]).decode())  # fmt: skip
+    if b"n" in fields:
+        row["nextDeliveryTime"] = int(fields[b"n"])
+    if message.retry_delay is not None:
+        row["retryDelayExpr"] = row["retryDelayExpression"] = message.retry_delay
+    for key, value in (("topicName", message.topic_name), ("endpointName", message.endpoint_name),
+                       ("queueName", message.queue_name), ("scheduleId", message.schedule_id),
+                       ("callerIP", message.caller_ip)):  # fmt: skip
+        if value is not None:
+            row[key] = value
+    if message.labels:
+        row["labels"], row["label"] = list(message.labels), message.labels[0]
+    row.update(_event_fields(event))
+    for name, value in _callback_fields(message).items():
+        row[name.replace("Header", "Headers")] = value
+    return row
+
+
+def _event_fields(event: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if event.get("error"):
+        out["error"] = event["error"]
+    if event.get("status") is not None:
+        out["responseStatus"] = event["status"]
+        out["responseHeader"] = out["responseHeaders"] = event.get("headers", {})
+        out["responseBody"] = event.get("body", "")  # base64, as the docs describe logs
+    return out
+
+
+def dlq_view(dlq_id: str, entry: dict[bytes, bytes]) -> dict[str, Any]:
+    """A dead letter: the message, its last response and the DLQ id."""
+    message = Message.from_json(entry[b"m"])
+    event: dict[str, Any] = orjson.loads(entry.get(b"x", b"{}"))
+    view = message_view(message, entry.get(b"b", b""))
+    view["dlqId"] = dlq_id
+    view["responseStatus"] = event.get("status") or 0
+    view["responseHeader"] = event.get("headers", {})
+    response = base64.b64decode(event.get("body", ""))
+    view.update(body_fields(response, None, "responseBody"))
+    if event.get("error"):
+        view["error"] = event["error"]
+    return view
