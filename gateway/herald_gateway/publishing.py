@@ -11,7 +11,7 @@ import functools
 import hashlib
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from urllib.parse import unquote, urlsplit
 
 from herald_core.durations import parse_duration
@@ -391,3 +391,37 @@ def dedup_key(spec: PublishSpec, body: bytes) -> str:
 def dedup_shard(key: str, shards: int) -> int:
     """Duplicates must meet in one shard: the key decides it."""
     return int(key[:8], 16) % shards
+
+
+def redelivery(
+    original: Message,
+    message_id: str,
+    headers: Iterable[tuple[str, str]],
+    settings: Settings,
+    now_ms: int,
+) -> Message:
+    """A dead letter sent again: a new message with the original's configuration, where
+    the request's `Upstash-*` headers (retries, retry delay, timeout, method, delay,
+    forwarded headers) override it."""
+    upstash = {n.lower(): v for n, v in headers if n.lower().startswith("upstash-")}
+    forwarded = {
+        canonical_header(n[len("upstash-forward-") :]): _header_value(canonical_header(n), v)
+        for n, v in upstash.items()
+        if n.startswith("upstash-forward-")
+    }
+    return replace(
+        original,
+        id=message_id,
+        created_at=now_ms,
+        not_before=_not_before(upstash, settings, now_ms),
+        headers={**original.headers, **forwarded},
+        max_retries=_retries(upstash.get("upstash-retries"), settings)
+        if "upstash-retries" in upstash else original.max_retries,
+        retry_delay=_retry_delay(upstash.get("upstash-retry-delay"))
+        if "upstash-retry-delay" in upstash else original.retry_delay,
+        timeout=_timeout(upstash.get("upstash-timeout"), settings)
+        if "upstash-timeout" in upstash else original.timeout,
+        method=_method(upstash.get("upstash-method")) if "upstash-method" in upstash
+        else original.method,
+        dedup_id=None,
+    )  # fmt: skip
