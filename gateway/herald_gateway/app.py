@@ -21,13 +21,15 @@ from starlette.routing import Route
 
 from herald_core.errors import ConfigError, HeraldError, InvalidField
 from herald_core.keys import Keys
+from herald_core.routing_store import RoutingStore
 from herald_core.settings import Settings
 from herald_core.store import Store, StoreLimits
 from herald_gateway.keyring import KeyRing
 from herald_gateway.metrics import Metrics
 from herald_gateway.routes import publish, system
-from herald_gateway.routes.lifecycle import LIFECYCLE_ROUTES
 from herald_gateway.routes._common import json_response
+from herald_gateway.routes.lifecycle import LIFECYCLE_ROUTES
+from herald_gateway.routing_cache import RoutingCache
 from herald_gateway.sender import AiohttpSender, Sender
 from herald_gateway.state import State
 from herald_gateway.worker import Worker
@@ -76,6 +78,8 @@ def create_app(settings: Settings, sender_factory: SenderFactory = _default_send
         )
         await keyring.refresh()
         metrics = Metrics()
+        routing = RoutingCache(RoutingStore(store.redis, keys), refresh=settings.routing_refresh)
+        routing.start()
         sender = sender_factory(settings)
         worker = None
         if "worker" in settings.role_set:
@@ -87,12 +91,14 @@ def create_app(settings: Settings, sender_factory: SenderFactory = _default_send
         gc.freeze()
         try:
             yield State(
-                settings=settings, store=store, keyring=keyring, metrics=metrics, worker=worker
-            )
+                settings=settings, store=store, keyring=keyring, metrics=metrics, worker=worker,
+                routing=routing,
+            )  # fmt: skip
         finally:
             if worker and runner:
                 worker.stop()
                 await runner
+            await routing.aclose()
             await sender.aclose()
             await store.aclose()
 

@@ -61,7 +61,7 @@ def dev_credentials(data_dir: Path) -> dict[str, str]:
     return values
 
 
-def run_dev(port: int, data_dir: Path) -> None:
+def run_dev(port: int, data_dir: Path, manifests: Path | None = None) -> None:
     from herald_gateway.embedded import RedisServer
 
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -82,9 +82,22 @@ def run_dev(port: int, data_dir: Path) -> None:
             print(f"{name}={credentials[name]}", flush=True)
         print(f"Herald dev: http://127.0.0.1:{port}  (Redis with AOF in {redis.data_dir})",
               flush=True)  # fmt: skip
+        if manifests is not None and manifests.is_dir():
+            from herald_gateway.manifests import follow_in_thread
+
+            follow_in_thread(manifests, settings)  # the operator's sync, without a cluster
+            print(f"Topics and Subscriptions from {manifests}/ (re-applied on change)", flush=True)
         serve(settings)
     finally:
         redis.stop()
+
+
+def run_operator(args: argparse.Namespace) -> None:
+    from herald_operator.main import run
+
+    settings = Settings()
+    configure_logging(settings.log_level, json=settings.log_json)
+    run(settings, namespaces=args.namespace, peering=args.peering, liveness=args.liveness)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -93,9 +106,18 @@ def _parser() -> argparse.ArgumentParser:
     dev = sub.add_parser("dev", help="embedded Redis + gateway on localhost, for development")
     dev.add_argument("--port", type=int, default=8080)
     dev.add_argument("--data-dir", type=Path, default=Path(".herald"))
+    dev.add_argument("--manifests", type=Path, default=Path("examples"), metavar="DIR",
+                     help="apply the Topic/Subscription YAML in DIR")  # fmt: skip
     gateway = sub.add_parser("gateway", help="the API and delivery workers (production)")
     gateway.add_argument("--port", type=int, default=None, help="overrides HERALD_PORT")
-    sub.add_parser("operator", help="the Kubernetes operator (kopf)")
+    operator = sub.add_parser("operator", help="the Kubernetes operator (kopf)")
+    operator.add_argument("--namespace", action="append", default=[],
+                          help="watch only this namespace (repeatable; default: all)")  # fmt: skip
+    mode = operator.add_mutually_exclusive_group()
+    mode.add_argument("--standalone", action="store_true", help="one replica (the default)")
+    mode.add_argument("--peering", metavar="NAME", help="active/standby through a KopfPeering")
+    operator.add_argument("--liveness", default="http://0.0.0.0:8081/healthz",
+                          help="kopf liveness endpoint")  # fmt: skip
     return parser
 
 
@@ -103,13 +125,13 @@ def main(argv: list[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     try:
         if args.command == "dev":
-            run_dev(args.port, args.data_dir)
+            run_dev(args.port, args.data_dir, args.manifests)
         elif args.command == "gateway":
             settings = Settings() if args.port is None else Settings(port=args.port)
             configure_logging(settings.log_level, json=settings.log_json)
             serve(settings)
         else:
-            sys.exit("herald operator: not available yet (see the control-plane issue)")
+            run_operator(args)
     except ConfigError as exc:
         sys.exit(f"herald: {exc}")
 

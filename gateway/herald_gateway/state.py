@@ -8,6 +8,7 @@ from herald_core.settings import Settings
 from herald_core.store import Store
 from herald_gateway.keyring import KeyRing
 from herald_gateway.metrics import Metrics
+from herald_gateway.routing_cache import RoutingCache
 from herald_gateway.worker import Worker
 
 
@@ -17,3 +18,4 @@ class State(TypedDict):
     keyring: KeyRing
     metrics: Metrics
     worker: Worker | None
+    routing: RoutingCache

@@ -113,7 +113,10 @@ def test_query_configuration_and_header_precedence() -> None:
         ({"upstash-forward-a b": "a"}, "Upstash-Forward-A b"),
         ({"upstash-callback-method": "GET"}, "Upstash-Callback"),
         ({"upstash-callback": "ftp://x"}, "Upstash-Callback"),
-        ({"upstash-callback": "https://x", "upstash-callback-retries": "x"}, "Upstash-Callback-Retries"),
+        (
+            {"upstash-callback": "https://x", "upstash-callback-retries": "x"},
+            "Upstash-Callback-Retries",
+        ),
         ({"upstash-failure-callback-timeout": "1s"}, "Upstash-Failure-Callback"),
         ({"upstash-deduplication-id": "a:b"}, "Upstash-Deduplication-Id"),
         ({"upstash-content-based-deduplication": "yes"}, "Upstash-Content-Based-Deduplication"),

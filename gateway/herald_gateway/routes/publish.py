@@ -7,9 +7,9 @@ import time
 from starlette.requests import Request
 from starlette.responses import Response
 
-from herald_core.errors import NotFound
 from herald_core.ids import new_message_id
 from herald_core.store import NewMessage
+from herald_gateway.fanout import publish_topic
 from herald_gateway.publishing import (
     build_message,
     dedup_key,
@@ -17,19 +17,19 @@ from herald_gateway.publishing import (
     is_url_destination,
     parse_publish,
 )
-from herald_gateway.routes._common import authorized, json_response, read_body
+from herald_gateway.routes._common import authorized, json_response, read_body, state
 
 _PREFIX = b"/v2/publish/"
 
 
 async def publish(request: Request) -> Response:
+    raw_path: bytes = request.scope.get("raw_path") or request.scope["path"].encode()
+    destination = raw_path[len(_PREFIX) :].decode("latin-1")
+    if not is_url_destination(destination):  # a topic: herald_gateway.fanout (own auth)
+        return await publish_topic(request, state(request), destination)
     st = authorized(request)
     settings, store = st["settings"], st["store"]
     body = await read_body(request, settings.max_body_bytes)
-    raw_path: bytes = request.scope.get("raw_path") or request.scope["path"].encode()
-    destination = raw_path[len(_PREFIX) :].decode("latin-1")
-    if not is_url_destination(destination):
-        raise NotFound(f'topic "{destination}" not found')  # topics: see issue 4
     now_ms = int(time.time() * 1000)
     spec = parse_publish(
         destination,

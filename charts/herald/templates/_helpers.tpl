@@ -1,0 +1,264 @@
+{{/*
+Names, labels and the pieces of pod specs that several components share.
+Object names are cut to 63 characters (the DNS label limit of Services and of label values).
+*/}}
+
+{{- define "herald.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "herald.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* Per-component names: the suffix is kept whole, the prefix is cut to make room. */}}
+{{- define "herald.componentName" -}}
+{{- $root := index . 0 }}{{- $suffix := index . 1 }}
+{{- printf "%s-%s" (include "herald.fullname" $root | trunc (int (sub 62 (len $suffix))) | trimSuffix "-") $suffix }}
+{{- end }}
+
+{{- define "herald.gateway.fullname" -}}{{ include "herald.componentName" (list . "gateway") }}{{- end }}
+{{- define "herald.worker.fullname" -}}{{ include "herald.componentName" (list . "worker") }}{{- end }}
+{{- define "herald.operator.fullname" -}}{{ include "herald.componentName" (list . "operator") }}{{- end }}
+{{- define "herald.redis.fullname" -}}{{ include "herald.componentName" (list . "redis") }}{{- end }}
+
+{{/* Cluster-scoped objects carry the namespace too: two releases of one name may coexist. */}}
+{{- define "herald.operator.clusterName" -}}
+{{- printf "%s-%s-operator" .Release.Namespace (include "herald.fullname" .) }}
+{{- end }}
+
+{{- define "herald.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Labels of every object; `helm.sh/chart` and the version never reach a selector. */}}
+{{- define "herald.labels" -}}
+helm.sh/chart: {{ include "herald.chart" . }}
+app.kubernetes.io/name: {{ include "herald.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: herald
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{- define "herald.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "herald.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{/* (list $ "gateway") → labels / selector labels of one component. */}}
+{{- define "herald.componentLabels" -}}
+{{- $root := index . 0 }}
+{{- include "herald.labels" $root }}
+app.kubernetes.io/component: {{ index . 1 }}
+{{- end }}
+
+{{- define "herald.componentSelectorLabels" -}}
+{{- $root := index . 0 }}
+{{- include "herald.selectorLabels" $root }}
+app.kubernetes.io/component: {{ index . 1 }}
+{{- end }}
+
+{{/* (list $ "gateway") → the component's ServiceAccount name. */}}
+{{- define "herald.serviceAccountName" -}}
+{{- $root := index . 0 }}{{- $component := index . 1 }}
+{{- $sa := (index $root.Values $component).serviceAccount }}
+{{- if $sa.create }}
+{{- default (include "herald.componentName" (list $root $component)) $sa.name }}
+{{- else }}
+{{- default "default" $sa.name }}
+{{- end }}
+{{- end }}
+
+{{- define "herald.image" -}}
+{{- $tag := default .Chart.AppVersion .Values.image.tag }}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository $tag }}
+{{- end }}
+{{- end }}
+
+{{- define "herald.auth.secretName" -}}
+{{- default (include "herald.componentName" (list . "auth")) .Values.auth.existingSecret }}
+{{- end }}
+
+{{- define "herald.redis.secretName" -}}
+{{- default (include "herald.redis.fullname" .) .Values.redis.bundled.auth.existingSecret }}
+{{- end }}
+
+{{/*
+HERALD_REDIS_URL, the one Redis setting (gateway/herald_core/settings.py). For the bundled
+Redis the password comes from its Secret into REDIS_PASSWORD, and Kubernetes expands
+$(REDIS_PASSWORD) inside the URL when the container starts: the URL never sits in the pod
+spec with the password in it. REDIS_PASSWORD is not a Herald setting; it exists only for
+that expansion, so it must come first.
+*/}}
+{{- define "herald.redis.env" -}}
+{{- if eq .Values.redis.mode "bundled" }}
+- name: REDIS_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "herald.redis.secretName" . }}
+      key: {{ .Values.redis.bundled.auth.existingSecretPasswordKey }}
+- name: HERALD_REDIS_URL
+  value: {{ printf "redis://:$(REDIS_PASSWORD)@%s.%s.svc:6379/0" (include "herald.redis.fullname" .) .Release.Namespace | quote }}
+{{- else if .Values.redis.external.existingSecret }}
+- name: HERALD_REDIS_URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ .Values.redis.external.existingSecret }}
+      key: {{ .Values.redis.external.existingSecretUrlKey }}
+{{- else if .Values.redis.external.url }}
+- name: HERALD_REDIS_URL
+  value: {{ .Values.redis.external.url | quote }}
+{{- else }}
+{{- fail "redis.mode=external needs redis.external.url or redis.external.existingSecret" }}
+{{- end }}
+{{- end }}
+
+{{/*
+One value of `config` as an environment variable value. Helm reads YAML numbers as floats;
+whole numbers are printed as integers so that 1048576 does not become "1.048576e+06".
+*/}}
+{{- define "herald.envValue" -}}
+{{- if or (kindIs "float64" .) (kindIs "int64" .) (kindIs "int" .) }}
+{{- if eq (float64 .) (floor .) }}{{ int64 . | toString | quote }}{{ else }}{{ toString . | quote }}{{ end }}
+{{- else }}
+{{- toString . | quote }}
+{{- end }}
+{{- end }}
+
+{{/* (list $ keys...) → HERALD_* variables of the named `config` keys, in key order. */}}
+{{- define "herald.config.env" -}}
+{{- $root := index . 0 }}
+{{- range $key := rest . }}
+- name: HERALD_{{ snakecase $key | upper }}
+  value: {{ include "herald.envValue" (index $root.Values.config $key) }}
+{{- end }}
+{{- end }}
+
+{{/* Every `config` key, sorted: what the gateway and the workers get. */}}
+{{- define "herald.config.allKeys" -}}
+{{- keys .Values.config | sortAlpha | join " " }}
+{{- end }}
+
+{{/*
+terminationGracePeriodSeconds of gateway and worker pods: the preStop delay, then
+HERALD_SHUTDOWN_GRACE for in-flight deliveries, plus uvicorn's 5 s margin
+(herald_gateway/cli.py) and 10 s to hand unfinished tasks back to Redis.
+*/}}
+{{- define "herald.terminationGrace" -}}
+{{- $root := index . 0 }}{{- $preStop := index . 1 }}
+{{- add (ceil $root.Values.config.shutdownGrace | int) $preStop 15 }}
+{{- end }}
+
+{{/* (list $ componentValues "component") → topologySpreadConstraints, if enabled. */}}
+{{- define "herald.topologySpread" -}}
+{{- $root := index . 0 }}{{- $spread := (index . 1).topologySpread }}{{- $component := index . 2 }}
+{{- if $spread.enabled }}
+topologySpreadConstraints:
+{{- range $key := $spread.topologyKeys }}
+  - maxSkew: {{ $spread.maxSkew }}
+    topologyKey: {{ $key }}
+    whenUnsatisfiable: {{ $spread.whenUnsatisfiable }}
+    labelSelector:
+      matchLabels:
+        {{- include "herald.componentSelectorLabels" (list $root $component) | nindent 8 }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* (list probeValues) → the probe's timing fields. */}}
+{{- define "herald.probeTiming" -}}
+initialDelaySeconds: {{ .initialDelaySeconds }}
+periodSeconds: {{ .periodSeconds }}
+timeoutSeconds: {{ .timeoutSeconds }}
+failureThreshold: {{ .failureThreshold }}
+{{- end }}
+
+{{/* (list $ componentValues "component") → a PodDisruptionBudget, if enabled. */}}
+{{- define "herald.pdb" -}}
+{{- $root := index . 0 }}{{- $values := index . 1 }}{{- $component := index . 2 }}
+{{- if $values.podDisruptionBudget.enabled }}
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata:
+  name: {{ include "herald.componentName" (list $root $component) }}
+  namespace: {{ $root.Release.Namespace }}
+  labels:
+    {{- include "herald.componentLabels" (list $root $component) | nindent 4 }}
+spec:
+  maxUnavailable: {{ $values.podDisruptionBudget.maxUnavailable }}
+  selector:
+    matchLabels:
+      {{- include "herald.componentSelectorLabels" (list $root $component) | nindent 6 }}
+{{- end }}
+{{- end }}
+
+{{/* (list $ componentValues "component") → a HorizontalPodAutoscaler, if enabled. */}}
+{{- define "herald.hpa" -}}
+{{- $root := index . 0 }}{{- $values := index . 1 }}{{- $component := index . 2 }}
+{{- $hpa := $values.autoscaling }}
+{{- if $hpa.enabled }}
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata:
+  name: {{ include "herald.componentName" (list $root $component) }}
+  namespace: {{ $root.Release.Namespace }}
+  labels:
+    {{- include "herald.componentLabels" (list $root $component) | nindent 4 }}
+spec:
+  scaleTargetRef:
+    apiVersion: apps/v1
+    kind: Deployment
+    name: {{ include "herald.componentName" (list $root $component) }}
+  minReplicas: {{ $hpa.minReplicas }}
+  maxReplicas: {{ $hpa.maxReplicas }}
+  metrics:
+    {{- if $hpa.targetCPUUtilizationPercentage }}
+    - type: Resource
+      resource:
+        name: cpu
+        target:
+          type: Utilization
+          averageUtilization: {{ $hpa.targetCPUUtilizationPercentage }}
+    {{- end }}
+    {{- if $hpa.targetMemoryUtilizationPercentage }}
+    - type: Resource
+      resource:
+        name: memory
+        target:
+          type: Utilization
+          averageUtilization: {{ $hpa.targetMemoryUtilizationPercentage }}
+    {{- end }}
+{{- end }}
+{{- end }}
+
+{{/* Name of the kopf peering objects the operator pods share (operator.replicaCount > 1). */}}
+{{- define "herald.operator.peeringName" -}}
+{{- include "herald.operator.clusterName" . }}
+{{- end }}
+
+{{/* Where publishers reach the gateway: operator.publicUrl, else the Service's in-cluster URL. */}}
+{{- define "herald.publicUrl" -}}
+{{- if .Values.operator.publicUrl }}
+{{- .Values.operator.publicUrl | trimSuffix "/" }}
+{{- else }}
+{{- $url := printf "http://%s.%s.svc" (include "herald.fullname" .) .Release.Namespace }}
+{{- if ne (int .Values.gateway.service.port) 80 }}{{ $url = printf "%s:%d" $url (int .Values.gateway.service.port) }}{{ end }}
+{{- $url }}
+{{- end }}
+{{- end }}

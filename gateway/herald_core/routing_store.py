@@ -1,0 +1,205 @@
+"""Redis I/O of the routing tables and namespace tokens (layout in herald_core.keys).
+
+Writers: the operator and `herald dev --manifests` (CRD-managed tables, tokens) and the
+gateway's URL-group API (API-managed tables). Readers: gateway caches
+(`herald_gateway.routes_cache`) and the operator's status counts. Every failure is a
+`StoreError`, so the operator retries with backoff instead of reporting a silent success.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from redis import exceptions as redis_errors
+from redis.asyncio import Redis
+
+from herald_core import routing_scripts
+from herald_core.errors import StoreError
+from herald_core.keys import Keys, RoutingKeys
+from herald_core.routing import (
+    PARKED_MS,
+    RoutingTable,
+    SubscriptionRoute,
+    TopicRoute,
+    decode_subscription,
+    decode_topic,
+    encode_subscription,
+    encode_topic,
+)
+
+TOPIC_FIELD = "topic"
+_SUB_PREFIX = "s:"
+
+
+@dataclass(frozen=True, slots=True)
+class _Script:
+    source: str
+    sha: str
+
+    @classmethod
+    def of(cls, source: str) -> _Script:
+        return cls(source, hashlib.sha1(source.encode()).hexdigest())
+
+
+_PUT_TABLE = _Script.of(routing_scripts.PUT_TABLE)
+_DROP_TABLE = _Script.of(routing_scripts.DROP_TABLE)
+_PUT_ENTRY = _Script.of(routing_scripts.PUT_ENTRY)
+_SYNC_TOKENS = _Script.of(routing_scripts.SYNC_TOKENS)
+_RELEASE_PARKED = _Script.of(routing_scripts.RELEASE_PARKED)
+_ALL = (_PUT_TABLE, _DROP_TABLE, _PUT_ENTRY, _SYNC_TOKENS, _RELEASE_PARKED)
+
+
+def token_hash(token: str) -> str:
+    """What is stored for a namespace token: its SHA-256, never the token."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def entry_field(name: str) -> str:
+    return _SUB_PREFIX + name
+
+
+def decode_table(raw: dict[bytes, bytes]) -> RoutingTable | None:
+    """A table from HGETALL; None when it has no topic entry (absent or half-deleted)."""
+    topic = raw.get(TOPIC_FIELD.encode())
+    if topic is None:
+        return None
+    subs = [decode_subscription(v) for k, v in raw.items() if k.startswith(b"s:")]
+    subs.sort(key=lambda s: s.name)
+    return RoutingTable(decode_topic(topic), tuple(subs))
+
+
+class RoutingStore:
+    """Routing tables over a shared connection pool."""
+
+    def __init__(self, redis: Redis, keys: Keys) -> None:
+        self.redis = redis
+        self._all_keys = keys
+        self.keys: RoutingKeys = keys.routing
+
+    async def _guard(self, call: Callable[[], Awaitable[Any]]) -> Any:
+        try:
+            try:
+                return await call()
+            except redis_errors.NoScriptError:
+                for script in _ALL:
+                    await self.redis.script_load(script.source)
+                return await call()
+        except redis_errors.RedisError as exc:
+            raise StoreError(f"redis: {exc.__class__.__name__}: {exc}") from exc
+
+    async def _run(self, script: _Script, keys: Sequence[str], args: Sequence[Any]) -> int:
+        reply = await self._guard(lambda: self.redis.evalsha(script.sha, len(keys), *keys, *args))
+        return int(reply)
+
+    def _table_keys(self, topic_id: str) -> tuple[str, str, str]:
+        return (self.keys.table(topic_id), self.keys.topics, self.keys.version)
+
+    # -- writes -----------------------------------------------------------------------------
+
+    async def put_table(
+        self,
+        topic: TopicRoute,
+        subs: Iterable[SubscriptionRoute],
+        *,
+        replace: bool = True,
+        guard: str = "",
+        remove: Sequence[str] = (),
+    ) -> int:
+        """Write a table (by default replacing it whole); -1 when `guard` did not hold."""
+        pairs: list[Any] = [TOPIC_FIELD, encode_topic(topic)]
+        for sub in subs:
+            pairs += [entry_field(sub.name), encode_subscription(sub)]
+        fields = [entry_field(name) for name in remove]
+        args = (self.keys.channel, topic.id, "replace" if replace else "merge", guard,
+                len(fields), *fields, *pairs)  # fmt: skip
+        return await self._run(_PUT_TABLE, self._table_keys(topic.id), args)
+
+    async def drop_table(self, topic_id: str, *, guard: str = "") -> int:
+        args = (self.keys.channel, topic_id, guard)
+        return await self._run(_DROP_TABLE, self._table_keys(topic_id), args)
+
+    async def put_subscription(self, topic_id: str, sub: SubscriptionRoute) -> bool:
+        """Write one entry; False (nothing written) while the topic has no table."""
+        args = (self.keys.channel, topic_id, entry_field(sub.name), encode_subscription(sub))
+        keys = (self.keys.table(topic_id), self.keys.version)
+        return await self._run(_PUT_ENTRY, keys, args) != 0
+
+    async def drop_subscription(self, topic_id: str, name: str) -> None:
+        args = (self.keys.channel, topic_id, entry_field(name), "")
+        await self._run(_PUT_ENTRY, (self.keys.table(topic_id), self.keys.version), args)
+
+    async def sync_tokens(self, owner: str, tokens: Iterable[str]) -> None:
+        """Make `owner` (<ns>/<secret>) hold exactly these tokens (stored as hashes)."""
+        hashes = sorted({token_hash(t) for t in tokens if t})
+        args = (self.keys.channel, owner, *hashes)
+        await self._run(_SYNC_TOKENS, (self.keys.tokens, self.keys.version), args)
+
+    async def release_parked(self, routes: Sequence[str], now_ms: int) -> int:
+        """Make the parked messages of resumed subscriptions due; how many there were."""
+        if not routes:
+            return 0
+
+        async def run() -> list[Any]:
+            pipe = self.redis.pipeline(transaction=False)
+            for sk in self._all_keys.all_shards():
+                pipe.evalsha(_RELEASE_PARKED.sha, 1, sk.due, PARKED_MS, sk.message_prefix,
+                             now_ms, *routes)  # fmt: skip
+            replies: list[Any] = await pipe.execute(raise_on_error=False)
+            if any(isinstance(r, redis_errors.NoScriptError) for r in replies):
+                raise redis_errors.NoScriptError("scripts flushed")
+            for reply in replies:
+                if isinstance(reply, Exception):
+                    raise reply
+            return replies
+
+        return sum(int(r) for r in await self._guard(run))
+
+    # -- reads ------------------------------------------------------------------------------
+
+    async def version(self) -> int:
+        raw = await self._guard(lambda: self.redis.get(self.keys.version))
+        return int(raw or 0)
+
+    async def raw_topic(self, topic_id: str) -> bytes | None:
+        key = self.keys.table(topic_id)
+        raw: bytes | None = await self._guard(lambda: self.redis.hget(key, TOPIC_FIELD))
+        return raw
+
+    async def table(self, topic_id: str) -> RoutingTable | None:
+        key = self.keys.table(topic_id)
+        return decode_table(await self._guard(lambda: self.redis.hgetall(key)))
+
+    async def tables(self, topic_ids: Sequence[str] | None = None) -> dict[str, RoutingTable]:
+        """Several tables (all of them by default) in two round trips."""
+        if topic_ids is None:
+            members: set[bytes] = await self._guard(lambda: self.redis.smembers(self.keys.topics))
+            topic_ids = sorted(m.decode() for m in members)
+
+        async def run() -> list[Any]:
+            pipe = self.redis.pipeline(transaction=False)
+            for topic_id in topic_ids:
+                pipe.hgetall(self.keys.table(topic_id))
+            return await pipe.execute()
+
+        replies = await self._guard(run) if topic_ids else []
+        tables = {tid: decode_table(raw) for tid, raw in zip(topic_ids, replies, strict=True)}
+        return {tid: table for tid, table in tables.items() if table is not None}
+
+    async def tokens(self) -> dict[str, str]:
+        """token hash → namespace."""
+        raw: dict[bytes, bytes] = await self._guard(lambda: self.redis.hgetall(self.keys.tokens))
+        return {k.decode(): v.decode().partition("/")[0] for k, v in raw.items()}
+
+    async def token_namespace(self, token: str) -> str | None:
+        key, field = self.keys.tokens, token_hash(token)
+        raw: bytes | None = await self._guard(lambda: self.redis.hget(key, field))
+        return None if raw is None else raw.decode().partition("/")[0]
+
+    async def stats(self, topic_id: str) -> dict[str, int]:
+        """`<sub>:delivered|failed|backlog` → count, as the gateway's workers record them."""
+        key = self.keys.stats(topic_id)
+        raw: dict[bytes, bytes] = await self._guard(lambda: self.redis.hgetall(key))
+        return {k.decode(): int(v) for k, v in raw.items()}

@@ -1,0 +1,128 @@
+"""Publishing to a topic: one message per subscription, each with its own id and retries
+(DESIGN §4, reference §2.1 and §4.4).
+
+The route calls `publish_topic` for every destination that is not a URL. The topic's table
+comes from the gateway's routing cache (no Redis round trip when cached); each
+subscription's message takes its delivery settings by precedence: the publisher's
+`Upstash-*` headers, then the Subscription, then the Topic, then the global defaults.
+All messages are submitted together, so the store's group commit writes them in one
+script call per shard; the answer comes once every one of them is in Redis.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+from urllib.parse import urlencode
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from herald_core.errors import NotFound
+from herald_core.ids import new_message_id
+from herald_core.routing import (
+    PARKED_MS,
+    Delivery,
+    RoutingTable,
+    SubscriptionRoute,
+    route_id,
+    split_destination,
+    topic_id,
+)
+from herald_core.settings import Settings
+from herald_core.store import NewMessage
+from herald_gateway.publishing import (
+    PublishSpec,
+    build_message,
+    dedup_key,
+    dedup_shard,
+    parse_publish,
+    split_query,
+)
+from herald_gateway.routes._common import json_response, read_body
+from herald_gateway.state import State
+from herald_gateway.tenancy import authenticate, require_namespace
+
+_EXPLICIT = ("upstash-retries", "upstash-retry-delay", "upstash-timeout", "upstash-method")
+
+
+async def publish_topic(request: Request, st: State, destination: str) -> Response:
+    settings = st["settings"]
+    caller = await authenticate(request, st)
+    namespace, name = split_destination(destination, caller.namespace)
+    require_namespace(caller, namespace)
+    table = await st["routing"].lookup(topic_id(namespace, name))
+    if table is None:
+        raise NotFound(f'topic "{namespace}/{name}" not found')
+    body = await read_body(request, settings.max_body_bytes)
+    if not table.subscriptions:
+        return json_response([])
+    now_ms = int(time.time() * 1000)
+    config, _token, _own = split_query(request.scope["query_string"].decode("latin-1"))
+    spec = parse_publish(
+        table.subscriptions[0].url, urlencode(config), request.headers.items(), settings, now_ms
+    )
+    explicit = _explicit(spec, request, {k for k, _ in config})
+    caller_ip = request.client.host if request.client else None
+    submits = []
+    answers: list[dict[str, object]] = []
+    for sub in table.subscriptions:
+        shard, new, key = _message(table, sub, spec, explicit, body, settings, now_ms, caller_ip,
+                                   st["store"].pick_shard())  # fmt: skip
+        submits.append(st["store"].enqueue(shard, new, key))
+        answers.append({"messageId": new.message.id, "url": sub.url})
+    existing = await asyncio.gather(*submits)
+    worker = st["worker"]
+    for answer, earlier in zip(answers, existing, strict=True):
+        if earlier is not None:
+            answer["messageId"], answer["deduplicated"] = earlier, True
+    if worker is not None:
+        worker.notify(st["store"].pick_shard(), spec.not_before)
+    st["metrics"].publishes.inc(len(answers))
+    return json_response(answers)
+
+
+def _explicit(spec: PublishSpec, request: Request, query_keys: set[str]) -> Delivery:
+    """The delivery settings the publisher set itself (header or query parameter)."""
+    given = {k for k in _EXPLICIT if k in request.headers or k in query_keys}
+    return Delivery(
+        retries=spec.max_retries if "upstash-retries" in given else None,
+        retry_delay=spec.retry_delay if "upstash-retry-delay" in given else None,
+        timeout=spec.timeout if "upstash-timeout" in given else None,
+        method=spec.method if "upstash-method" in given else None,
+    )
+
+
+def _message(
+    table: RoutingTable,
+    sub: SubscriptionRoute,
+    spec: PublishSpec,
+    explicit: Delivery,
+    body: bytes,
+    settings: Settings,
+    now_ms: int,
+    caller_ip: str | None,
+    shard: int,
+) -> tuple[int, NewMessage, str]:
+    defaults = Delivery(settings.default_retries, None, settings.default_timeout, "POST")
+    delivery = explicit.over(sub.delivery).over(defaults)
+    headers = {**spec.headers, **sub.headers, "Upstash-Topic-Name": table.topic.name}
+    sub_spec = dataclasses.replace(
+        spec,
+        url=sub.url,
+        method=delivery.method or "POST",
+        headers=headers,
+        max_retries=min(delivery.retries or 0, settings.max_retries),
+        retry_delay=delivery.retry_delay,
+        timeout=min(delivery.timeout or settings.default_timeout, settings.max_timeout),
+    )
+    key = dedup_key(sub_spec, body)
+    if key:
+        shard = dedup_shard(key, settings.shards)
+    message = build_message(sub_spec, new_message_id(shard, settings.shards), body, now_ms,
+                            caller_ip)  # fmt: skip
+    message = dataclasses.replace(message, topic_name=table.topic.name, endpoint_name=sub.name,
+                                  extra={"route": route_id(table.topic, sub)})  # fmt: skip
+    due = PARKED_MS if table.is_paused(sub) else sub_spec.not_before
+    return shard, NewMessage(message, body, due), key

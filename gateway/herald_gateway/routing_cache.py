@@ -1,0 +1,132 @@
+"""The gateway's in-memory copy of the routing tables and namespace tokens.
+
+A topic publish reads the cache only: no Redis round trip. The cache follows Redis three
+ways: the pub/sub channel names each changed table (reloaded after a short debounce, so a
+burst of 1,000 Subscription changes costs one read per table); every `refresh` seconds the
+version key is compared and everything is re-read when it moved (a missed message, a
+flushed or failed-over Redis); and a lookup that misses asks Redis once before answering
+404, so a topic created a moment ago is never refused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+
+from redis import exceptions as redis_errors
+from redis.asyncio.client import PubSub
+
+from herald_core.errors import StoreError
+from herald_core.routing import RoutingTable
+from herald_core.routing_store import RoutingStore, token_hash
+
+logger = logging.getLogger(__name__)
+_DEBOUNCE = 0.02
+
+
+class RoutingCache:
+    def __init__(self, store: RoutingStore, *, refresh: float) -> None:
+        self._store = store
+        self._refresh = refresh
+        self.tables: dict[str, RoutingTable] = {}
+        self._tokens: dict[str, str] = {}
+        self._version = -1
+        self._task: asyncio.Task[None] | None = None
+        self.loaded = asyncio.Event()
+
+    # -- reads on the publish path ------------------------------------------------------------
+
+    def get(self, topic_id: str) -> RoutingTable | None:
+        return self.tables.get(topic_id)
+
+    async def lookup(self, topic_id: str) -> RoutingTable | None:
+        """The cached table; on a miss, one read from Redis (answers for new topics)."""
+        table = self.tables.get(topic_id)
+        if table is None:
+            table = await self._store.table(topic_id)
+            if table is not None:
+                self.tables[topic_id] = table
+        return table
+
+    async def token_namespace(self, token: str) -> str | None:
+        """The namespace of a namespace token; a miss is checked in Redis once."""
+        namespace = self._tokens.get(token_hash(token))
+        if namespace is None:
+            namespace = await self._store.token_namespace(token)
+            if namespace is not None:
+                self._tokens[token_hash(token)] = namespace
+        return namespace
+
+    # -- following Redis ----------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._follow(), name="herald-routing")
+
+    async def aclose(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def reload_all(self) -> None:
+        version = await self._store.version()
+        self.tables = await self._store.tables()
+        self._tokens = await self._store.tokens()
+        self._version = version
+        self.loaded.set()
+
+    async def _reload(self, changed: set[str]) -> None:
+        if "tokens" in changed:
+            self._tokens = await self._store.tokens()
+        ids = sorted(changed - {"tokens"})
+        if ids:
+            fresh = await self._store.tables(ids)
+            tables = dict(self.tables)
+            for topic_id in ids:
+                if topic_id in fresh:
+                    tables[topic_id] = fresh[topic_id]
+                else:
+                    tables.pop(topic_id, None)
+            self.tables = tables
+
+    async def _follow(self) -> None:
+        delay = 0.05
+        while True:
+            try:
+                await self._listen()
+            except (StoreError, redis_errors.RedisError, OSError) as exc:
+                logger.warning("routing tables: %s; retrying in %.2fs", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    async def _listen(self) -> None:
+        pubsub = self._store.redis.pubsub(ignore_subscribe_messages=True)
+        try:
+            await pubsub.subscribe(self._store.keys.channel)
+            await self.reload_all()  # after subscribing, so no change falls in between
+            checked = time.monotonic()
+            while True:
+                changed = await self._collect(pubsub, self._refresh)
+                if changed:
+                    await self._reload(changed)
+                if time.monotonic() - checked >= self._refresh:
+                    checked = time.monotonic()
+                    if await self._store.version() != self._version:
+                        await self.reload_all()
+        finally:
+            await pubsub.aclose()  # type: ignore[no-untyped-call]
+
+    async def _collect(self, pubsub: PubSub, timeout: float) -> set[str]:
+        """The ids announced within `timeout`, plus those following within the debounce."""
+        changed: set[str] = set()
+        wait = timeout
+        started = time.monotonic()
+        while True:
+            message = await pubsub.get_message(timeout=wait)
+            if message is not None and message.get("type") == "message":
+                changed.add(message["data"].decode())
+            if message is None or time.monotonic() - started > timeout + 0.25:
+                return changed
+            wait = _DEBOUNCE

@@ -1,0 +1,225 @@
+"""kopf wiring, thin: each handler parses what kopf hands it, calls herald_core.routing_sync
+(the Redis side) and herald_operator.reconcile (the status), and patches the status.
+
+Level-based: one `*_sync` runs on create, update and resume, and again from a timer every
+`HERALD_OPERATOR_RESYNC_INTERVAL` seconds (heals a flushed or failed-over Redis, refreshes
+delivery counts, and turns a Subscription created before its Topic Ready). Deletes go
+through finalizers; a Redis failure is a `kopf.TemporaryError`, retried with backoff.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any, cast
+
+import kopf
+from redis.asyncio import Redis
+
+from herald_core.errors import InvalidField, StoreError
+from herald_core.keys import Keys
+from herald_core.routing import topic_id
+from herald_core.routing_store import RoutingStore
+from herald_core.routing_sync import (
+    delete_subscription,
+    delete_topic,
+    sync_subscription,
+    sync_topic,
+)
+from herald_core.settings import Settings
+from herald_operator.conditions import changed, now_iso
+from herald_operator.reconcile.status import subscription_status, topic_address, topic_status
+
+GROUP, VERSION = "herald.dev", "v1alpha1"
+TOKEN_LABEL = "herald.dev/token"
+_RETRY_DELAY = 5.0
+logger = logging.getLogger(__name__)
+
+
+def _store(memo: kopf.Memo) -> RoutingStore:
+    return memo["routing"]  # type: ignore[no-any-return]
+
+
+def _herald(memo: kopf.Memo) -> Settings:
+    return memo["herald"]  # type: ignore[no-any-return]
+
+
+@kopf.on.startup()
+async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
+    herald = memo.get("herald") or Settings()
+    memo["herald"] = herald
+    # Our own annotation and finalizer names, not kopf's (STYLE §3.5).
+    settings.persistence.finalizer = f"{GROUP}/finalizer"
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix=GROUP, key="last-handled-configuration"
+    )
+    # Watches end server-side and are renewed, so a dropped connection is noticed
+    # (kopf docs "Configuration: API timeouts"; nolar/kopf#232, #585).
+    settings.watching.server_timeout = herald.operator_watch_timeout
+    settings.watching.client_timeout = herald.operator_watch_timeout + 30
+    settings.watching.connect_timeout = 30
+    settings.networking.request_timeout = 60
+    settings.execution.max_workers = 20
+    settings.posting.level = logging.INFO
+    redis = Redis.from_url(herald.redis_url, socket_connect_timeout=2, socket_timeout=10)
+    memo["routing"] = RoutingStore(redis, Keys(herald.key_prefix, herald.shards))
+    interval = herald.operator_resync_interval
+    for plural, fn in (("topics", topic_resync), ("subscriptions", subscription_resync)):
+        kopf.timer(GROUP, VERSION, plural, interval=interval, initial_delay=interval)(fn)
+
+
+@kopf.on.cleanup()
+async def close(memo: kopf.Memo, **_: Any) -> None:
+    await _store(memo).redis.aclose()
+
+
+# -- indexes: what each handler needs to know about the other kind --------------------------
+
+
+@kopf.index(GROUP, VERSION, "topics")
+def topic_specs(name: str, namespace: str, spec: Any, meta: Any, **_: Any) -> Any:
+    if meta.get("deletionTimestamp"):
+        return None
+    return {(namespace, name): dict(spec)}
+
+
+@kopf.index(GROUP, VERSION, "subscriptions")
+def subscriptions_by_topic(name: str, namespace: str, spec: Any, meta: Any, **_: Any) -> Any:
+    if meta.get("deletionTimestamp") or not spec.get("topic"):
+        return None
+    return {(namespace, spec["topic"]): (name, dict(spec))}
+
+
+def _store_error(exc: StoreError, patch: kopf.Patch, reason: str) -> kopf.TemporaryError:
+    ready = {"type": "Ready", "status": "False", "reason": reason, "message": str(exc),
+             "lastTransitionTime": now_iso()}  # fmt: skip
+    patch.status["conditions"] = [ready]
+    return _retry(exc)
+
+
+def _retry(exc: StoreError) -> kopf.TemporaryError:
+    return kopf.TemporaryError(f"Redis unavailable, retrying: {exc}", delay=_RETRY_DELAY)
+
+
+def _report(body: Any, status: Mapping[str, Any], previous: list[Any]) -> None:
+    for cond in changed(previous, status["conditions"]):
+        kind = "Normal" if cond["status"] == "True" else "Warning"
+        kopf.event(body, type=kind, reason=cond["reason"], message=cond["message"])
+
+
+# -- Topic ----------------------------------------------------------------------------------
+
+
+@kopf.on.resume(GROUP, VERSION, "topics")
+@kopf.on.create(GROUP, VERSION, "topics")
+@kopf.on.update(GROUP, VERSION, "topics")
+async def topic_sync(name: str, namespace: str, spec: Any, status: Any, meta: Any, body: Any,
+                     patch: kopf.Patch, memo: kopf.Memo,
+                     subscriptions_by_topic: kopf.Index[Any, Any], **_: Any) -> None:  # fmt: skip
+    if meta.get("deletionTimestamp"):
+        return
+    subs = {n: s for n, s in subscriptions_by_topic.get((namespace, name), [])}
+    synced, error = None, None
+    try:
+        synced = await sync_topic(_store(memo), namespace, name, spec, subs, _now_ms())
+    except InvalidField as exc:
+        error = ("InvalidSpec", str(exc))
+    except StoreError as exc:
+        raise _store_error(exc, patch, "RedisUnavailable") from exc
+    previous = list(status.get("conditions", []))
+    address = topic_address(_herald(memo).public_url, namespace, name)
+    new = topic_status(generation=meta.get("generation", 0), previous=previous, synced=synced,
+                       error=error, address=address, now=now_iso())  # fmt: skip
+    patch.status.update(new)
+    _report(body, new, previous)
+
+
+async def topic_resync(**kwargs: Any) -> None:
+    await cast(Any, topic_sync)(**kwargs)
+
+
+@kopf.on.delete(GROUP, VERSION, "topics")
+async def topic_delete(name: str, namespace: str, memo: kopf.Memo, **_: Any) -> None:
+    try:
+        await delete_topic(_store(memo), namespace, name)
+    except StoreError as exc:
+        raise _retry(exc) from exc
+
+
+# -- Subscription ---------------------------------------------------------------------------
+
+
+@kopf.on.resume(GROUP, VERSION, "subscriptions")
+@kopf.on.create(GROUP, VERSION, "subscriptions")
+@kopf.on.update(GROUP, VERSION, "subscriptions")
+async def subscription_sync(name: str, namespace: str, spec: Any, status: Any, meta: Any,
+                            body: Any, patch: kopf.Patch, memo: kopf.Memo,
+                            topic_specs: kopf.Index[Any, Any], **_: Any) -> None:  # fmt: skip
+    if meta.get("deletionTimestamp"):
+        return  # a timer racing the finalizer must not write the entry back
+    topic = str(spec.get("topic", ""))
+    found = list(topic_specs.get((namespace, topic), []))
+    store = _store(memo)
+    synced, error, counts = None, None, {}
+    try:
+        synced = await sync_subscription(store, namespace, name, spec,
+                                         found[0] if found else None, _now_ms())  # fmt: skip
+        counts = _counts(await store.stats(topic_id(namespace, topic)), name)
+    except InvalidField as exc:
+        error = ("InvalidSpec", str(exc))
+    except StoreError as exc:
+        raise _store_error(exc, patch, "RedisUnavailable") from exc
+    previous = list(status.get("conditions", []))
+    new = subscription_status(generation=meta.get("generation", 0), previous=previous,
+                              synced=synced, error=error, topic=topic, counts=counts,
+                              now=now_iso())  # fmt: skip
+    patch.status.update(new)
+    _report(body, new, previous)
+
+
+async def subscription_resync(**kwargs: Any) -> None:
+    await cast(Any, subscription_sync)(**kwargs)
+
+
+@kopf.on.delete(GROUP, VERSION, "subscriptions")
+async def subscription_delete(name: str, namespace: str, spec: Any, memo: kopf.Memo,
+                              **_: Any) -> None:  # fmt: skip
+    try:
+        await delete_subscription(_store(memo), namespace, name, spec)
+    except StoreError as exc:
+        raise _retry(exc) from exc
+
+
+def _counts(stats: Mapping[str, int], name: str) -> dict[str, int]:
+    return {k: stats.get(f"{name}:{k}", 0) for k in ("delivered", "failed", "backlog")}
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+# -- namespace tokens -----------------------------------------------------------------------
+
+
+@kopf.on.resume("", "v1", "secrets", labels={TOKEN_LABEL: kopf.PRESENT})
+@kopf.on.create("", "v1", "secrets", labels={TOKEN_LABEL: kopf.PRESENT})
+@kopf.on.update("", "v1", "secrets", labels={TOKEN_LABEL: kopf.PRESENT})
+async def token_sync(name: str, namespace: str, body: Any, memo: kopf.Memo, **_: Any) -> None:
+    """A namespace token: its SHA-256 goes to Redis, the token itself never does."""
+    raw = (body.get("data") or {}).get("token")
+    tokens = [base64.b64decode(raw).decode().strip()] if raw else []
+    try:
+        await _store(memo).sync_tokens(f"{namespace}/{name}", tokens)
+    except StoreError as exc:
+        raise _retry(exc) from exc
+
+
+@kopf.on.delete("", "v1", "secrets", labels={TOKEN_LABEL: kopf.PRESENT})
+async def token_delete(name: str, namespace: str, memo: kopf.Memo, **_: Any) -> None:
+    try:
+        await _store(memo).sync_tokens(f"{namespace}/{name}", [])
+    except StoreError as exc:
+        raise _retry(exc) from exc

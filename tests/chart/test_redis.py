@@ -1,0 +1,117 @@
+"""Redis: the bundled StatefulSet keeps every write in an append-only file on a PVC, never
+evicts, and is password-protected; an external Redis is given by URL or by a Secret."""
+
+from __future__ import annotations
+
+from tests.chart.conftest import CHART, Helm, container, env_of, find, one, pod_specs
+
+
+def flags(args: list[str]) -> dict[str, str]:
+    """`--name value` pairs of redis-server's command line."""
+    assert len(args) % 2 == 0 and all(a.startswith("--") for a in args[::2]), args
+    return dict(zip(args[::2], args[1::2], strict=True))
+
+
+def test_bundled_redis_runs_aof_with_noeviction(helm: Helm) -> None:
+    docs = helm.render()
+    redis = container(docs, "herald-redis")
+    assert redis["image"] == "docker.io/library/redis:7.4.2"
+    assert redis["command"] == ["redis-server"]
+    assert flags(redis["args"]) == {
+        "--port": "6379",
+        "--dir": "/data",
+        "--appendonly": "yes",
+        "--appendfsync": "everysec",
+        "--maxmemory-policy": "noeviction",
+        "--save": "",
+        "--requirepass": "$(REDIS_PASSWORD)",
+    }
+    assert {"name": "data", "mountPath": "/data"} in redis["volumeMounts"]
+
+
+def test_appendfsync_always_and_maxmemory_are_selectable(helm: Helm) -> None:
+    redis = container(helm.render(CHART / "ci" / "ha-values.yaml"), "herald-redis")
+    args = flags(redis["args"])
+    assert args["--appendfsync"] == "always"
+    assert args["--maxmemory"] == "4gb"
+    assert args["--maxmemory-policy"] == "noeviction"
+
+
+def test_appendfsync_refuses_unsafe_values(helm: Helm) -> None:
+    error = helm.render_error(sets=("redis.bundled.appendfsync=no",))
+    assert "appendfsync" in error
+
+
+def test_bundled_redis_keeps_its_data_on_a_pvc(helm: Helm) -> None:
+    statefulset = one(helm.render(), "StatefulSet", "herald-redis")
+    assert statefulset["spec"]["replicas"] == 1
+    assert statefulset["spec"]["serviceName"] == "herald-redis-headless"
+    [claim] = statefulset["spec"]["volumeClaimTemplates"]
+    assert claim["metadata"]["name"] == "data"
+    assert claim["spec"]["resources"]["requests"]["storage"] == "8Gi"
+    assert claim["spec"]["accessModes"] == ["ReadWriteOnce"]
+    assert "storageClassName" not in claim["spec"]
+    ha = one(helm.render(CHART / "ci" / "ha-values.yaml"), "StatefulSet", "herald-redis")
+    assert ha["spec"]["volumeClaimTemplates"][0]["spec"]["storageClassName"] == "fast-ssd"
+
+
+def test_without_persistence_redis_uses_an_empty_dir(helm: Helm) -> None:
+    docs = helm.render(sets=("redis.bundled.persistence.enabled=false",))
+    statefulset = one(docs, "StatefulSet", "herald-redis")
+    assert "volumeClaimTemplates" not in statefulset["spec"]
+    volumes = {v["name"]: v for v in pod_specs(docs)["herald-redis"]["volumes"]}
+    assert volumes["data"] == {"name": "data", "emptyDir": {}}
+
+
+def test_bundled_redis_password_reaches_server_probe_and_clients(helm: Helm) -> None:
+    docs = helm.render()
+    redis = env_of(container(docs, "herald-redis"))
+    for var in ("REDIS_PASSWORD", "REDISCLI_AUTH"):
+        assert redis[var]["valueFrom"]["secretKeyRef"] == {"name": "herald-redis",
+                                                            "key": "redis-password"}  # fmt: skip
+    [secret] = [s for s in find(docs, "Secret") if s["metadata"]["name"] == "herald-redis"]
+    assert set(secret["data"]) == {"redis-password"}
+    for name in ("herald-gateway", "herald-operator"):
+        env = container(docs, name)["env"]
+        names = [e["name"] for e in env]
+        # $(REDIS_PASSWORD) expands only if REDIS_PASSWORD is defined before the URL.
+        assert names.index("REDIS_PASSWORD") < names.index("HERALD_REDIS_URL")
+        url = env_of(container(docs, name))["HERALD_REDIS_URL"]["value"]
+        assert url == "redis://:$(REDIS_PASSWORD)@herald-redis.herald.svc:6379/0"
+
+
+def test_bundled_redis_password_from_an_existing_secret(helm: Helm) -> None:
+    docs = helm.render(sets=("redis.bundled.auth.existingSecret=my-redis",
+                             "redis.bundled.auth.existingSecretPasswordKey=pw"))  # fmt: skip
+    assert "herald-redis" not in {s["metadata"]["name"] for s in find(docs, "Secret")}
+    ref = env_of(container(docs, "herald-gateway"))["REDIS_PASSWORD"]["valueFrom"]
+    assert ref["secretKeyRef"] == {"name": "my-redis", "key": "pw"}
+
+
+def test_redis_probes_survive_a_long_aof_load(helm: Helm) -> None:
+    redis = container(helm.render(), "herald-redis")
+    # While loading a large AOF Redis answers PING with LOADING: liveness must not restart it.
+    assert redis["livenessProbe"]["tcpSocket"] == {"port": "redis"}
+    assert "PONG" in " ".join(redis["readinessProbe"]["exec"]["command"])
+
+
+def test_external_redis_by_url_renders_no_redis(helm: Helm) -> None:
+    docs = helm.render(CHART / "ci" / "external-redis-values.yaml")
+    assert not [d for d in docs if "redis" in d["metadata"]["name"]]
+    for name in ("herald-gateway", "herald-operator"):
+        env = env_of(container(docs, name))
+        assert env["HERALD_REDIS_URL"] == {
+            "name": "HERALD_REDIS_URL",
+            "value": "redis://redis-master.data.svc:6379/0",
+        }
+        assert "REDIS_PASSWORD" not in env
+
+
+def test_external_redis_needs_a_url_or_a_secret(helm: Helm) -> None:
+    error = helm.render_error(sets=("redis.mode=external",))
+    assert "redis.external.url or redis.external.existingSecret" in error
+
+
+def test_external_redis_url_must_be_a_redis_url(helm: Helm) -> None:
+    error = helm.render_error(sets=("redis.mode=external", "redis.external.url=http://x"))
+    assert "/redis/external/url" in error

@@ -1,0 +1,225 @@
+"""The pods: probes, security contexts (STYLE rule 46), graceful termination, roles, spread,
+and the optional objects (HPA, PDB, Ingress, ServiceMonitor, PrometheusRule, NetworkPolicy)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+from tests.chart.conftest import (
+    CHART,
+    CI_VALUES,
+    Doc,
+    Helm,
+    container,
+    env_of,
+    find,
+    one,
+    pod_specs,
+)
+
+HA = CHART / "ci" / "ha-values.yaml"
+VALUE_FILES = [pytest.param(path, id=path.stem) for path in CI_VALUES]
+OPTIONAL_KINDS = {"HorizontalPodAutoscaler", "PodDisruptionBudget", "Ingress", "ServiceMonitor",
+                  "PrometheusRule", "NetworkPolicy"}  # fmt: skip
+
+
+@pytest.mark.parametrize("values", VALUE_FILES)
+def test_security_contexts_everywhere(helm: Helm, values: Path) -> None:
+    for name, spec in pod_specs(helm.render(values)).items():
+        pod = spec["securityContext"]
+        assert pod["runAsNonRoot"] is True, name
+        assert pod["seccompProfile"] == {"type": "RuntimeDefault"}, name
+        assert isinstance(pod["runAsUser"], int) and pod["runAsUser"] > 0, name
+        for c in spec["containers"] + spec.get("initContainers", []):
+            ctx = c["securityContext"]
+            assert ctx["allowPrivilegeEscalation"] is False, name
+            assert ctx["capabilities"] == {"drop": ["ALL"]}, name
+            assert ctx["readOnlyRootFilesystem"] is True, name
+
+
+def test_defaults_set_no_resources_and_no_optional_objects(helm: Helm) -> None:
+    docs = helm.render()
+    for name, spec in pod_specs(docs).items():
+        for c in spec["containers"]:
+            assert "resources" not in c, name
+    assert not [d for d in docs if d["kind"] in OPTIONAL_KINDS]
+
+
+def test_ha_values_turn_on_every_optional_object(helm: Helm) -> None:
+    kinds = {d["kind"] for d in helm.render(HA)}
+    assert OPTIONAL_KINDS <= kinds
+
+
+def test_gateway_probes(helm: Helm) -> None:
+    gateway = container(helm.render(), "herald-gateway")
+    assert gateway["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+    assert gateway["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+    assert gateway["ports"] == [{"name": "http", "containerPort": 8080, "protocol": "TCP"}]
+    assert env_of(gateway)["HERALD_PORT"]["value"] == "8080"
+
+
+def test_probes_can_be_turned_off(helm: Helm) -> None:
+    docs = helm.render(sets=("gateway.livenessProbe.enabled=false",
+                             "gateway.readinessProbe.enabled=false"))  # fmt: skip
+    gateway = container(docs, "herald-gateway")
+    assert "livenessProbe" not in gateway and "readinessProbe" not in gateway
+
+
+def test_operator_liveness_probe_is_kopfs_endpoint(helm: Helm) -> None:
+    operator = container(helm.render(), "herald-operator")
+    assert operator["command"] == ["herald", "operator"]
+    args = operator["args"]
+    assert args[args.index("--liveness") + 1] == "http://0.0.0.0:8081/healthz"
+    assert operator["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "health"}
+    assert operator["ports"][0] == {"name": "health", "containerPort": 8081, "protocol": "TCP"}
+    assert "readinessProbe" not in operator
+
+
+@pytest.mark.parametrize("grace", ["20", "45", "0.5", "300"])
+def test_termination_grace_outlasts_the_shutdown_grace(helm: Helm, grace: str) -> None:
+    docs = helm.render(HA, sets=(f"json:config.shutdownGrace={grace}",))
+    for name in ("herald-gateway", "herald-worker"):
+        spec = pod_specs(docs)[name]
+        c = container(docs, name)
+        assert env_of(c)["HERALD_SHUTDOWN_GRACE"]["value"] == grace
+        pre_stop = c.get("lifecycle", {}).get("preStop", {}).get("exec", {}).get("command")
+        delay = int(pre_stop[1]) if pre_stop else 0
+        # uvicorn's graceful-shutdown timeout is shutdown_grace + 5 (herald_gateway/cli.py).
+        assert spec["terminationGracePeriodSeconds"] > math.ceil(float(grace)) + 5 + delay
+
+
+def test_gateway_pre_stop_delay_before_sigterm(helm: Helm) -> None:
+    docs = helm.render()
+    gateway = container(docs, "herald-gateway")
+    assert gateway["lifecycle"]["preStop"]["exec"]["command"] == ["sleep", "5"]
+    no_delay = helm.render(sets=("gateway.preStopDelaySeconds=0",))
+    assert "lifecycle" not in container(no_delay, "herald-gateway")
+
+
+def test_roles_split_between_gateway_and_workers(helm: Helm) -> None:
+    together = container(helm.render(), "herald-gateway")
+    assert env_of(together)["HERALD_ROLES"]["value"] == "api,worker"
+    docs = helm.render(HA)
+    assert env_of(container(docs, "herald-gateway"))["HERALD_ROLES"]["value"] == "api"
+    worker = container(docs, "herald-worker")
+    assert worker["command"] == ["herald", "gateway"]
+    assert env_of(worker)["HERALD_ROLES"]["value"] == "worker"
+    assert worker["readinessProbe"]["httpGet"]["path"] == "/readyz"
+
+
+def test_gateway_spreads_over_zones_and_nodes(helm: Helm) -> None:
+    spec = pod_specs(helm.render())["herald-gateway"]
+    constraints = spec["topologySpreadConstraints"]
+    keys = [c["topologyKey"] for c in constraints]
+    assert keys == ["topology.kubernetes.io/zone", "kubernetes.io/hostname"]
+    for c in constraints:
+        assert c["whenUnsatisfiable"] == "ScheduleAnyway"
+        assert c["labelSelector"]["matchLabels"]["app.kubernetes.io/component"] == "gateway"
+    off = pod_specs(helm.render(sets=("gateway.topologySpread.enabled=false",)))
+    assert "topologySpreadConstraints" not in off["herald-gateway"]
+
+
+def test_gateway_service_is_the_publish_address(helm: Helm) -> None:
+    service = one(helm.render(), "Service", "herald")
+    assert service["spec"]["ports"] == [
+        {"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}]  # fmt: skip
+    assert service["spec"]["selector"]["app.kubernetes.io/component"] == "gateway"
+
+
+def test_autoscaling_replaces_the_replica_count(helm: Helm) -> None:
+    docs = helm.render(HA)
+    gateway = one(docs, "Deployment", "herald-gateway")
+    assert "replicas" not in gateway["spec"]
+    hpa = one(docs, "HorizontalPodAutoscaler", "herald-gateway")
+    assert hpa["spec"]["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment",
+                                             "name": "herald-gateway"}  # fmt: skip
+    assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (3, 20)
+    metrics = {m["resource"]["name"]: m["resource"]["target"] for m in hpa["spec"]["metrics"]}
+    assert metrics == {"cpu": {"type": "Utilization", "averageUtilization": 70},
+                       "memory": {"type": "Utilization", "averageUtilization": 80}}  # fmt: skip
+    one(docs, "HorizontalPodAutoscaler", "herald-worker")
+
+
+def test_disruption_budgets_select_their_component(helm: Helm) -> None:
+    docs = helm.render(HA)
+    budgets = {p["metadata"]["name"]: p["spec"] for p in find(docs, "PodDisruptionBudget")}
+    assert set(budgets) == {"herald-gateway", "herald-worker", "herald-operator"}
+    assert budgets["herald-worker"]["maxUnavailable"] == "25%"
+    for name, spec in budgets.items():
+        component = name.removeprefix("herald-")
+        assert spec["selector"]["matchLabels"]["app.kubernetes.io/component"] == component
+
+
+def test_ingress_routes_every_path_to_the_gateway(helm: Helm) -> None:
+    ingress = one(helm.render(HA), "Ingress", "herald")
+    assert ingress["spec"]["ingressClassName"] == "nginx"
+    [rule] = ingress["spec"]["rules"]
+    assert rule["host"] == "herald.example.com"
+    [path] = rule["http"]["paths"]
+    assert path["backend"]["service"] == {"name": "herald", "port": {"name": "http"}}
+    assert ingress["spec"]["tls"] == [{"hosts": ["herald.example.com"],
+                                       "secretName": "herald-tls"}]  # fmt: skip
+
+
+def test_ingress_without_hosts_is_refused(helm: Helm) -> None:
+    error = helm.render_error(sets=("gateway.ingress.enabled=true",))
+    assert "gateway.ingress.hosts" in error
+
+
+def test_service_monitor_scrapes_gateways_and_workers(helm: Helm) -> None:
+    docs = helm.render(HA)
+    monitor = one(docs, "ServiceMonitor", "herald")
+    assert monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    [endpoint] = monitor["spec"]["endpoints"]
+    assert endpoint["port"] == "http" and endpoint["path"] == "/metrics"
+    [expression] = monitor["spec"]["selector"]["matchExpressions"]
+    assert expression["values"] == ["gateway", "worker"]
+    for service in find(docs, "Service"):
+        component = service["metadata"]["labels"]["app.kubernetes.io/component"]
+        if component in ("gateway", "worker"):
+            assert [p["name"] for p in service["spec"]["ports"]] == ["http"]
+
+
+def test_prometheus_rules_cover_backlog_dlq_failures_and_redis(helm: Helm) -> None:
+    rule = one(helm.render(HA), "PrometheusRule", "herald")
+    [group] = rule["spec"]["groups"]
+    alerts: dict[str, Doc] = {r["alert"]: r for r in group["rules"]}
+    assert set(alerts) == {"HeraldBacklogStale", "HeraldDeadLettersGrowing",
+                           "HeraldDeliveryFailureRatioHigh", "HeraldRedisErrors",
+                           "HeraldGatewayDown"}  # fmt: skip
+    assert "herald_backlog_oldest_age_seconds" in alerts["HeraldBacklogStale"]["expr"]
+    assert "herald_dlq_size" in alerts["HeraldDeadLettersGrowing"]["expr"]
+    ratio = alerts["HeraldDeliveryFailureRatioHigh"]["expr"]
+    assert 'outcome=~"retry|failed"' in ratio and "herald_deliveries_total" in ratio
+    assert "herald_redis_errors_total" in alerts["HeraldRedisErrors"]["expr"]
+    for name, alert in alerts.items():
+        if name != "HeraldGatewayDown":
+            assert 'namespace="herald"' in alert["expr"]
+            assert alert["labels"]["severity"] == "critical"
+            assert "{{ $value" in alert["annotations"]["description"] or name.endswith("Stale")
+
+
+def test_network_policies_restrict_ingress_only(helm: Helm) -> None:
+    docs = helm.render(HA)
+    policies = {p["metadata"]["name"]: p["spec"] for p in find(docs, "NetworkPolicy")}
+    assert set(policies) == {"herald-gateway", "herald-worker", "herald-operator", "herald-redis"}
+    for spec in policies.values():
+        assert spec["policyTypes"] == ["Ingress"]  # egress open: endpoints are anywhere
+    [redis_rule] = policies["herald-redis"]["ingress"]
+    [peer] = redis_rule["from"]
+    assert peer["podSelector"]["matchExpressions"][0]["values"] == ["gateway", "worker",
+                                                                    "operator"]  # fmt: skip
+    [gateway_rule] = policies["herald-gateway"]["ingress"]
+    assert gateway_rule["from"] == [{"namespaceSelector": {"matchLabels": {
+        "herald.dev/publisher": "true"}}}]  # fmt: skip
+
+
+def test_image_tag_defaults_to_app_version_and_digest_wins(helm: Helm) -> None:
+    assert container(helm.render(), "herald-gateway")["image"] == "herald:0.1.0"
+    pinned = container(helm.render(HA), "herald-gateway")["image"]
+    assert pinned == "registry.example.com/herald@sha256:" + "0" * 64
+    assert pod_specs(helm.render(HA))["herald-gateway"]["imagePullSecrets"] == [
+        {"name": "registry-credentials"}]  # fmt: skip
