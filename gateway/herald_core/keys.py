@@ -10,6 +10,8 @@ touches live in one Redis Cluster slot):
     herald:{s}:dlq          ZSET  dlq id -> failed at (ms)
     herald:{s}:d:<dlq id>   HASH  a dead letter: the message hash + x: last response JSON, f
     herald:{s}:dd:<key>     STRING deduplication key -> message id, expiring with the window
+    herald:{s}:fc:<key>     HASH  flow-control state of a key (herald_core.scripts)
+    herald:{s}:fcw:<key>    ZSET  the key's waitlist; herald:{s}:fck SET keys with one
     herald:keys             HASH  current, next, seed: signing keys after API rotations
 
 Routing tables (herald_core.routing_store; one `{routes}` hash tag, so every routing script
@@ -42,6 +44,10 @@ class ShardKeys:
     dlq: str
     dlq_prefix: str
     dedup_prefix: str
+    #: Flow control (see herald_core.scripts): per-key state, waitlists, and their index.
+    flow_prefix: str
+    waitlist_prefix: str
+    flow_keys: str
 
     def message(self, message_id: str) -> str:
         return self.message_prefix + message_id
@@ -64,6 +70,9 @@ class Keys:
             dlq=f"{tag}:dlq",
             dlq_prefix=f"{tag}:d:",
             dedup_prefix=f"{tag}:dd:",
+            flow_prefix=f"{tag}:fc:",
+            waitlist_prefix=f"{tag}:fcw:",
+            flow_keys=f"{tag}:fck",
         )
 
     def all_shards(self) -> list[ShardKeys]:

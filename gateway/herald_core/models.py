@@ -68,6 +68,12 @@ class Message:
     schedule_id: str | None = None
     #: This message reports another's outcome (so it has no callbacks of its own).
     callback_of: str | None = None
+    #: Flow control: messages sharing a key share these limits across all gateways
+    #: (0 = no limit); the key decides the message's shard.
+    flow_key: str | None = None
+    flow_parallelism: int = 0
+    flow_rate: int = 0
+    flow_period: float = 1.0
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> bytes:
@@ -97,6 +103,16 @@ class Message:
 _FIELDS = tuple((f.name, f.default is MISSING and f.default_factory is MISSING)
                 for f in fields(Message))  # fmt: skip
 _EMPTY: tuple[Any, ...] = (None, (), {})
+
+_NO_FLOW = ""
+
+
+def flow_spec(message: Message) -> str:
+    """What the scripts keep of a message's flow control: "key\\tpar\\trate\\tperiod ms"."""
+    if message.flow_key is None:
+        return _NO_FLOW
+    period_ms = int(message.flow_period * 1000)
+    return f"{message.flow_key}\t{message.flow_parallelism}\t{message.flow_rate}\t{period_ms}"
 
 
 @dataclass(frozen=True, slots=True)

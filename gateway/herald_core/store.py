@@ -22,7 +22,7 @@ from herald_core import scripts
 from herald_core.batching import GroupCommit
 from herald_core.errors import StoreError
 from herald_core.keys import Keys
-from herald_core.models import Message, Task
+from herald_core.models import Message, Task, flow_spec
 from herald_core.settings import Settings
 
 T = TypeVar("T")
@@ -171,11 +171,12 @@ class Store:
         return self._next_shard
 
     def message_args(self, new: NewMessage) -> tuple[Any, ...]:
-        """The 6 values the scripts' `store` takes for one new message."""
+        """The 7 values the scripts' `store` takes for one new message."""
         message = new.message
         log_body = "1" if len(new.body) <= self.limits.log_body_max else "0"
         timeout_ms = int(message.timeout * 1000)
-        return (message.id, message.to_json(), new.body, timeout_ms, new.due_ms, log_body)
+        return (message.id, message.to_json(), new.body, timeout_ms, new.due_ms, log_body,
+                flow_spec(message))  # fmt: skip
 
     async def enqueue(self, shard: int, new: NewMessage, dedup_key: str = "") -> str | None:
         """Store a message and its first delivery task atomically.
@@ -223,7 +224,7 @@ class Store:
         def fill(pipe: Any) -> None:
             for shard, limit in limits.items():
                 sk = self._shards[shard]
-                pipe.evalsha(_CLAIM.sha, 3, sk.due, sk.lease, sk.log,
+                pipe.evalsha(_CLAIM.sha, 4, sk.due, sk.lease, sk.log, sk.flow_keys,
                              now_ms, limit, margin, sk.message_prefix, maxlen)  # fmt: skip
 
         replies = await self._pipelined(fill)
@@ -280,12 +281,24 @@ class Store:
             for sk in self._shards:
                 pipe.zrange(sk.due, 0, -1)
                 pipe.zrange(sk.lease, 0, -1)
+                pipe.smembers(sk.flow_keys)
 
         replies = await self._pipelined(fill)
-        return {
-            shard: [i.decode() for i in replies[2 * shard] + replies[2 * shard + 1]]
+        out = {
+            shard: [i.decode() for i in replies[3 * shard] + replies[3 * shard + 1]]
             for shard in range(self.keys.shards)
         }
+        waitlists = [(shard, key) for shard in out for key in replies[3 * shard + 2]]
+
+        def fill_waitlists(pipe: Any) -> None:
+            for shard, key in waitlists:
+                pipe.zrange(self._shards[shard].waitlist_prefix.encode() + key, 0, -1)
+
+        if waitlists:
+            for (shard, _), ids in zip(waitlists, await self._pipelined(fill_waitlists),
+                                       strict=True):  # fmt: skip
+                out[shard] += [i.decode() for i in ids]
+        return out
 
     async def metadata(self, shard: int, message_ids: Sequence[str]) -> list[Message | None]:
         """The stored metadata of messages of one shard (None where gone)."""
@@ -298,14 +311,14 @@ class Store:
         replies = await self._pipelined(fill) if message_ids else []
         return [None if m is None else Message.from_json(m) for m in replies]
 
-    async def cancel(self, by_shard: dict[int, list[str]]) -> int:
+    async def cancel(self, by_shard: dict[int, list[str]], now_ms: int) -> int:
         """Cancel messages wherever they wait; returns how many were still there."""
 
         def fill(pipe: Any) -> None:
             for shard, ids in by_shard.items():
                 sk = self._shards[shard]
                 pipe.evalsha(_CANCEL.sha, 3, sk.due, sk.lease, sk.log, sk.message_prefix,
-                             self.limits.log_max_rows, *ids)  # fmt: skip
+                             self.limits.log_max_rows, now_ms, *ids)  # fmt: skip
 
         by_shard = {shard: ids for shard, ids in by_shard.items() if ids}
         return sum(await self._pipelined(fill)) if by_shard else 0

@@ -33,10 +33,11 @@ from herald_core.routing import (
 from herald_core.settings import Settings
 from herald_core.store import NewMessage
 from herald_gateway.publishing import (
+    FlowLimits,
     PublishSpec,
     build_message,
+    choose_shard,
     dedup_key,
-    dedup_shard,
     parse_publish,
     split_query,
 )
@@ -108,8 +109,14 @@ def _message(
     defaults = Delivery(settings.default_retries, None, settings.default_timeout, "POST")
     delivery = explicit.over(sub.delivery).over(defaults)
     headers = {**spec.headers, **sub.headers, "Upstash-Topic-Name": table.topic.name}
+    flow = sub.flow_control
     sub_spec = dataclasses.replace(
         spec,
+        flow=spec.flow
+        if flow is None
+        else FlowLimits(
+            f"sub:{route_id(table.topic, sub)}", flow.parallelism or 0, flow.rate or 0, flow.period
+        ),
         url=sub.url,
         method=delivery.method or "POST",
         headers=headers,
@@ -118,8 +125,7 @@ def _message(
         timeout=min(delivery.timeout or settings.default_timeout, settings.max_timeout),
     )
     key = dedup_key(sub_spec, body)
-    if key:
-        shard = dedup_shard(key, settings.shards)
+    shard = choose_shard(sub_spec, key, settings.shards, shard)
     message = build_message(sub_spec, new_message_id(shard, settings.shards), body, now_ms,
                             caller_ip)  # fmt: skip
     message = dataclasses.replace(message, topic_name=table.topic.name, endpoint_name=sub.name,

@@ -12,6 +12,7 @@ import hashlib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from herald_core.durations import parse_duration
@@ -33,11 +34,20 @@ _NOT_FORWARDED = frozenset(
         "expect", "accept-encoding", "user-agent",
     }
 )  # fmt: skip
-#: Upstash-* headers belonging to features not built yet: refused rather than ignored, so
-#: nobody believes a flow-control limit is in place when it is not.
-_NOT_YET = ("flow-control-key", "flow-control-value")
+#: Upstash-* headers belonging to features not built yet: refused rather than ignored.
+_NOT_YET: tuple[str, ...] = ()
 _CALLBACK_OPTIONS = ("method", "timeout", "retries", "retry-delay", "delay")
 _DESTINATION_ERROR = "endpoint has invalid scheme, add http:// or https://"
+
+
+@dataclass(frozen=True, slots=True)
+class FlowLimits:
+    """`Upstash-Flow-Control-Key` and `-Value` (reference §3.4); 0 means no limit."""
+
+    key: str
+    parallelism: int = 0
+    rate: int = 0
+    period: float = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +68,7 @@ class PublishSpec:
     redact: Redaction | None = None
     dedup_id: str | None = None
     content_dedup: bool = False
+    flow: FlowLimits | None = None
 
 
 @functools.lru_cache(maxsize=1024)
@@ -153,6 +164,9 @@ def parse_publish(
             "Upstash-Content-Based-Deduplication",
             upstash.get("upstash-content-based-deduplication"),
         ),
+        flow=_flow(
+            upstash.get("upstash-flow-control-key"), upstash.get("upstash-flow-control-value")
+        ),
     )
 
 
@@ -178,7 +192,8 @@ def _forwarded_headers(upstash: dict[str, str], plain: list[tuple[str, str]]) ->
 
 _CONFIG = frozenset(
     {"method", "delay", "not-before", "retries", "retry-delay", "timeout", "header-forward",
-     "label", "redact-fields", "deduplication-id", "content-based-deduplication"}
+     "label", "redact-fields", "deduplication-id", "content-based-deduplication",
+     "flow-control-key", "flow-control-value"}
 )  # fmt: skip
 
 
@@ -186,7 +201,7 @@ def _check_config_name(lname: str) -> None:
     suffix = lname[len("upstash-") :]
     if suffix in _CONFIG or suffix.startswith(("telemetry-", "callback", "failure-callback")):
         return
-    if suffix.startswith(_NOT_YET):
+    if _NOT_YET and suffix.startswith(_NOT_YET):
         raise InvalidField(canonical_header(lname), "not supported by this Herald version yet")
     raise InvalidField(canonical_header(lname), "unknown Upstash header")
 
@@ -228,6 +243,37 @@ def _callback(prefix: str, upstash: dict[str, str], settings: Settings) -> Callb
         delay=0.0 if "delay" not in options else _delay(
             options["delay"], settings, f"{field_name}-Delay"),
     )  # fmt: skip
+
+
+_MAX_PERIOD = 7 * 86400.0
+
+
+def _flow(key: str | None, value: str | None) -> FlowLimits | None:
+    """`parallelism=N, rate=N, period=DURATION` (any subset with parallelism or rate)."""
+    field_name = "Upstash-Flow-Control-Value"
+    if key is None:
+        if value is not None:
+            raise InvalidField("Upstash-Flow-Control-Key", "missing, but a value was given")
+        return None
+    if not key.strip() or "\t" in key or len(key) > 256:
+        raise InvalidField("Upstash-Flow-Control-Key", "must be 1 to 256 characters, no tabs")
+    limits: dict[str, str] = {}
+    for part in (p.strip() for p in (value or "").split(",") if p.strip()):
+        name, _, raw = part.partition("=")
+        if name.strip() not in ("parallelism", "rate", "period") or not raw.strip():
+            raise InvalidField(field_name, f"unknown setting {part!r}")
+        limits[name.strip()] = raw.strip()
+    if "parallelism" not in limits and "rate" not in limits:
+        raise InvalidField(field_name, "needs parallelism or rate")
+    for name in ("parallelism", "rate"):
+        if name in limits and (not limits[name].isdigit() or int(limits[name]) < 1):
+            raise InvalidField(field_name, f"{name} must be a positive integer")
+    period = limits.get("period", "1s")
+    seconds = float(period) if period.isdigit() else parse_duration(period, field=field_name)
+    if not 0 < seconds <= _MAX_PERIOD:
+        raise InvalidField(field_name, "period must be more than 0s and at most 7d")
+    return FlowLimits(key.strip(), int(limits.get("parallelism", 0)),
+                      int(limits.get("rate", 0)), seconds)  # fmt: skip
 
 
 def _labels(value: str | None) -> tuple[str, ...]:
@@ -367,7 +413,22 @@ def build_message(
         failure_callback=spec.failure_callback,
         redact=spec.redact,
         dedup_id=spec.dedup_id,
+        **flow_fields(spec.flow),
     )
+
+
+def flow_fields(flow: FlowLimits | None) -> dict[str, Any]:
+    if flow is None:
+        return {}
+    return {"flow_key": flow.key, "flow_parallelism": flow.parallelism,
+            "flow_rate": flow.rate, "flow_period": flow.period}  # fmt: skip
+
+
+def choose_shard(spec: PublishSpec, dedup: str, shards: int, default: int) -> int:
+    """Messages of one flow-control key, and duplicates, must meet in one shard."""
+    if spec.flow is not None:
+        return int(hashlib.sha256(spec.flow.key.encode()).hexdigest()[:8], 16) % shards
+    return dedup_shard(dedup, shards) if dedup else default
 
 
 def dedup_key(spec: PublishSpec, body: bytes) -> str:

@@ -241,6 +241,8 @@ class Worker:
         self._settler.add(task.shard, self._settlement(task, answer, outcome, step, now_ms))
         if not step.final:
             self.notify(task.shard, step.due_ms)
+        if message.flow_key is not None:  # its slot frees: the next in line becomes due
+            self.notify(task.shard, now_ms)
         elif label is not Result.DELIVERED:
             logger.info("message %s failed for good after %d retries: %s",
                         message.id, task.retried, outcome.error)  # fmt: skip

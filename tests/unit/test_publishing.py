@@ -121,7 +121,20 @@ def test_query_configuration_and_header_precedence() -> None:
         ({"upstash-deduplication-id": "a:b"}, "Upstash-Deduplication-Id"),
         ({"upstash-content-based-deduplication": "yes"}, "Upstash-Content-Based-Deduplication"),
         ({"upstash-redact-fields": "body,cookies"}, "Upstash-Redact-Fields"),
-        ({"upstash-flow-control-key": "k"}, "Upstash-Flow-Control-Key"),
+        ({"upstash-flow-control-key": "k"}, "Upstash-Flow-Control-Value"),
+        ({"upstash-flow-control-value": "rate=1"}, "Upstash-Flow-Control-Key"),
+        (
+            {"upstash-flow-control-key": "k", "upstash-flow-control-value": "rate=0"},
+            "Upstash-Flow-Control-Value",
+        ),
+        (
+            {"upstash-flow-control-key": "k", "upstash-flow-control-value": "speed=3"},
+            "Upstash-Flow-Control-Value",
+        ),
+        (
+            {"upstash-flow-control-key": "k", "upstash-flow-control-value": "rate=1, period=8d"},
+            "Upstash-Flow-Control-Value",
+        ),
         ({"upstash-bogus": "1"}, "Upstash-Bogus"),
     ],
 )
@@ -145,3 +158,13 @@ def test_retry_delay_and_timeout_are_kept() -> None:
 
 def test_canonical_header() -> None:
     assert canonical_header("x-my-HEADER") == "X-My-Header"
+
+
+def test_flow_control_value() -> None:
+    value = "parallelism=2, rate=10,period=1h30m3s"
+    spec = parse({"upstash-flow-control-key": " k1 ", "upstash-flow-control-value": value})
+    assert spec.flow is not None
+    assert (spec.flow.key, spec.flow.parallelism, spec.flow.rate) == ("k1", 2, 10)
+    assert spec.flow.period == 5403
+    only = parse({"upstash-flow-control-key": "k", "upstash-flow-control-value": "rate=5"}).flow
+    assert only is not None and (only.parallelism, only.rate, only.period) == (0, 5, 1.0)

@@ -12,8 +12,8 @@ from herald_core.store import NewMessage
 from herald_gateway.fanout import publish_topic
 from herald_gateway.publishing import (
     build_message,
+    choose_shard,
     dedup_key,
-    dedup_shard,
     is_url_destination,
     parse_publish,
 )
@@ -39,7 +39,7 @@ async def publish(request: Request) -> Response:
         now_ms,
     )
     key = dedup_key(spec, body)
-    shard = dedup_shard(key, settings.shards) if key else store.pick_shard()
+    shard = choose_shard(spec, key, settings.shards, store.pick_shard())
     caller_ip = request.client.host if request.client else None
     message = build_message(spec, new_message_id(shard, settings.shards), body, now_ms, caller_ip)
     existing = await store.enqueue(shard, NewMessage(message, body, spec.not_before), key)
