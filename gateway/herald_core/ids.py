@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import random
 
@@ -40,3 +41,8 @@ def shard_of(message_id: str, shards: int) -> int | None:
         return None
     index = _INDEX.get(message_id[-1])
     return None if index is None else index % shards
+
+
+def shard_for_key(key: str, shards: int) -> int:
+    """The shard of everything sharing a key (a flow-control key, a deduplication key)."""
+    return int(hashlib.sha256(key.encode()).hexdigest()[:8], 16) % shards

@@ -18,10 +18,11 @@ Routing tables (herald_core.routing_store; one `{routes}` hash tag, so every rou
 runs on one Cluster slot; tables are small and read rarely, from gateway caches):
 
     herald:{routes}:t:<ns>/<topic>  HASH  topic: TopicRoute JSON; s:<name>: SubscriptionRoute JSON
+                                          (a Topic's, or a URL group's: managed "api", its
+                                          unnamed endpoints under s:~<hash of the URL>)
     herald:{routes}:topics          SET   ids (<ns>/<topic>) of the tables that exist
     herald:{routes}:version         STRING bumped by every routing or token change
     herald:{routes}:tokens          HASH  sha256(token) hex -> <ns>/<secret name>
-    herald:{routes}:stats:<ns>/<topic>  HASH  <sub>:delivered, <sub>:failed, <sub>:backlog
     herald:routes                   pub/sub channel: the id of a changed table, or "tokens"
 
 A message id names its shard (`herald_core.ids.shard_of`), and so does a dead letter's id
@@ -99,9 +100,6 @@ class RoutingKeys:
 
     def table(self, topic_id: str) -> str:
         return f"{self._tag}:t:{topic_id}"
-
-    def stats(self, topic_id: str) -> str:
-        return f"{self._tag}:stats:{topic_id}"
 
     @property
     def topics(self) -> str:

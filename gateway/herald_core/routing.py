@@ -28,8 +28,10 @@ from herald_core.specs import (
 
 #: Who owns a table: the operator (a `Topic` object) or the QStash URL-group API.
 Managed = Literal["crd", "api"]
+#: Prefix of the entry name of a URL-group endpoint added without a name (no valid name
+#: starts with it): the rest is a hash of its URL (herald_core.url_groups).
+UNNAMED = "~"
 #: Due time (ms) of a paused subscription's messages: far in the future, until resumed.
-PARKED_MS = 2**52
 #: Longest flow-control period QStash allows (one week).
 MAX_PERIOD = 7 * 86400.0
 _NAME = re.compile(r"^[A-Za-z0-9._-]{1,253}$")
@@ -74,6 +76,9 @@ class TopicRoute:
     managed: Managed = "crd"
     created_at: int = 0
     updated_at: int = 0
+    #: API-managed URL groups: `Upstash-*` headers applied to every publish to the group
+    #: (the publisher's own headers win), set with `PATCH /v2/topics/{name}`.
+    headers: dict[str, str] = field(default_factory=dict)
 
     @property
     def id(self) -> str:
@@ -177,9 +182,20 @@ def desired_subscription_route(
     )
 
 
+def endpoint_name(sub: SubscriptionRoute) -> str | None:
+    """The name an API client gave an endpoint; None for an unnamed URL-group endpoint."""
+    return None if sub.name.startswith(UNNAMED) else sub.name
+
+
 def route_id(topic: TopicRoute, sub: SubscriptionRoute) -> str:
     """`<ns>/<topic>/<subscription>`: kept on each message, to find a paused one's messages."""
     return f"{topic.id}/{sub.name}"
+
+
+def subscription_flow_key(topic_id: str, name: str) -> str:
+    """Every message of a subscription carries this flow-control key: its limits, its pause
+    and its delivered/failed/backlog counters live under it (herald_core.scripts)."""
+    return f"sub:{topic_id}/{name}"
 
 
 # -- JSON as stored in Redis ------------------------------------------------------------------
@@ -196,24 +212,26 @@ def _delivery(d: dict[str, Any] | None) -> Delivery:
 
 
 def encode_topic(route: TopicRoute) -> bytes:
-    return orjson.dumps(
-        {
-            "namespace": route.namespace,
-            "name": route.name,
-            "delivery": _delivery_json(route.delivery),
-            "paused": route.paused,
-            "managed": route.managed,
-            "createdAt": route.created_at,
-            "updatedAt": route.updated_at,
-        }
-    )
+    entry: dict[str, Any] = {
+        "namespace": route.namespace,
+        "name": route.name,
+        "delivery": _delivery_json(route.delivery),
+        "paused": route.paused,
+        "managed": route.managed,
+        "createdAt": route.created_at,
+        "updatedAt": route.updated_at,
+    }
+    if route.headers:
+        entry["headers"] = route.headers
+    return orjson.dumps(entry)
 
 
 def decode_topic(raw: bytes | str) -> TopicRoute:
     d = orjson.loads(raw)
     return TopicRoute(d["namespace"], d["name"], _delivery(d.get("delivery")),
                       bool(d.get("paused")), d.get("managed", "crd"),
-                      d.get("createdAt", 0), d.get("updatedAt", 0))  # fmt: skip
+                      d.get("createdAt", 0), d.get("updatedAt", 0),
+                      d.get("headers") or {})  # fmt: skip
 
 
 def encode_subscription(route: SubscriptionRoute) -> bytes:

@@ -37,10 +37,15 @@ return version
 """
 
 # KEYS[1] table hash, KEYS[2] topics set, KEYS[3] version
-# ARGV: channel, topic id, guard ('' or the `topic` field value it must hold)
-# Deletes the table; -1 when the guard failed, else the new version.
+# ARGV: channel, topic id, guard ('' or the `topic` field value it must hold),
+#       owner ('' = any; 'crd' or 'api' = only a table that owner manages, or none)
+# Deletes the table; -1 when the guard or the owner did not hold, else the new version.
 DROP_TABLE = """
-if ARGV[3] ~= '' and redis.call('HGET', KEYS[1], 'topic') ~= ARGV[3] then return -1 end
+local topic = redis.call('HGET', KEYS[1], 'topic')
+if ARGV[3] ~= '' and topic ~= ARGV[3] then return -1 end
+if ARGV[4] ~= '' and topic and (cjson.decode(topic).managed or 'crd') ~= ARGV[4] then
+  return -1
+end
 redis.call('DEL', KEYS[1])
 redis.call('SREM', KEYS[2], ARGV[2])
 local version = redis.call('INCR', KEYS[3])
@@ -50,10 +55,13 @@ return version
 
 # KEYS[1] table hash, KEYS[2] version
 # ARGV: channel, topic id, field, value ('' removes the field)
-# One subscription's entry, written only while its topic's table exists.
-# Returns 0 when there is no table (nothing written), else the new version.
+# One subscription's entry, written only while its topic's table exists and is managed by
+# the operator (a URL group of the API with the same name is left alone).
+# Returns 0 when there is no such table (nothing written), else the new version.
 PUT_ENTRY = """
-if ARGV[4] ~= '' and redis.call('HEXISTS', KEYS[1], 'topic') == 0 then return 0 end
+local topic = redis.call('HGET', KEYS[1], 'topic')
+if topic and cjson.decode(topic).managed == 'api' then return 0 end
+if ARGV[4] ~= '' and not topic then return 0 end
 if ARGV[4] == '' then
   if redis.call('HDEL', KEYS[1], ARGV[3]) == 0 then return redis.call('GET', KEYS[2]) or 1 end
 else
@@ -79,26 +87,4 @@ for i = 3, #ARGV do redis.call('HSET', KEYS[1], ARGV[i], ARGV[2]) end
 local version = redis.call('INCR', KEYS[2])
 redis.call('PUBLISH', ARGV[1], 'tokens')
 return version
-"""
-
-# KEYS[1] a shard's due zset
-# ARGV: parked score, message key prefix, now ms, then route ids (<ns>/<topic>/<sub>)
-# Resumed subscriptions' parked messages become due (at their own not-before, or now).
-RELEASE_PARKED = """
-local ids = redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[1], ARGV[1])
-if #ids == 0 then return 0 end
-local routes = {}
-for i = 4, #ARGV do routes[ARGV[i]] = true end
-local released = 0
-for _, id in ipairs(ids) do
-  local raw = redis.call('HGET', ARGV[2] .. id, 'm')
-  if raw then
-    local meta = cjson.decode(raw)
-    if type(meta.extra) == 'table' and routes[meta.extra.route] then
-      redis.call('ZADD', KEYS[1], math.max(tonumber(ARGV[3]), meta.not_before or 0), id)
-      released = released + 1
-    end
-  end
-end
-return released
 """

@@ -16,11 +16,11 @@ from typing import Any
 from redis import exceptions as redis_errors
 from redis.asyncio import Redis
 
-from herald_core import routing_scripts
+from herald_core import routing_scripts, scripts
 from herald_core.errors import StoreError
+from herald_core.ids import shard_for_key
 from herald_core.keys import Keys, RoutingKeys
 from herald_core.routing import (
-    PARKED_MS,
     RoutingTable,
     SubscriptionRoute,
     TopicRoute,
@@ -28,6 +28,7 @@ from herald_core.routing import (
     decode_topic,
     encode_subscription,
     encode_topic,
+    subscription_flow_key,
 )
 
 TOPIC_FIELD = "topic"
@@ -48,8 +49,8 @@ _PUT_TABLE = _Script.of(routing_scripts.PUT_TABLE)
 _DROP_TABLE = _Script.of(routing_scripts.DROP_TABLE)
 _PUT_ENTRY = _Script.of(routing_scripts.PUT_ENTRY)
 _SYNC_TOKENS = _Script.of(routing_scripts.SYNC_TOKENS)
-_RELEASE_PARKED = _Script.of(routing_scripts.RELEASE_PARKED)
-_ALL = (_PUT_TABLE, _DROP_TABLE, _PUT_ENTRY, _SYNC_TOKENS, _RELEASE_PARKED)
+_FLOW_PAUSE = _Script.of(scripts.FLOW_PAUSE)
+_ALL = (_PUT_TABLE, _DROP_TABLE, _PUT_ENTRY, _SYNC_TOKENS, _FLOW_PAUSE)
 
 
 def token_hash(token: str) -> str:
@@ -117,8 +118,9 @@ class RoutingStore:
                 len(fields), *fields, *pairs)  # fmt: skip
         return await self._run(_PUT_TABLE, self._table_keys(topic.id), args)
 
-    async def drop_table(self, topic_id: str, *, guard: str = "") -> int:
-        args = (self.keys.channel, topic_id, guard)
+    async def drop_table(self, topic_id: str, *, guard: str = "", owner: str = "") -> int:
+        """Delete a table; -1 when `guard` did not hold or another `owner` manages it."""
+        args = (self.keys.channel, topic_id, guard, owner)
         return await self._run(_DROP_TABLE, self._table_keys(topic_id), args)
 
     async def put_subscription(self, topic_id: str, sub: SubscriptionRoute) -> bool:
@@ -133,31 +135,28 @@ class RoutingStore:
 
     async def sync_tokens(self, owner: str, tokens: Iterable[str]) -> None:
         """Make `owner` (<ns>/<secret>) hold exactly these tokens (stored as hashes)."""
-        hashes = sorted({token_hash(t) for t in tokens if t})
-        args = (self.keys.channel, owner, *hashes)
+        await self.sync_token_hashes(owner, [token_hash(t) for t in tokens if t])
+
+    async def sync_token_hashes(self, owner: str, hashes: Iterable[str]) -> None:
+        """`sync_tokens` for tokens hashed already (`token_hash`)."""
+        args = (self.keys.channel, owner, *sorted(set(hashes)))
         await self._run(_SYNC_TOKENS, (self.keys.tokens, self.keys.version), args)
 
-    async def release_parked(self, routes: Sequence[str], now_ms: int) -> int:
-        """Make the parked messages of resumed subscriptions due; how many there were."""
-        if not routes:
-            return 0
+    async def set_paused(self, flow_keys: dict[str, bool], now_ms: int) -> None:
+        """Pause or resume subscriptions' flow-control keys; resuming releases what waited."""
+        shards = self._all_keys.shards
 
         async def run() -> list[Any]:
             pipe = self.redis.pipeline(transaction=False)
-            for sk in self._all_keys.all_shards():
-                pipe.evalsha(_RELEASE_PARKED.sha, 1, sk.due, PARKED_MS, sk.message_prefix,
-                             now_ms, *routes)  # fmt: skip
-            replies: list[Any] = await pipe.execute(raise_on_error=False)
-            if any(isinstance(r, redis_errors.NoScriptError) for r in replies):
-                raise redis_errors.NoScriptError("scripts flushed")
-            for reply in replies:
-                if isinstance(reply, Exception):
-                    raise reply
+            for key, paused in flow_keys.items():
+                sk = self._all_keys.shard(shard_for_key(key, shards))
+                pipe.evalsha(_FLOW_PAUSE.sha, 3, sk.flow_prefix + key, sk.waitlist_prefix + key,
+                             sk.due, "1" if paused else "0", now_ms)  # fmt: skip
+            replies: list[Any] = await pipe.execute()
             return replies
 
-        return sum(int(r) for r in await self._guard(run))
-
-    # -- reads ------------------------------------------------------------------------------
+        if flow_keys:
+            await self._guard(run)
 
     async def version(self) -> int:
         raw = await self._guard(lambda: self.redis.get(self.keys.version))
@@ -171,6 +170,13 @@ class RoutingStore:
     async def table(self, topic_id: str) -> RoutingTable | None:
         key = self.keys.table(topic_id)
         return decode_table(await self._guard(lambda: self.redis.hgetall(key)))
+
+    async def guarded_table(self, topic_id: str) -> tuple[RoutingTable | None, str]:
+        """A table and the `guard` that makes a write of it fail if it changed meanwhile."""
+        key = self.keys.table(topic_id)
+        raw: dict[bytes, bytes] = await self._guard(lambda: self.redis.hgetall(key))
+        topic = raw.get(TOPIC_FIELD.encode())
+        return decode_table(raw), "-" if topic is None else topic.decode()
 
     async def tables(self, topic_ids: Sequence[str] | None = None) -> dict[str, RoutingTable]:
         """Several tables (all of them by default) in two round trips."""
@@ -193,13 +199,24 @@ class RoutingStore:
         raw: dict[bytes, bytes] = await self._guard(lambda: self.redis.hgetall(self.keys.tokens))
         return {k.decode(): v.decode().partition("/")[0] for k, v in raw.items()}
 
+    async def token_owners(self) -> dict[str, set[str]]:
+        """owner (<ns>/<secret>) → the token hashes it holds."""
+        raw: dict[bytes, bytes] = await self._guard(lambda: self.redis.hgetall(self.keys.tokens))
+        owners: dict[str, set[str]] = {}
+        for digest, owner in raw.items():
+            owners.setdefault(owner.decode(), set()).add(digest.decode())
+        return owners
+
     async def token_namespace(self, token: str) -> str | None:
         key, field = self.keys.tokens, token_hash(token)
         raw: bytes | None = await self._guard(lambda: self.redis.hget(key, field))
         return None if raw is None else raw.decode().partition("/")[0]
 
-    async def stats(self, topic_id: str) -> dict[str, int]:
-        """`<sub>:delivered|failed|backlog` → count, as the gateway's workers record them."""
-        key = self.keys.stats(topic_id)
-        raw: dict[bytes, bytes] = await self._guard(lambda: self.redis.hgetall(key))
-        return {k.decode(): int(v) for k, v in raw.items()}
+    async def subscription_counts(self, topic_id: str, name: str) -> dict[str, int]:
+        """delivered, failed and backlog of a subscription, as the delivery scripts count."""
+        key = subscription_flow_key(topic_id, name)
+        sk = self._all_keys.shard(shard_for_key(key, self._all_keys.shards))
+        fields = ("delivered", "failed", "n")
+        raw = await self._guard(lambda: self.redis.hmget(sk.flow_prefix + key, fields))
+        delivered, failed, backlog = (int(v or 0) for v in raw)
+        return {"delivered": delivered, "failed": failed, "backlog": max(0, backlog)}

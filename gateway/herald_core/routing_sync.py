@@ -18,7 +18,7 @@ from herald_core.routing import (
     desired_subscription_route,
     desired_topic_route,
     resolve_endpoint,
-    route_id,
+    subscription_flow_key,
     topic_id,
 )
 from herald_core.routing_store import RoutingStore
@@ -58,8 +58,10 @@ async def sync_topic(
         except ValueError as exc:  # InvalidField: that subscription reports it itself
             refused[sub_name] = str(exc)
     await store.put_table(route, entries)
-    if not topic_spec.paused:
-        await store.release_parked([route_id(route, e) for e in entries if not e.paused], now_ms)
+    await store.set_paused(
+        {subscription_flow_key(route.id, e.name): topic_spec.paused or e.paused for e in entries},
+        now_ms,
+    )
     return TopicSynced(len(entries), refused)
 
 
@@ -80,14 +82,16 @@ async def sync_subscription(
     topic = parse_topic_spec(topic_spec)
     entry = desired_subscription_route(namespace, name, parsed, topic)
     written = await store.put_subscription(tid, entry)
-    if written and not (topic.paused or entry.paused):
-        await store.release_parked([f"{tid}/{name}"], now_ms)
+    if written:
+        paused = topic.paused or entry.paused
+        await store.set_paused({subscription_flow_key(tid, name): paused}, now_ms)
     return SubscriptionSynced(entry.url, written)
 
 
 async def delete_topic(store: RoutingStore, namespace: str, name: str) -> None:
-    """Remove the topic's table (its subscriptions' entries go with it)."""
-    await store.drop_table(topic_id(namespace, name))
+    """Remove the topic's table (its subscriptions' entries go with it); a URL group of the
+    API that took the name while the Topic had no table is left alone."""
+    await store.drop_table(topic_id(namespace, name), owner="crd")
 
 
 async def delete_subscription(

@@ -17,7 +17,7 @@ from __future__ import annotations
 # in the same shard), so limits hold across all gateways and every check is part of the
 # script that claims or settles: no extra round trip, and Cluster-safe.
 #   herald:{s}:fc:<key>   HASH  a: active deliveries, n: messages stored,
-#                               delivered / failed: counters
+#                               delivered / failed: counters, paused: '1' holds every task
 #   herald:{s}:fcr:<key>  ZSET  starts within the last rate period (a sliding window)
 #   herald:{s}:fcw:<key>  ZSET  the key's waitlist: message id -> due (FIFO release)
 #   herald:{s}:fck        SET   keys that have a waitlist (so "cancel all" finds them)
@@ -110,8 +110,9 @@ end
 local function admit(id, flow)
   local key, parallelism, rate, period = flow_of(flow)
   local state = tagged(prefix, 'fc:') .. key
-  local active = tonumber(redis.call('HGET', state, 'a')) or 0
-  if parallelism > 0 and active >= parallelism then
+  local f = redis.call('HMGET', state, 'a', 'paused')
+  local active = tonumber(f[1]) or 0
+  if f[2] == '1' or (parallelism > 0 and active >= parallelism) then
     redis.call('ZADD', tagged(prefix, 'fcw:') .. key, now, id)
     redis.call('SADD', KEYS[4], key)
     return false
@@ -251,6 +252,20 @@ end
 return n
 """
 )
+
+# KEYS[1] flow-control state hash, KEYS[2] its waitlist, KEYS[3] due zset
+# ARGV: '1' to pause or '0' to resume, now ms — a paused key accepts and keeps messages
+# (the claim script waitlists them); resuming makes the whole waitlist due, in order.
+FLOW_PAUSE = """
+redis.call('HSET', KEYS[1], 'paused', ARGV[1])
+if ARGV[1] == '1' then return 0 end
+local waiting = redis.call('ZRANGE', KEYS[2], 0, -1, 'WITHSCORES')
+for i = 1, #waiting, 2 do
+  redis.call('ZADD', KEYS[3], math.max(tonumber(waiting[i + 1]), tonumber(ARGV[2])), waiting[i])
+end
+redis.call('DEL', KEYS[2])
+return #waiting / 2
+"""
 
 # KEYS[1] dlq index zset; ARGV: dlq prefix, dlq ids... — returns how many existed.
 DLQ_DELETE = """

@@ -105,6 +105,15 @@ class _Enqueue:
 
 
 @dataclass(frozen=True, slots=True)
+class ShardBacklog:
+    waiting: int
+    leased: int
+    #: Due time (ms) of the task that has waited longest; None when nothing waits.
+    oldest_due: int | None
+    dead_letters: int
+
+
+@dataclass(frozen=True, slots=True)
 class ClaimResult:
     tasks: list[Task]
     #: Per claimed shard: the earliest due time (ms) left in it, None when empty.
@@ -184,17 +193,29 @@ class Store:
         With a `dedup_key` already seen within the window nothing is stored, and the id of
         the earlier message is returned. Concurrent calls share round trips (`GroupCommit`).
         """
-        return await self._enqueues.submit(_Enqueue(shard, new, dedup_key))
+        [existing] = await self.enqueue_all([(shard, new, dedup_key)])
+        return existing
 
-    async def _enqueue_many(self, items: Sequence[_Enqueue]) -> list[str | Exception | None]:
+    async def enqueue_all(self, items: Sequence[tuple[int, NewMessage, str]]) -> list[str | None]:
+        """Store several messages (a topic fan-out) in one transaction, whatever their shards:
+        all or none are written. Returns, per message, the id it duplicates or None."""
+        return await self._enqueues.submit([_Enqueue(*item) for item in items])
+
+    async def _enqueue_many(
+        self, batches: Sequence[list[_Enqueue]]
+    ) -> list[list[str | None] | Exception]:
         self._next_shard = (self._next_shard + 1) % self.keys.shards
         window_ms = int(self.limits.dedup_window * 1000)
         by_shard: dict[int, list[Any]] = defaultdict(list)
-        for item in items:
+        for item in (item for batch in batches for item in batch):
             by_shard[item.shard] += (*self.message_args(item.new), item.dedup_key, window_ms)
 
+        # MULTI/EXEC only when one submission (a fan-out) spans shards, so it is written
+        # all at once; a plain publish is one script call, atomic by itself.
+        atomic = any(len({item.shard for item in batch}) > 1 for batch in batches)
+
         async def run() -> list[Any]:
-            pipe = self.redis.pipeline(transaction=False)
+            pipe = self.redis.pipeline(transaction=atomic)
             for shard, args in by_shard.items():
                 sk = self._shards[shard]
                 pipe.evalsha(_ENQUEUE.sha, 2, sk.due, sk.log, sk.message_prefix,
@@ -206,15 +227,19 @@ class Store:
 
         replies = dict(zip(by_shard, await self._guard(run), strict=True))
         positions: dict[int, int] = defaultdict(int)
-        results: list[str | Exception | None] = []
-        for item in items:
-            reply = replies[item.shard]
-            if isinstance(reply, Exception):
-                results.append(_store_error(reply))
-                continue
-            existing = reply[positions[item.shard]]
-            positions[item.shard] += 1
-            results.append(existing.decode() if existing else None)
+        results: list[list[str | None] | Exception] = []
+        for batch in batches:
+            found: list[str | None] = []
+            failure: Exception | None = None
+            for item in batch:
+                reply = replies[item.shard]
+                if isinstance(reply, Exception):
+                    failure = _store_error(reply)
+                    continue
+                existing = reply[positions[item.shard]]
+                positions[item.shard] += 1
+                found.append(existing.decode() if existing else None)
+            results.append(failure or found)
         return results
 
     async def claim(self, limits: dict[int, int], now_ms: int) -> ClaimResult:
@@ -255,16 +280,23 @@ class Store:
 
         await self._pipelined(fill)
 
-    async def backlog(self) -> list[tuple[int, int]]:
-        """Per shard: (tasks waiting, tasks leased)."""
+    async def backlog(self) -> list[ShardBacklog]:
+        """Per shard: tasks waiting and leased, the oldest due time, dead letters."""
 
         def fill(pipe: Any) -> None:
             for sk in self._shards:
                 pipe.zcard(sk.due)
                 pipe.zcard(sk.lease)
+                pipe.zrange(sk.due, 0, 0, withscores=True)
+                pipe.zcard(sk.dlq)
 
-        counts = await self._pipelined(fill)
-        return list(zip(counts[::2], counts[1::2], strict=True))
+        replies = await self._pipelined(fill)
+        out = []
+        for i in range(0, len(replies), 4):
+            waiting, leased, head, dead = replies[i : i + 4]
+            oldest = int(head[0][1]) if head else None
+            out.append(ShardBacklog(int(waiting), int(leased), oldest, int(dead)))
+        return out
 
     # -- messages -------------------------------------------------------------------------
 

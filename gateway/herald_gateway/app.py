@@ -29,6 +29,7 @@ from herald_gateway.metrics import Metrics
 from herald_gateway.routes import publish, system
 from herald_gateway.routes._common import json_response
 from herald_gateway.routes.lifecycle import LIFECYCLE_ROUTES
+from herald_gateway.routes.topics import TOPIC_ROUTES
 from herald_gateway.routing_cache import RoutingCache
 from herald_gateway.sender import AiohttpSender, Sender
 from herald_gateway.state import State
@@ -105,6 +106,7 @@ def create_app(settings: Settings, sender_factory: SenderFactory = _default_send
     routes = [
         Route("/v2/publish/{destination:path}", publish.publish, methods=["POST"]),
         *LIFECYCLE_ROUTES,
+        *TOPIC_ROUTES,
         Route("/v2/keys", system.get_keys, methods=["GET"]),
         Route("/v2/keys/rotate", system.rotate_keys, methods=["POST"]),
         Route("/healthz", system.healthz, methods=["GET"]),

@@ -97,7 +97,8 @@ def run_operator(args: argparse.Namespace) -> None:
 
     settings = Settings()
     configure_logging(settings.log_level, json=settings.log_json)
-    run(settings, namespaces=args.namespace, peering=args.peering, liveness=args.liveness)
+    run(settings, namespaces=args.namespace, peering=args.peering, priority=args.priority,
+        liveness=args.liveness)  # fmt: skip
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -116,6 +117,9 @@ def _parser() -> argparse.ArgumentParser:
     mode = operator.add_mutually_exclusive_group()
     mode.add_argument("--standalone", action="store_true", help="one replica (the default)")
     mode.add_argument("--peering", metavar="NAME", help="active/standby through a KopfPeering")
+    operator.add_argument("--priority", type=int, metavar="N",
+                          help="peering priority: the highest live one works, the others stand "
+                               "by (default: random, so replicas never tie)")  # fmt: skip
     operator.add_argument("--liveness", default="http://0.0.0.0:8081/healthz",
                           help="kopf liveness endpoint")  # fmt: skip
     return parser

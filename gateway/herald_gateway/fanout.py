@@ -22,12 +22,13 @@ from starlette.responses import Response
 from herald_core.errors import NotFound
 from herald_core.ids import new_message_id
 from herald_core.routing import (
-    PARKED_MS,
     Delivery,
+    FlowControl,
     RoutingTable,
     SubscriptionRoute,
-    route_id,
+    endpoint_name,
     split_destination,
+    subscription_flow_key,
     topic_id,
 )
 from herald_core.settings import Settings
@@ -61,10 +62,10 @@ async def publish_topic(request: Request, st: State, destination: str) -> Respon
         return json_response([])
     now_ms = int(time.time() * 1000)
     config, _token, _own = split_query(request.scope["query_string"].decode("latin-1"))
-    spec = parse_publish(
-        table.subscriptions[0].url, urlencode(config), request.headers.items(), settings, now_ms
-    )
-    explicit = _explicit(spec, request, {k for k, _ in config})
+    given = {k.lower() for k in request.headers} | {k for k, _ in config}
+    headers = [*_group_defaults(table, given), *request.headers.items()]
+    spec = parse_publish(table.subscriptions[0].url, urlencode(config), headers, settings, now_ms)
+    explicit = _explicit(spec, given | {k.lower() for k in table.topic.headers})
     caller_ip = request.client.host if request.client else None
     submits = []
     answers: list[dict[str, object]] = []
@@ -84,9 +85,14 @@ async def publish_topic(request: Request, st: State, destination: str) -> Respon
     return json_response(answers)
 
 
-def _explicit(spec: PublishSpec, request: Request, query_keys: set[str]) -> Delivery:
-    """The delivery settings the publisher set itself (header or query parameter)."""
-    given = {k for k in _EXPLICIT if k in request.headers or k in query_keys}
+def _group_defaults(table: RoutingTable, given: set[str]) -> list[tuple[str, str]]:
+    """A URL group's default headers (`PATCH /v2/topics`) the publisher did not set."""
+    return [(k, v) for k, v in table.topic.headers.items() if k.lower() not in given]
+
+
+def _explicit(spec: PublishSpec, names: set[str]) -> Delivery:
+    """The delivery settings set by the publish (header, query key or group default)."""
+    given = {k for k in _EXPLICIT if k in names}
     return Delivery(
         retries=spec.max_retries if "upstash-retries" in given else None,
         retry_delay=spec.retry_delay if "upstash-retry-delay" in given else None,
@@ -109,13 +115,16 @@ def _message(
     defaults = Delivery(settings.default_retries, None, settings.default_timeout, "POST")
     delivery = explicit.over(sub.delivery).over(defaults)
     headers = {**spec.headers, **sub.headers, "Upstash-Topic-Name": table.topic.name}
-    flow = sub.flow_control
+    limits = sub.flow_control or FlowControl()
     sub_spec = dataclasses.replace(
         spec,
-        flow=spec.flow
-        if flow is None
-        else FlowLimits(
-            f"sub:{route_id(table.topic, sub)}", flow.parallelism or 0, flow.rate or 0, flow.period
+        # the subscription's own key: its limits, its pause and its counters (a publisher's
+        # Upstash-Flow-Control-Key does not apply to topic deliveries)
+        flow=FlowLimits(
+            subscription_flow_key(table.topic.id, sub.name),
+            limits.parallelism or 0,
+            limits.rate or 0,
+            limits.period,
         ),
         url=sub.url,
         method=delivery.method or "POST",
@@ -128,7 +137,7 @@ def _message(
     shard = choose_shard(sub_spec, key, settings.shards, shard)
     message = build_message(sub_spec, new_message_id(shard, settings.shards), body, now_ms,
                             caller_ip)  # fmt: skip
-    message = dataclasses.replace(message, topic_name=table.topic.name, endpoint_name=sub.name,
-                                  extra={"route": route_id(table.topic, sub)})  # fmt: skip
-    due = PARKED_MS if table.is_paused(sub) else sub_spec.not_before
-    return shard, NewMessage(message, body, due), key
+    message = dataclasses.replace(
+        message, topic_name=table.topic.name, endpoint_name=endpoint_name(sub)
+    )
+    return shard, NewMessage(message, body, sub_spec.not_before), key

@@ -12,6 +12,8 @@ from prometheus_client import (
     generate_latest,
 )
 
+from herald_core.store import ShardBacklog
+
 disable_created_metrics()  # type: ignore[no-untyped-call]  # _created series double the scrape
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 
@@ -40,6 +42,14 @@ class Metrics:
             ["shard", "state"],
             registry=self.registry,
         )
+        self.oldest_age = Gauge(
+            "herald_backlog_oldest_age_seconds",
+            "How long the most overdue task has been due (0 when none is late).",
+            registry=self.registry,
+        )
+        self.dlq_size = Gauge(
+            "herald_dlq_size", "Dead letters kept (all shards).", registry=self.registry
+        )
         self.redis_errors = Counter(
             "herald_redis_errors", "Redis operations that failed.", registry=self.registry
         )
@@ -49,10 +59,13 @@ class Metrics:
         self.deliveries.labels(outcome, status_class).inc()
         self.attempt_seconds.observe(seconds)
 
-    def set_backlog(self, counts: list[tuple[int, int]]) -> None:
-        for shard, (waiting, leased) in enumerate(counts):
-            self.backlog.labels(str(shard), "waiting").set(waiting)
-            self.backlog.labels(str(shard), "leased").set(leased)
+    def set_backlog(self, shards: list[ShardBacklog], now_ms: int) -> None:
+        for shard, counts in enumerate(shards):
+            self.backlog.labels(str(shard), "waiting").set(counts.waiting)
+            self.backlog.labels(str(shard), "leased").set(counts.leased)
+        due = [s.oldest_due for s in shards if s.oldest_due is not None]
+        self.oldest_age.set(max(0.0, (now_ms - min(due)) / 1000) if due else 0.0)
+        self.dlq_size.set(sum(s.dead_letters for s in shards))
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -18,6 +18,7 @@ from urllib.parse import unquote, urlsplit
 from herald_core.durations import parse_duration
 from herald_core.errors import InvalidField
 from herald_core.expressions import compile_expression
+from herald_core.ids import shard_for_key
 from herald_core.models import Callback, Message, Redaction
 from herald_core.settings import Settings
 from herald_core.signing import body_hash
@@ -427,8 +428,8 @@ def flow_fields(flow: FlowLimits | None) -> dict[str, Any]:
 def choose_shard(spec: PublishSpec, dedup: str, shards: int, default: int) -> int:
     """Messages of one flow-control key, and duplicates, must meet in one shard."""
     if spec.flow is not None:
-        return int(hashlib.sha256(spec.flow.key.encode()).hexdigest()[:8], 16) % shards
-    return dedup_shard(dedup, shards) if dedup else default
+        return shard_for_key(spec.flow.key, shards)
+    return shard_for_key(dedup, shards) if dedup else default
 
 
 def dedup_key(spec: PublishSpec, body: bytes) -> str:
@@ -447,11 +448,6 @@ def dedup_key(spec: PublishSpec, body: bytes) -> str:
     else:
         return ""
     return digest.hexdigest()
-
-
-def dedup_shard(key: str, shards: int) -> int:
-    """Duplicates must meet in one shard: the key decides it."""
-    return int(key[:8], 16) % shards
 
 
 def redelivery(

@@ -36,6 +36,20 @@ class RoutingCache:
         self._task: asyncio.Task[None] | None = None
         self.loaded = asyncio.Event()
 
+    @property
+    def store(self) -> RoutingStore:
+        return self._store
+
+    def remember(self, topic_id: str, table: RoutingTable | None) -> None:
+        """A table this gateway just wrote (None: deleted), so its next publish sees it
+        without waiting for the pub/sub announcement."""
+        tables = dict(self.tables)
+        if table is None:
+            tables.pop(topic_id, None)
+        else:
+            tables[topic_id] = table
+        self.tables = tables
+
     # -- reads on the publish path ------------------------------------------------------------
 
     def get(self, topic_id: str) -> RoutingTable | None:

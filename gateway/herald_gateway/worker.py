@@ -277,7 +277,9 @@ class Worker:
                 await self._store.enforce_retention(int(self._clock() * 1000))
             except StoreError as exc:
                 logger.warning("retention pass failed: %s", exc)
-            await asyncio.sleep(_JANITOR_INTERVAL)
+            limits = self._store.limits
+            await asyncio.sleep(min(_JANITOR_INTERVAL, limits.log_retention / 4,
+                                    limits.dlq_retention / 4))  # fmt: skip
 
     def stop(self) -> None:
         """Stop claiming; `run` then finishes in-flight deliveries and returns."""

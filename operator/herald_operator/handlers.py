@@ -9,7 +9,6 @@ through finalizers; a Redis failure is a `kopf.TemporaryError`, retried with bac
 
 from __future__ import annotations
 
-import base64
 import logging
 import time
 from collections.abc import Mapping
@@ -32,9 +31,13 @@ from herald_core.settings import Settings
 from herald_operator.conditions import changed, now_iso
 from herald_operator.reconcile.status import subscription_status, topic_address, topic_status
 
+# Registers the namespace-token index and event handlers along with these.
+from herald_operator.tokens import reconcile_tokens, watch_token_secrets_only
+
 GROUP, VERSION = "herald.dev", "v1alpha1"
-TOKEN_LABEL = "herald.dev/token"
 _RETRY_DELAY = 5.0
+#: Seconds a Subscription waits for its existing Topic's table before reporting TopicNotFound.
+_TABLE_WAITS = 30
 logger = logging.getLogger(__name__)
 
 
@@ -64,6 +67,7 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     settings.networking.request_timeout = 60
     settings.execution.max_workers = 20
     settings.posting.level = logging.INFO
+    watch_token_secrets_only(settings)
     redis = Redis.from_url(herald.redis_url, socket_connect_timeout=2, socket_timeout=10)
     memo["routing"] = RoutingStore(redis, Keys(herald.key_prefix, herald.shards))
     interval = herald.operator_resync_interval
@@ -139,6 +143,7 @@ async def topic_sync(name: str, namespace: str, spec: Any, status: Any, meta: An
 
 async def topic_resync(**kwargs: Any) -> None:
     await cast(Any, topic_sync)(**kwargs)
+    await reconcile_tokens(kwargs["memo"], kwargs["token_secrets"])  # heals a flushed Redis
 
 
 @kopf.on.delete(GROUP, VERSION, "topics")
@@ -156,7 +161,7 @@ async def topic_delete(name: str, namespace: str, memo: kopf.Memo, **_: Any) -> 
 @kopf.on.create(GROUP, VERSION, "subscriptions")
 @kopf.on.update(GROUP, VERSION, "subscriptions")
 async def subscription_sync(name: str, namespace: str, spec: Any, status: Any, meta: Any,
-                            body: Any, patch: kopf.Patch, memo: kopf.Memo,
+                            body: Any, patch: kopf.Patch, memo: kopf.Memo, retry: int,
                             topic_specs: kopf.Index[Any, Any], **_: Any) -> None:  # fmt: skip
     if meta.get("deletionTimestamp"):
         return  # a timer racing the finalizer must not write the entry back
@@ -167,11 +172,16 @@ async def subscription_sync(name: str, namespace: str, spec: Any, status: Any, m
     try:
         synced = await sync_subscription(store, namespace, name, spec,
                                          found[0] if found else None, _now_ms())  # fmt: skip
-        counts = _counts(await store.stats(topic_id(namespace, topic)), name)
+        counts = await store.subscription_counts(topic_id(namespace, topic), name)
     except InvalidField as exc:
         error = ("InvalidSpec", str(exc))
     except StoreError as exc:
         raise _store_error(exc, patch, "RedisUnavailable") from exc
+    if found and synced is not None and not synced.topic_found and retry < _TABLE_WAITS:
+        # The Topic exists but has no table yet (its handler had not run: a start with both
+        # kinds present, a Topic created a moment before): look again soon rather than
+        # report TopicNotFound until the next resync.
+        raise kopf.TemporaryError("the Topic's routing table is not written yet", delay=1)
     previous = list(status.get("conditions", []))
     new = subscription_status(generation=meta.get("generation", 0), previous=previous,
                               synced=synced, error=error, topic=topic, counts=counts,
@@ -182,6 +192,7 @@ async def subscription_sync(name: str, namespace: str, spec: Any, status: Any, m
 
 async def subscription_resync(**kwargs: Any) -> None:
     await cast(Any, subscription_sync)(**kwargs)
+    await reconcile_tokens(kwargs["memo"], kwargs["token_secrets"])
 
 
 @kopf.on.delete(GROUP, VERSION, "subscriptions")
@@ -193,33 +204,5 @@ async def subscription_delete(name: str, namespace: str, spec: Any, memo: kopf.M
         raise _retry(exc) from exc
 
 
-def _counts(stats: Mapping[str, int], name: str) -> dict[str, int]:
-    return {k: stats.get(f"{name}:{k}", 0) for k in ("delivered", "failed", "backlog")}
-
-
 def _now_ms() -> int:
     return int(time.time() * 1000)
-
-
-# -- namespace tokens -----------------------------------------------------------------------
-
-
-@kopf.on.resume("", "v1", "secrets", labels={TOKEN_LABEL: kopf.PRESENT})
-@kopf.on.create("", "v1", "secrets", labels={TOKEN_LABEL: kopf.PRESENT})
-@kopf.on.update("", "v1", "secrets", labels={TOKEN_LABEL: kopf.PRESENT})
-async def token_sync(name: str, namespace: str, body: Any, memo: kopf.Memo, **_: Any) -> None:
-    """A namespace token: its SHA-256 goes to Redis, the token itself never does."""
-    raw = (body.get("data") or {}).get("token")
-    tokens = [base64.b64decode(raw).decode().strip()] if raw else []
-    try:
-        await _store(memo).sync_tokens(f"{namespace}/{name}", tokens)
-    except StoreError as exc:
-        raise _retry(exc) from exc
-
-
-@kopf.on.delete("", "v1", "secrets", labels={TOKEN_LABEL: kopf.PRESENT})
-async def token_delete(name: str, namespace: str, memo: kopf.Memo, **_: Any) -> None:
-    try:
-        await _store(memo).sync_tokens(f"{namespace}/{name}", [])
-    except StoreError as exc:
-        raise _retry(exc) from exc

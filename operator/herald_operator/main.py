@@ -9,11 +9,25 @@ with `--peering NAME` (a KopfPeering object, as kopf documents).
 from __future__ import annotations
 
 import asyncio
+import logging
+import secrets
 from collections.abc import Sequence
 
 import kopf
 
 from herald_core.settings import Settings
+
+logger = logging.getLogger(__name__)
+#: Random peering priorities are drawn from [1, this).
+PRIORITY_RANGE = 2**31
+
+
+def peering_priority(priority: int | None) -> int:
+    """The given priority, else a random one. kopf pauses *every* operator of a peering
+    when two share the highest priority ("Possibly conflicting operators with the same
+    priority"), so replicas of one Deployment, which all get the same arguments, must not
+    share one: kopf's peering docs suggest a random priority per process."""
+    return priority if priority is not None else 1 + secrets.randbelow(PRIORITY_RANGE - 1)
 
 
 def run(
@@ -21,17 +35,23 @@ def run(
     *,
     namespaces: Sequence[str] = (),
     peering: str | None = None,
+    priority: int | None = None,
     liveness: str = "http://0.0.0.0:8081/healthz",
 ) -> None:
     import herald_operator.handlers  # noqa: F401  (registers the handlers)
 
+    chosen = None
+    if peering is not None:
+        chosen = peering_priority(priority)
+        logger.info("peering %r with priority %d", peering, chosen)
     asyncio.run(
         kopf.operator(
             clusterwide=not namespaces,
             namespaces=list(namespaces),
             standalone=peering is None,
             peering_name=peering,
+            priority=chosen,
             liveness_endpoint=liveness,
-            memo=kopf.Memo(herald=settings),
+            memo=kopf.Memo(herald=settings, namespaces=tuple(namespaces)),
         )
     )

@@ -92,3 +92,47 @@ async def test_subscription_flow_control(make_gateway, receiver: Receiver, redis
     requests = await asyncio.to_thread(receiver.wait_for, path, 5)
     assert max_in_flight(requests, stall - 0.01) == 1
     assert {r.header("Upstash-Topic-Name") for r in requests} == {"jobs"}
+
+
+async def _apply(redis_url: str, topic: dict, subs: dict) -> RoutingStore:  # type: ignore[type-arg]
+    redis = Redis.from_url(redis_url)
+    routes = RoutingStore(redis, Keys("herald", 16))
+    await apply_manifests(routes, {("ops", "jobs"): topic}, subs, ({}, {}))
+    return routes
+
+
+async def test_paused_subscription_keeps_messages_and_counts(
+    make_gateway, receiver: Receiver, redis_url
+) -> None:
+    path = receiver.new_path(Answer(500))  # the first attempt fails, its retry is due soon
+    sub = {"topic": "jobs", "endpoint": {"url": receiver.url(path)},
+           "delivery": {"retries": 2, "retryDelay": "300"}}  # fmt: skip
+    routes = await _apply(redis_url, {}, {("ops", "worker"): sub})
+    try:
+        gateway = await asyncio.to_thread(make_gateway)
+        await asyncio.to_thread(gateway.publish, "ops/jobs", b"first")
+        await asyncio.to_thread(receiver.wait_for, path, 1)  # failed: retrying
+        await apply_manifests(routes, {("ops", "jobs"): {}},
+                              {("ops", "worker"): {**sub, "paused": True}}, ({}, {}))  # fmt: skip
+        await asyncio.to_thread(gateway.publish, "ops/jobs", b"second")  # accepted, kept
+        probe = receiver.new_path()
+        await asyncio.to_thread(gateway.publish, receiver.url(probe), b"p",
+                                **{"Upstash-Delay": "800ms"})  # fmt: skip
+        await asyncio.to_thread(receiver.wait_for, probe, 1)
+        assert len(receiver.received(path)) == 1  # neither the retry nor the new message
+        counts = await routes.subscription_counts("ops/jobs", "worker")
+        assert counts == {"delivered": 0, "failed": 0, "backlog": 2}
+
+        await apply_manifests(routes, {("ops", "jobs"): {}}, {("ops", "worker"): sub}, ({}, {}))
+        requests = await asyncio.to_thread(receiver.wait_for, path, 3)
+        assert sorted(r.body for r in requests[1:]) == [b"first", b"second"]
+
+        async def settled() -> bool:
+            counts = await routes.subscription_counts("ops/jobs", "worker")
+            return counts == {"delivered": 2, "failed": 0, "backlog": 0}
+
+        async with asyncio.timeout(5):
+            while not await settled():  # noqa: ASYNC110 - polling Redis, no event to wait on
+                await asyncio.sleep(0.02)
+    finally:
+        await routes.redis.aclose()

@@ -3,15 +3,18 @@
 a background thread (its own event loop), so tests stay synchronous and kopf runs in
 `KopfRunner`'s thread against a real HTTP endpoint.
 
-Fixes: discovery of CRDs, namespaces, events, secrets and our kinds; resourceVersion, uid,
-creationTimestamp and generation stamped on create and every patch; JSON-patch `test` ops
-answered with 422 on conflict; watches replay only objects newer than `?resourceVersion=`;
-list responses carry kind/apiVersion/resourceVersion; core discovery says `v1`.
+Fixes: discovery of CRDs, namespaces, events, secrets, kopf peerings and our kinds;
+resourceVersion, uid, creationTimestamp and generation stamped on create and every patch;
+JSON-patch `test` ops answered with 422 on conflict; watches replay only objects newer than
+`?resourceVersion=` and lose no change made during the replay; list responses carry
+kind/apiVersion/resourceVersion; core discovery says `v1`; only the latest requests are
+remembered (kmock's matching is O(n²) in them).
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import datetime
 import itertools
 import threading
@@ -35,6 +38,8 @@ _KINDS = {
     "subscriptions": ("Subscription", ["hsub"]),
 }
 
+#: Requests the emulator remembers (kmock keeps them all; see `Emulator`).
+_KEPT_REQUESTS = 64
 _parse_path = parsing.parse_path
 
 
@@ -57,6 +62,10 @@ class Emulator(kmock.KubernetesEmulator):
 
     def __attrs_post_init__(self) -> None:
         super().__attrs_post_init__()
+        # kmock keeps every request it served and, for each new one, scans them all to find
+        # which reaction it belongs to: O(n²), minutes at a few thousand objects. Only the
+        # request being served has to be found, so keep the latest few.
+        self._requests = collections.deque(maxlen=_KEPT_REQUESTS)  # type: ignore[assignment]
         resources: Any = self.resources
         resources["apiextensions.k8s.io/v1/customresourcedefinitions"] = {
             "kind": "CustomResourceDefinition", "namespaced": False,
@@ -67,6 +76,12 @@ class Emulator(kmock.KubernetesEmulator):
         resources["v1/secrets"] = {
             "kind": "Secret", "namespaced": True,
             "verbs": {"list", "watch", "get", "create", "patch", "delete"}}  # fmt: skip
+        # kopf peering (active/standby operators): the kinds of kopf's peering CRDs
+        for plural, kind, namespaced in (("clusterkopfpeerings", "ClusterKopfPeering", False),
+                                         ("kopfpeerings", "KopfPeering", True)):  # fmt: skip
+            resources[f"kopf.dev/v1/{plural}"] = {
+                "kind": kind, "singular": kind.lower(), "namespaced": namespaced,
+                "verbs": {"list", "watch", "get", "create", "patch"}}  # fmt: skip
         for plural, (kind, short) in _KINDS.items():
             resources[f"{GROUP}/{plural}"] = {
                 "kind": kind, "singular": kind.lower(), "namespaced": True,
@@ -140,18 +155,30 @@ class Emulator(kmock.KubernetesEmulator):
         return result
 
     async def _serve_watch(self, request: rendering.Request) -> AsyncIterator[Any]:
+        """kmock's watch, minus two faults: it replays every object as ADDED, even those the
+        client listed already (skipped here by `?resourceVersion=`), and it joins the event
+        bus only after the replay, losing what changed meanwhile (joined here before the
+        snapshot is taken, under the lock that object changes hold)."""
         since = int(request.params.get("resourceVersion") or 0)
-        replaying = True
-        async for event in super()._serve_watch(request):
-            if not isinstance(event, dict):
-                yield event
-                continue
-            version = int(event.get("object", {}).get("metadata", {}).get("resourceVersion") or 0)
-            # kmock replays every object first; objects the client listed already are skipped
-            if replaying and event.get("type") == "ADDED" and version <= since:
-                continue
-            replaying = False
-            yield event
+        yield b""  # the headers: the stream has started
+        assert request.resource is not None
+        bus = self._buses[request.resource]
+        kmock: Any = self  # its name-mangled private helpers
+        async with self._lock:
+            mark = await bus.mark()
+            objs = [o for o in kmock._KubernetesEmulator__get_objs(request, strict=False)
+                    if not o.deleted]  # fmt: skip
+        try:
+            for obj in objs:
+                if int(obj.raw.get("metadata", {}).get("resourceVersion") or 0) > since:
+                    yield {"type": "ADDED", "object": obj.raw}
+            async for event in bus.stream(since=mark):
+                meta = event.get("object", {}).get("metadata", {})
+                where = (request.resource, meta.get("namespace"), meta.get("name"))
+                if kmock._KubernetesEmulator__check(request, *where, strict=False):
+                    yield event
+        finally:
+            await bus.unmark(mark)
 
     async def _serve_version(self, request: rendering.Request) -> Any:
         result: Any = await super()._serve_version(request)

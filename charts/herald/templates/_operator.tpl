@@ -19,7 +19,8 @@ each of operator.watchNamespaces.
   verbs: [get, patch]
 # Application: namespace-scoped publish tokens are Secrets labelled `herald.dev/token`,
 # which the operator syncs into Redis. RBAC cannot grant by label, so this covers every
-# Secret in scope, read-only; the operator acts only on the labelled ones. Narrow it with
+# Secret in scope, read-only; the operator lists and watches with a label selector (the API
+# server sends it the labelled ones only) and never writes to a Secret. Narrow it with
 # operator.watchNamespaces.
 - apiGroups: [""]
   resources: [secrets]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
@@ -23,7 +25,7 @@ async def readyz(request: Request) -> Response:
 async def metrics(request: Request) -> Response:
     st = state(request)
     try:
-        st["metrics"].set_backlog(await st["store"].backlog())
+        st["metrics"].set_backlog(await st["store"].backlog(), int(time.time() * 1000))
     except StoreError:  # metrics must render even when Redis is down
         st["metrics"].redis_errors.inc()
     return Response(st["metrics"].render(), media_type="text/plain; version=0.0.4")
