@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from redis import exceptions as redis_errors
@@ -30,26 +29,17 @@ from herald_core.routing import (
     encode_topic,
     subscription_flow_key,
 )
+from herald_core.scripts import Script
 
 TOPIC_FIELD = "topic"
 _SUB_PREFIX = "s:"
 
 
-@dataclass(frozen=True, slots=True)
-class _Script:
-    source: str
-    sha: str
-
-    @classmethod
-    def of(cls, source: str) -> _Script:
-        return cls(source, hashlib.sha1(source.encode()).hexdigest())
-
-
-_PUT_TABLE = _Script.of(routing_scripts.PUT_TABLE)
-_DROP_TABLE = _Script.of(routing_scripts.DROP_TABLE)
-_PUT_ENTRY = _Script.of(routing_scripts.PUT_ENTRY)
-_SYNC_TOKENS = _Script.of(routing_scripts.SYNC_TOKENS)
-_FLOW_PAUSE = _Script.of(scripts.FLOW_PAUSE)
+_PUT_TABLE = Script.of(routing_scripts.PUT_TABLE)
+_DROP_TABLE = Script.of(routing_scripts.DROP_TABLE)
+_PUT_ENTRY = Script.of(routing_scripts.PUT_ENTRY)
+_SYNC_TOKENS = Script.of(routing_scripts.SYNC_TOKENS)
+_FLOW_PAUSE = Script.of(scripts.FLOW_PAUSE)
 _ALL = (_PUT_TABLE, _DROP_TABLE, _PUT_ENTRY, _SYNC_TOKENS, _FLOW_PAUSE)
 
 
@@ -91,7 +81,7 @@ class RoutingStore:
         except redis_errors.RedisError as exc:
             raise StoreError(f"redis: {exc.__class__.__name__}: {exc}") from exc
 
-    async def _run(self, script: _Script, keys: Sequence[str], args: Sequence[Any]) -> int:
+    async def _run(self, script: Script, keys: Sequence[str], args: Sequence[Any]) -> int:
         reply = await self._guard(lambda: self.redis.evalsha(script.sha, len(keys), *keys, *args))
         return int(reply)
 

@@ -12,6 +12,22 @@ when small), r retries done, n next delivery (ms), x event JSON (error, response
 
 from __future__ import annotations
 
+import hashlib
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Script:
+    """A Lua script and its SHA-1, as EVALSHA takes it."""
+
+    source: str
+    sha: str
+
+    @classmethod
+    def of(cls, source: str) -> Script:
+        return cls(source, hashlib.sha1(source.encode()).hexdigest())
+
+
 # Shared by the scripts below.
 # Flow control lives in the shard of its key (every message of a flow-control key is stored
 # in the same shard), so limits hold across all gateways and every check is part of the

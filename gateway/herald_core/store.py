@@ -23,6 +23,7 @@ from herald_core.batching import GroupCommit
 from herald_core.errors import StoreError
 from herald_core.keys import Keys
 from herald_core.models import Message, Task, flow_spec
+from herald_core.scripts import Script
 from herald_core.settings import Settings
 
 T = TypeVar("T")
@@ -74,25 +75,15 @@ class Settlement:
     new: tuple[NewMessage, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class _Script:
-    source: str
-    sha: str
-
-    @classmethod
-    def of(cls, source: str) -> _Script:
-        return cls(source, hashlib.sha1(source.encode()).hexdigest())
-
-
-_ENQUEUE = _Script.of(scripts.ENQUEUE)
-_CLAIM = _Script.of(scripts.CLAIM)
-_SETTLE = _Script.of(scripts.SETTLE)
-_CANCEL = _Script.of(scripts.CANCEL)
-_DLQ_DELETE = _Script.of(scripts.DLQ_DELETE)
-_DLQ_RETRY = _Script.of(scripts.DLQ_RETRY)
-_JANITOR = _Script.of(scripts.JANITOR)
-_LOAD_KEYS = _Script.of(scripts.LOAD_KEYS)
-_ROTATE_KEYS = _Script.of(scripts.ROTATE_KEYS)
+_ENQUEUE = Script.of(scripts.ENQUEUE)
+_CLAIM = Script.of(scripts.CLAIM)
+_SETTLE = Script.of(scripts.SETTLE)
+_CANCEL = Script.of(scripts.CANCEL)
+_DLQ_DELETE = Script.of(scripts.DLQ_DELETE)
+_DLQ_RETRY = Script.of(scripts.DLQ_RETRY)
+_JANITOR = Script.of(scripts.JANITOR)
+_LOAD_KEYS = Script.of(scripts.LOAD_KEYS)
+_ROTATE_KEYS = Script.of(scripts.ROTATE_KEYS)
 _ALL = (_ENQUEUE, _CLAIM, _SETTLE, _CANCEL, _DLQ_DELETE, _DLQ_RETRY, _JANITOR, _LOAD_KEYS,
         _ROTATE_KEYS)  # fmt: skip
 
@@ -156,7 +147,7 @@ class Store:
         for script in _ALL:
             await self.redis.script_load(script.source)
 
-    async def _evalsha(self, script: _Script, keys: Sequence[str], args: Sequence[Any]) -> Any:
+    async def _evalsha(self, script: Script, keys: Sequence[str], args: Sequence[Any]) -> Any:
         return await self._guard(lambda: self.redis.evalsha(script.sha, len(keys), *keys, *args))
 
     async def _pipelined(self, fill: Callable[[Any], None]) -> list[Any]:

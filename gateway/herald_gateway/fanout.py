@@ -11,7 +11,6 @@ script call per shard; the answer comes once every one of them is in Redis.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import time
 from urllib.parse import urlencode
@@ -67,20 +66,22 @@ async def publish_topic(request: Request, st: State, destination: str) -> Respon
     spec = parse_publish(table.subscriptions[0].url, urlencode(config), headers, settings, now_ms)
     explicit = _explicit(spec, given | {k.lower() for k in table.topic.headers})
     caller_ip = request.client.host if request.client else None
-    submits = []
+    items = []
     answers: list[dict[str, object]] = []
     for sub in table.subscriptions:
         shard, new, key = _message(table, sub, spec, explicit, body, settings, now_ms, caller_ip,
                                    st["store"].pick_shard())  # fmt: skip
-        submits.append(st["store"].enqueue(shard, new, key))
+        items.append((shard, new, key))
         answers.append({"messageId": new.message.id, "url": sub.url})
-    existing = await asyncio.gather(*submits)
-    worker = st["worker"]
+    # one submission: every subscription's message is written, or none is
+    existing = await st["store"].enqueue_all(items)
     for answer, earlier in zip(answers, existing, strict=True):
         if earlier is not None:
             answer["messageId"], answer["deduplicated"] = earlier, True
+    worker = st["worker"]
     if worker is not None:
-        worker.notify(st["store"].pick_shard(), spec.not_before)
+        for shard, new, _key in items:
+            worker.notify(shard, new.due_ms)
     st["metrics"].publishes.inc(len(answers))
     return json_response(answers)
 
