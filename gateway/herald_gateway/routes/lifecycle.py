@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from starlette.routing import Route
 
-from herald_gateway.routes import dlq, logs, messages
+from herald_gateway.routes import batch, dlq, logs, messages
 
 LIFECYCLE_ROUTES = [
+    Route("/v2/batch", batch.batch, methods=["POST"]),
     Route("/v2/messages", messages.cancel_many, methods=["DELETE"]),
     Route("/v2/messages/", messages.cancel_many, methods=["DELETE"]),
     Route("/v2/messages/{message_id}", messages.get_message, methods=["GET"]),
