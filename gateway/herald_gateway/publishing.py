@@ -35,8 +35,6 @@ _NOT_FORWARDED = frozenset(
         "expect", "accept-encoding", "user-agent",
     }
 )  # fmt: skip
-#: Upstash-* headers belonging to features not built yet: refused rather than ignored.
-_NOT_YET: tuple[str, ...] = ()
 _CALLBACK_OPTIONS = ("method", "timeout", "retries", "retry-delay", "delay")
 _DESTINATION_ERROR = "endpoint has invalid scheme, add http:// or https://"
 
@@ -202,8 +200,6 @@ def _check_config_name(lname: str) -> None:
     suffix = lname[len("upstash-") :]
     if suffix in _CONFIG or suffix.startswith(("telemetry-", "callback", "failure-callback")):
         return
-    if _NOT_YET and suffix.startswith(_NOT_YET):
-        raise InvalidField(canonical_header(lname), "not supported by this Herald version yet")
     raise InvalidField(canonical_header(lname), "unknown Upstash header")
 
 
