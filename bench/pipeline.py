@@ -131,7 +131,7 @@ import uvloop
 from aiohttp import web
 from redis.asyncio import Redis
 
-from bench.sink import REPO_ROOT, stop_sink_process
+from bench.sink import REPO_ROOT, serve, stop_sink_process
 from herald_core.signing import new_signing_key
 from herald_gateway.embedded import RedisServer, redis_server_binary
 
@@ -183,16 +183,8 @@ class SinkState:
 
 
 async def _serve_sink(port: int, fail_first: bool) -> None:
-    loop = asyncio.get_running_loop()
-    server = web.Server(SinkState(fail_first).handle, access_log=None)
-    srv = await loop.create_server(server, "127.0.0.1", port, backlog=4096, reuse_address=True)
     quiet_gc()
-    try:
-        await srv.serve_forever()
-    finally:
-        srv.close()
-        await srv.wait_closed()
-        await server.shutdown(1.0)
+    await serve("127.0.0.1", port, SinkState(fail_first).handle)
 
 
 # -- processes ------------------------------------------------------------------------------

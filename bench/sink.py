@@ -20,6 +20,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import uvloop
@@ -29,15 +30,19 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PORT = 9911
 
 
+Handler = Callable[[web.BaseRequest], Awaitable[web.StreamResponse]]
+
+
 async def _handle(request: web.BaseRequest) -> web.StreamResponse:
     # Drain the body so the connection can be reused for the next request.
     await request.read()
     return web.Response(status=200)
 
 
-async def _serve(host: str, port: int) -> None:
+async def serve(host: str, port: int, handler: Handler = _handle) -> None:
+    """Serve `handler` on aiohttp's low-level server until cancelled (shared by the benches)."""
     loop = asyncio.get_running_loop()
-    server = web.Server(_handle, access_log=None)
+    server = web.Server(handler, access_log=None)
     srv = await loop.create_server(server, host, port, backlog=4096, reuse_address=True)
     try:
         await srv.serve_forever()
@@ -49,7 +54,7 @@ async def _serve(host: str, port: int) -> None:
 
 def run_sink(host: str, port: int) -> None:
     """Serve forever on ``host:port``, answering every request with 200 and no body."""
-    uvloop.run(_serve(host, port))
+    uvloop.run(serve(host, port))
 
 
 def _wait_for_port(host: str, port: int, proc: subprocess.Popen[bytes], timeout: float) -> None:

@@ -12,11 +12,9 @@ import hashlib
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
-from redis import exceptions as redis_errors
 from redis.asyncio import Redis
 
 from herald_core import routing_scripts, scripts
-from herald_core.errors import StoreError
 from herald_core.ids import shard_for_key
 from herald_core.keys import Keys, RoutingKeys
 from herald_core.routing import (
@@ -30,6 +28,7 @@ from herald_core.routing import (
     subscription_flow_key,
 )
 from herald_core.scripts import Script
+from herald_core.store import guarded
 
 TOPIC_FIELD = "topic"
 _SUB_PREFIX = "s:"
@@ -71,15 +70,7 @@ class RoutingStore:
         self.keys: RoutingKeys = keys.routing
 
     async def _guard(self, call: Callable[[], Awaitable[Any]]) -> Any:
-        try:
-            try:
-                return await call()
-            except redis_errors.NoScriptError:
-                for script in _ALL:
-                    await self.redis.script_load(script.source)
-                return await call()
-        except redis_errors.RedisError as exc:
-            raise StoreError(f"redis: {exc.__class__.__name__}: {exc}") from exc
+        return await guarded(self.redis, _ALL, call)
 
     async def _run(self, script: Script, keys: Sequence[str], args: Sequence[Any]) -> int:
         reply = await self._guard(lambda: self.redis.evalsha(script.sha, len(keys), *keys, *args))

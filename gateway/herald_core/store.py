@@ -133,19 +133,7 @@ class Store:
         await self.redis.aclose()
 
     async def _guard(self, call: Callable[[], Awaitable[T]]) -> T:
-        """Run `call`; reload scripts once if Redis lost them; map failures to StoreError."""
-        try:
-            try:
-                return await call()
-            except redis_errors.NoScriptError:
-                await self._load_scripts()
-                return await call()
-        except redis_errors.RedisError as exc:
-            raise _store_error(exc) from exc
-
-    async def _load_scripts(self) -> None:
-        for script in _ALL:
-            await self.redis.script_load(script.source)
+        return await guarded(self.redis, _ALL, call)
 
     async def _evalsha(self, script: Script, keys: Sequence[str], args: Sequence[Any]) -> Any:
         return await self._guard(lambda: self.redis.evalsha(script.sha, len(keys), *keys, *args))
@@ -423,6 +411,20 @@ class Store:
         key = self.keys.signing_keys
         reply = await self._guard(lambda: self.redis.hmget(key, ["current", "next"]))
         return None if reply[0] is None else _pair(reply)
+
+
+async def guarded(redis: Redis, known: Sequence[Script], call: Callable[[], Awaitable[T]]) -> T:
+    """Run `call`; load `known` scripts and run it again if Redis lost them (a restart
+    empties the script cache); turn every Redis failure into StoreError."""
+    try:
+        try:
+            return await call()
+        except redis_errors.NoScriptError:
+            for script in known:
+                await redis.script_load(script.source)
+            return await call()
+    except redis_errors.RedisError as exc:
+        raise _store_error(exc) from exc
 
 
 def _store_error(exc: Exception) -> StoreError:

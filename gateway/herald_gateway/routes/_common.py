@@ -8,7 +8,9 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from herald_core.errors import PayloadTooLarge
+from herald_core.errors import NotFound, PayloadTooLarge
+from herald_core.ids import shard_of
+from herald_core.store import Store
 from herald_gateway.auth import require_admin
 from herald_gateway.state import State
 
@@ -39,3 +41,21 @@ async def read_body(request: Request, limit: int) -> bytes:
             raise PayloadTooLarge(f"body larger than {limit} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def shard_or_404(store: Store, item_id: str, prefix: str, what: str) -> int:
+    """The shard a message (`msg_`) or dead-letter (`dlq_`) id names; 404 for other ids."""
+    shard = shard_of(item_id, store.keys.shards)
+    if shard is None or not item_id.startswith(prefix):
+        raise NotFound(f"{what} {item_id} not found")
+    return shard
+
+
+def by_shard(store: Store, ids: list[str], prefix: str) -> dict[int, list[str]]:
+    """Ids grouped by shard; ids that cannot be Herald's are left out."""
+    out: dict[int, list[str]] = {}
+    for item_id in ids:
+        shard = shard_of(item_id, store.keys.shards)
+        if shard is not None and item_id.startswith(prefix):
+            out.setdefault(shard, []).append(item_id)
+    return out

@@ -10,22 +10,25 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from herald_core.errors import InvalidField, NotFound
-from herald_core.ids import new_message_id, shard_of
+from herald_core.ids import new_message_id
 from herald_core.models import Message
 from herald_core.store import NewMessage, Store
 from herald_gateway.listing import Key, integer, newest_first, values, view_filter
 from herald_gateway.publishing import redelivery
-from herald_gateway.routes._common import authorized, json_response, read_body
+from herald_gateway.routes._common import (
+    authorized,
+    by_shard,
+    json_response,
+    read_body,
+    shard_or_404,
+)
 from herald_gateway.views import dlq_view
 
 Entry = tuple[str, dict[bytes, bytes]]
 
 
-def _shard(store: Store, dlq_id: str) -> int:
-    shard = shard_of(dlq_id, store.keys.shards)
-    if shard is None or not dlq_id.startswith("dlq_"):
-        raise NotFound(f"dead letter {dlq_id} not found")
-    return shard
+def _shard(store: Store, item_id: str) -> int:
+    return shard_or_404(store, item_id, "dlq_", "dead letter")
 
 
 def _cursor(raw: str | None) -> Key | None:
@@ -113,20 +116,13 @@ async def _selected(request: Request, store: Store, limit: int) -> tuple[list[st
     return [dlq_id for dlq_id, _ in rows], last
 
 
-def _by_shard(store: Store, ids: list[str]) -> dict[int, list[str]]:
-    out: dict[int, list[str]] = {}
-    for dlq_id in ids:
-        shard = shard_of(dlq_id, store.keys.shards)
-        if shard is not None and dlq_id.startswith("dlq_"):
-            out.setdefault(shard, []).append(dlq_id)
-    return out
-
-
 async def delete_many(request: Request) -> Response:
     store = authorized(request)["store"]
     limit = integer(request.query_params, "count", 100, 1, 100)
     ids, last = await _selected(request, store, limit)
-    body: dict[str, Any] = {"deleted": await store.delete_dead_letters(_by_shard(store, ids))}
+    body: dict[str, Any] = {
+        "deleted": await store.delete_dead_letters(by_shard(store, ids, "dlq_"))
+    }
     if last is not None:
         body["cursor"] = _cursor_text(last)
     return json_response(body)

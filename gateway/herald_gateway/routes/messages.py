@@ -10,21 +10,23 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from herald_core.errors import InvalidField, NotFound
-from herald_core.ids import shard_of
 from herald_core.store import Store
 from herald_gateway.listing import integer, values, view_filter
-from herald_gateway.routes._common import authorized, json_response, read_body
+from herald_gateway.routes._common import (
+    authorized,
+    by_shard,
+    json_response,
+    read_body,
+    shard_or_404,
+)
 from herald_gateway.views import message_view
 
 _FILTERS = ("topicName", "queueName", "url", "label", "scheduleId", "callerIp", "callerIP",
             "fromDate", "toDate", "host", "path", "endpointName")  # fmt: skip
 
 
-def _shard(store: Store, message_id: str) -> int:
-    shard = shard_of(message_id, store.keys.shards)
-    if shard is None:
-        raise NotFound(f"message {message_id} not found")
-    return shard
+def _shard(store: Store, item_id: str) -> int:
+    return shard_or_404(store, item_id, "msg_", "message")
 
 
 async def get_message(request: Request) -> Response:
@@ -57,15 +59,6 @@ async def _body_ids(request: Request) -> list[str] | None:
     return ids or None
 
 
-def _by_shard(store: Store, ids: list[str]) -> dict[int, list[str]]:
-    out: dict[int, list[str]] = {}
-    for message_id in ids:
-        shard = shard_of(message_id, store.keys.shards)
-        if shard is not None:
-            out.setdefault(shard, []).append(message_id)
-    return out
-
-
 async def _matching(store: Store, query: Any, limit: int | None) -> dict[int, list[str]]:
     """Pending messages matching the query's filters (all of them without filters)."""
     pending = await store.pending()
@@ -91,7 +84,7 @@ async def cancel_many(request: Request) -> Response:
     query = request.query_params
     ids = values(query, "messageIds") or await _body_ids(request)
     if ids:
-        targets = _by_shard(store, ids)
+        targets = by_shard(store, ids, "msg_")
     else:
         limit = integer(query, "count", 0, 1, 500) if query.get("count") else None
         targets = await _matching(store, query, limit)
