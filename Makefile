@@ -5,7 +5,7 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 PIP     := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: dev test lint typecheck unit chart bench clean k8s-tools
+.PHONY: dev test lint typecheck unit chart bench chaos clean k8s-tools
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,10 +42,15 @@ chart: $(STAMP)
 k8s-tools: $(STAMP)
 	$(BIN)/python -m tests.support.k8s_tools
 
+## The chaos suite, long: load through 2 gateways while gateways, Redis and receivers fail
+## (docs/reliability.md); the test suite runs a short one (pytest -m chaos).
+chaos: $(STAMP)
+	$(BIN)/python -m tests.chaos --duration 120
+
 ## Benchmarks print figures; they are not tests (docs/benchmarks.md records them).
 bench: $(STAMP)
 	$(BIN)/python -m bench.http_clients
 	$(BIN)/python -m bench.pipeline
 
 clean:
-	rm -rf $(VENV) .herald .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .herald .mypy_cache .ruff_cache .pytest_cache tests/js/node_modules

@@ -7,9 +7,13 @@
     ├── Forbidden                   a namespace token outside its namespace → 403
     ├── NotFound                    unknown message, key, topic ...       → 404
     ├── Conflict                    the object is managed elsewhere (CRD) → 409
-    └── InvalidRequest              the client sent something we refuse   → 400
-        ├── InvalidField            one named header, query key or JSON field
-        └── PayloadTooLarge         body over the configured maximum      → 413
+    ├── InvalidRequest              the client sent something we refuse   → 400
+    │   ├── InvalidField            one named header, query key or JSON field
+    │   ├── PayloadTooLarge         body over the configured maximum      → 413
+    │   ├── RequestTimeout          body not sent within `read_timeout`   → 408
+    │   └── TooManyHeaders          more header fields than `max_headers` → 431
+    └── EgressRefused               a delivery target the egress policy refuses (also an
+                                    OSError, so the HTTP client reports it as a DNS failure)
 
 Delivery outcomes are not exceptions: `herald_gateway.delivery.classify` returns them.
 """
@@ -76,3 +80,19 @@ class PayloadTooLarge(InvalidRequest):
     """The body is larger than `max_body_bytes`."""
 
     status_code = 413
+
+
+class RequestTimeout(InvalidRequest):
+    """The request body did not arrive within `read_timeout` (a slow or stalled client)."""
+
+    status_code = 408
+
+
+class TooManyHeaders(InvalidRequest):
+    """The request carries more header fields than `max_headers`."""
+
+    status_code = 431
+
+
+class EgressRefused(HeraldError, OSError):
+    """The egress policy refuses every address of a delivery target (herald_core.egress)."""

@@ -12,6 +12,13 @@ touches live in one Redis Cluster slot):
     herald:{s}:dd:<key>     STRING deduplication key -> message id, expiring with the window
     herald:{s}:fc:<key>     HASH  flow-control state of a key (herald_core.scripts)
     herald:{s}:fcw:<key>    ZSET  the key's waitlist; herald:{s}:fck SET keys with one
+    herald:{s}:fcr:<key>    ZSET  the key's starts within its rate period
+    herald:{s}:fcs          SET   every flow-control key of the shard
+    herald:{s}:q:<name>     HASH  a queue's settings and counters (herald_core.scripts)
+    herald:{s}:qw:<name>    ZSET  its messages waiting for a slot, FIFO; herald:{s}:qk SET names
+    herald:{sched}:s:<id>   HASH  a schedule (herald_core.schedules); herald:{sched}:due ZSET
+                                  schedule id -> next tick (ms)
+    herald:{gp}:grants      HASH  global parallelism: worker -> slots granted (+ :seen ZSET)
     herald:keys             HASH  current, next, seed: signing keys after API rotations
 
 Routing tables (herald_core.routing_store; one `{routes}` hash tag, so every routing script
@@ -49,6 +56,12 @@ class ShardKeys:
     flow_prefix: str
     waitlist_prefix: str
     flow_keys: str
+    rate_prefix: str
+    flow_all: str
+    #: Queues: settings and counters, FIFO waitlists, and the shard's queue names.
+    queue_prefix: str
+    queue_wait_prefix: str
+    queues: str
 
     def message(self, message_id: str) -> str:
         return self.message_prefix + message_id
@@ -74,6 +87,11 @@ class Keys:
             flow_prefix=f"{tag}:fc:",
             waitlist_prefix=f"{tag}:fcw:",
             flow_keys=f"{tag}:fck",
+            rate_prefix=f"{tag}:fcr:",
+            flow_all=f"{tag}:fcs",
+            queue_prefix=f"{tag}:q:",
+            queue_wait_prefix=f"{tag}:qw:",
+            queues=f"{tag}:qk",
         )
 
     def all_shards(self) -> list[ShardKeys]:
@@ -82,6 +100,22 @@ class Keys:
     @property
     def signing_keys(self) -> str:
         return f"{self.prefix}:keys"
+
+    @property
+    def schedule_prefix(self) -> str:
+        return f"{self.prefix}:{{sched}}:s:"
+
+    @property
+    def schedules_due(self) -> str:
+        return f"{self.prefix}:{{sched}}:due"
+
+    @property
+    def parallelism_grants(self) -> str:
+        return f"{self.prefix}:{{gp}}:grants"
+
+    @property
+    def parallelism_seen(self) -> str:
+        return f"{self.prefix}:{{gp}}:seen"
 
     @property
     def routing(self) -> RoutingKeys:

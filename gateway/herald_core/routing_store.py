@@ -12,11 +12,10 @@ import hashlib
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
-from redis.asyncio import Redis
-
 from herald_core import routing_scripts, scripts
 from herald_core.ids import shard_for_key
 from herald_core.keys import Keys, RoutingKeys
+from herald_core.redis_client import RedisClient
 from herald_core.routing import (
     RoutingTable,
     SubscriptionRoute,
@@ -64,7 +63,7 @@ def decode_table(raw: dict[bytes, bytes]) -> RoutingTable | None:
 class RoutingStore:
     """Routing tables over a shared connection pool."""
 
-    def __init__(self, redis: Redis, keys: Keys) -> None:
+    def __init__(self, redis: RedisClient, keys: Keys) -> None:
         self.redis = redis
         self._all_keys = keys
         self.keys: RoutingKeys = keys.routing

@@ -33,26 +33,81 @@ class Script:
 # in the same shard), so limits hold across all gateways and every check is part of the
 # script that claims or settles: no extra round trip, and Cluster-safe.
 #   herald:{s}:fc:<key>   HASH  a: active deliveries, n: messages stored,
-#                               delivered / failed: counters, paused: '1' holds every task
+#                               delivered / failed: counters, paused: '1' holds every task,
+#                               cp / cr / cw: parallelism, rate, period ms in force (the
+#                               latest message's, unless pinned: pp / pr = '1')
 #   herald:{s}:fcr:<key>  ZSET  starts within the last rate period (a sliding window)
 #   herald:{s}:fcw:<key>  ZSET  the key's waitlist: message id -> due (FIFO release)
 #   herald:{s}:fck        SET   keys that have a waitlist (so "cancel all" finds them)
+#   herald:{s}:fcs        SET   every key of the shard (GET /v2/flowControl)
+# Queues (`pump` below):
+#   herald:{s}:q:<name>   HASH  p: parallelism, paused, a: messages holding a slot,
+#                               n: messages not yet finished (lag), seq, c / u: created /
+#                               updated ms
+#   herald:{s}:qw:<name>  ZSET  messages waiting for a slot, in arrival order (seq)
+#   herald:{s}:qk         SET   the shard's queue names
 _STORE = """
 local function tagged(prefix, kind) return string.sub(prefix, 1, #prefix - 2) .. kind end
 local function flow_of(key)
   local k, p, q, w = string.match(key, '^(.*)\t(%d+)\t(%d+)\t(%d+)$')
   return k, tonumber(p), tonumber(q), tonumber(w)
 end
--- store one new message: the 7 ARGV from `i`: id, metadata json, body, timeout ms,
--- due ms, log-the-body flag, flow control (key, parallelism, rate, period ms; tab-separated)
+-- A queue's messages start in its FIFO waitlist; `pump` moves the oldest to `due` while
+-- fewer than `parallelism` hold a slot. A message holds its slot from then until it is
+-- delivered, failed or cancelled — across its retries — so parallelism 1 is strict order.
+local function pump(prefix, due, name, now)
+  local q = tagged(prefix, 'q:') .. name
+  local f = redis.call('HMGET', q, 'p', 'a', 'paused')
+  if f[3] == '1' then return end
+  local free = (tonumber(f[1]) or 1) - (tonumber(f[2]) or 0)
+  if free <= 0 then return end
+  local waiting = tagged(prefix, 'qw:') .. name
+  local ids = redis.call('ZRANGE', waiting, 0, free - 1)
+  for _, id in ipairs(ids) do
+    redis.call('ZREM', waiting, id)
+    redis.call('ZADD', due, now, id)
+  end
+  redis.call('HINCRBY', q, 'a', #ids)
+end
+-- a queue's message is finished (delivered, failed or cancelled while holding a slot)
+local function queue_done(prefix, due, name, now)
+  local q = tagged(prefix, 'q:') .. name
+  if redis.call('EXISTS', q) == 0 then return end  -- the queue was deleted meanwhile
+  if tonumber(redis.call('HINCRBY', q, 'a', -1)) < 0 then redis.call('HSET', q, 'a', 0) end
+  if tonumber(redis.call('HINCRBY', q, 'n', -1)) < 0 then redis.call('HSET', q, 'n', 0) end
+  pump(prefix, due, name, now)
+end
+-- store one new message: the 8 ARGV from `i`: id, metadata json, body, timeout ms,
+-- due ms, log-the-body flag, flow control (key, parallelism, rate, period ms; tab-separated),
+-- queue name ('' = none; the message then waits in the queue, created on first use)
 local function store(prefix, due, log, maxlen, i)
   local id = ARGV[i]
   redis.call('HSET', prefix .. id, 'm', ARGV[i + 1], 'b', ARGV[i + 2], 'r', 0, 't', ARGV[i + 3])
   if ARGV[i + 6] ~= '' then
     redis.call('HSET', prefix .. id, 'k', ARGV[i + 6])
-    redis.call('HINCRBY', tagged(prefix, 'fc:') .. flow_of(ARGV[i + 6]), 'n', 1)
+    local key, parallelism, rate, period = flow_of(ARGV[i + 6])
+    local state = tagged(prefix, 'fc:') .. key
+    redis.call('HINCRBY', state, 'n', 1)
+    redis.call('SADD', tagged(prefix, 'fcs'), key)
+    local pins = redis.call('HMGET', state, 'pp', 'pr')
+    if pins[1] ~= '1' then redis.call('HSET', state, 'cp', parallelism) end
+    if pins[2] ~= '1' then redis.call('HSET', state, 'cr', rate, 'cw', period) end
   end
-  redis.call('ZADD', due, ARGV[i + 4], id)
+  local queue = ARGV[i + 7]
+  if queue ~= '' then
+    local q = tagged(prefix, 'q:') .. queue
+    redis.call('HSET', prefix .. id, 'q', queue)
+    if redis.call('HSETNX', q, 'c', ARGV[i + 4]) == 1 then
+      redis.call('HSET', q, 'p', 1, 'u', ARGV[i + 4])
+      redis.call('SADD', tagged(prefix, 'qk'), queue)
+    end
+    redis.call('HINCRBY', q, 'n', 1)
+    local seq = redis.call('HINCRBY', q, 'seq', 1)
+    redis.call('ZADD', tagged(prefix, 'qw:') .. queue, seq, id)
+    pump(prefix, due, queue, ARGV[i + 4])
+  else
+    redis.call('ZADD', due, ARGV[i + 4], id)
+  end
   if ARGV[i + 5] == '1' then
     redis.call('XADD', log, 'MAXLEN', '~', maxlen, '*', 's', 'CREATED', 'id', id,
                'm', ARGV[i + 1], 'b', ARGV[i + 2])
@@ -75,19 +130,19 @@ end
 """
 
 # KEYS[1] due zset, KEYS[2] log stream
-# ARGV: message prefix, dedup prefix, log maxlen, then per message 9 values:
-#   the 7 `store` takes, dedup key ('' = none), window ms
+# ARGV: message prefix, dedup prefix, log maxlen, then per message 10 values:
+#   the 8 `store` takes, dedup key ('' = none), window ms
 # Returns per message '' (stored) or the id of the earlier message it duplicates.
 ENQUEUE = (
     _STORE
     + """
 local out = {}
-for i = 4, #ARGV, 9 do
+for i = 4, #ARGV, 10 do
   local existing = false
-  if ARGV[i + 7] ~= '' then
-    local dkey = ARGV[2] .. ARGV[i + 7]
+  if ARGV[i + 8] ~= '' then
+    local dkey = ARGV[2] .. ARGV[i + 8]
     existing = redis.call('GET', dkey)
-    if not existing then redis.call('SET', dkey, ARGV[i], 'PX', ARGV[i + 8]) end
+    if not existing then redis.call('SET', dkey, ARGV[i], 'PX', ARGV[i + 9]) end
   end
   if existing then
     out[#out + 1] = existing
@@ -124,10 +179,12 @@ end
 -- may this flow-controlled task start now? (takes a slot and a rate token if so)
 -- The rate is a sliding window: at most `rate` starts within any `period`.
 local function admit(id, flow)
-  local key, parallelism, rate, period = flow_of(flow)
+  local key = flow_of(flow)
   local state = tagged(prefix, 'fc:') .. key
-  local f = redis.call('HMGET', state, 'a', 'paused')
+  local f = redis.call('HMGET', state, 'a', 'paused', 'cp', 'cr', 'cw')
   local active = tonumber(f[1]) or 0
+  local parallelism, rate = tonumber(f[3]) or 0, tonumber(f[4]) or 0
+  local period = tonumber(f[5]) or 1000
   if f[2] == '1' or (parallelism > 0 and active >= parallelism) then
     redis.call('ZADD', tagged(prefix, 'fcw:') .. key, now, id)
     redis.call('SADD', KEYS[4], key)
@@ -170,7 +227,7 @@ return out
 
 # KEYS[1] due zset, KEYS[2] lease zset, KEYS[3] log stream, KEYS[4] dlq index zset
 # ARGV: message prefix, dlq prefix, log maxlen, now ms, then blocks of
-#   op, id, arg, event json, k, then k new messages (7 values each, as `store` takes)
+#   op, id, arg, event json, k, then k new messages (8 values each, as `store` takes)
 # ops (each a no-op when the message is gone, e.g. cancelled or settled by a racing worker):
 #   'A' delivered: message removed, DELIVERED logged
 #   'R' retry (arg "<retried>:<due ms>"): ERROR and RETRY logged, task due again
@@ -200,9 +257,10 @@ while i <= #ARGV do
   local key = prefix .. id
   local done = false
   local leased = redis.call('ZREM', KEYS[2], id) == 1
-  local f = redis.call('HMGET', key, 'm', 'r', 'k')
+  local f = redis.call('HMGET', key, 'm', 'r', 'k', 'q')
   if f[1] then
     done = true
+    if f[4] and (op == 'A' or op == 'F') then queue_done(prefix, KEYS[1], f[4], now) end
     if f[3] and leased then release(prefix, KEYS[1], f[3], now) end
     local stats = f[3] and tagged(prefix, 'fc:') .. flow_of(f[3])
     if op == 'A' then
@@ -229,9 +287,9 @@ while i <= #ARGV do
     end
   end
   for j = 0, k - 1 do
-    if done then store(prefix, KEYS[1], KEYS[3], maxlen, i + 5 + j * 7) end
+    if done then store(prefix, KEYS[1], KEYS[3], maxlen, i + 5 + j * 8) end
   end
-  i = i + 5 + k * 7
+  i = i + 5 + k * 8
 end
 return 1
 """
@@ -247,11 +305,18 @@ CANCEL = (
 local n = 0
 for i = 4, #ARGV do
   local id = ARGV[i]
-  local f = redis.call('HMGET', ARGV[1] .. id, 'm', 'r', 'k')
+  local f = redis.call('HMGET', ARGV[1] .. id, 'm', 'r', 'k', 'q')
   if f[1] then
     redis.call('DEL', ARGV[1] .. id)
     redis.call('ZREM', KEYS[1], id)
     local leased = redis.call('ZREM', KEYS[2], id) == 1
+    if f[4] then
+      if redis.call('ZREM', tagged(ARGV[1], 'qw:') .. f[4], id) == 1 then
+        redis.call('HINCRBY', tagged(ARGV[1], 'q:') .. f[4], 'n', -1)
+      else
+        queue_done(ARGV[1], KEYS[1], f[4], ARGV[3])
+      end
+    end
     if f[3] then
       local key = flow_of(f[3])
       redis.call('ZREM', tagged(ARGV[1], 'fcw:') .. key, id)
@@ -338,4 +403,147 @@ ROTATE_KEYS = """
 local nxt = redis.call('HGET', KEYS[1], 'next')
 redis.call('HSET', KEYS[1], 'current', nxt, 'next', ARGV[1])
 return {nxt, ARGV[1]}
+"""
+
+# KEYS[1] due zset
+# ARGV: message prefix, queue name, parallelism ('' = keep), paused ('1', '0', '' = keep),
+#   now ms, '1' to create a missing queue (else a missing queue is left alone)
+# Creates or updates a queue and starts what its free slots allow; returns 0 if missing.
+QUEUE_SET = (
+    _STORE
+    + """
+local prefix, name, now = ARGV[1], ARGV[2], ARGV[5]
+local q = tagged(prefix, 'q:') .. name
+if redis.call('EXISTS', q) == 0 then
+  if ARGV[6] ~= '1' then return 0 end
+  redis.call('HSET', q, 'c', now, 'p', 1, 'n', 0, 'a', 0)
+  redis.call('SADD', tagged(prefix, 'qk'), name)
+end
+redis.call('HSET', q, 'u', now)
+if ARGV[3] ~= '' then redis.call('HSET', q, 'p', ARGV[3]) end
+if ARGV[4] ~= '' then redis.call('HSET', q, 'paused', ARGV[4]) end
+pump(prefix, KEYS[1], name, now)
+return 1
+"""
+)
+
+# KEYS[1] log stream
+# ARGV: message prefix, queue name, log maxlen — deletes the queue: messages still waiting
+# for a slot are cancelled (logged), ones already started finish; returns how many were
+# cancelled.
+QUEUE_DELETE = """
+local function tagged(prefix, kind) return string.sub(prefix, 1, #prefix - 2) .. kind end
+local prefix, name = ARGV[1], ARGV[2]
+local waiting = tagged(prefix, 'qw:') .. name
+local ids = redis.call('ZRANGE', waiting, 0, -1)
+for _, id in ipairs(ids) do
+  local f = redis.call('HMGET', prefix .. id, 'm', 'r')
+  if f[1] then
+    redis.call('DEL', prefix .. id)
+    for _, state in ipairs({'CANCEL_REQUESTED', 'CANCELED'}) do
+      redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*', 's', state, 'id', id,
+                 'm', f[1], 'r', f[2])
+    end
+  end
+end
+redis.call('DEL', waiting, tagged(prefix, 'q:') .. name)
+redis.call('SREM', tagged(prefix, 'qk'), name)
+return #ids
+"""
+
+# KEYS[1] flow-control state hash, KEYS[2] its rate window zset
+# ARGV: parallelism, rate, period ms ('' = leave that one alone)
+# Pins the given limits (messages no longer change them) and starts a fresh rate period.
+FLOW_PIN = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if ARGV[1] ~= '' then redis.call('HSET', KEYS[1], 'cp', ARGV[1], 'pp', '1') end
+if ARGV[2] ~= '' then redis.call('HSET', KEYS[1], 'cr', ARGV[2], 'pr', '1') end
+if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'cw', ARGV[3], 'pr', '1') end
+redis.call('DEL', KEYS[2])
+return 1
+"""
+
+# KEYS[1] global grants hash, KEYS[2] grant expiry zset
+# ARGV: worker id, slots wanted, slots in use, cap (0 = none), now ms, expiry ms
+# Global parallelism: each worker asks for the slots it wants; grants never sum above the
+# cap, and a worker holds more than its fair share (cap / live workers) only for slots it
+# is using or no other worker holds. A worker that stops renewing loses its grant when it
+# expires. Returns {granted, slots in use across workers}.
+GRANT = """
+local now = tonumber(ARGV[5])
+for _, gone in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now)) do
+  redis.call('HDEL', KEYS[1], gone)
+  redis.call('ZREM', KEYS[2], gone)
+end
+local cap, wanted = tonumber(ARGV[4]), tonumber(ARGV[2])
+local others, used = 0, tonumber(ARGV[3])
+local grants = redis.call('HGETALL', KEYS[1])
+for i = 1, #grants, 2 do
+  if grants[i] ~= ARGV[1] then
+    local g, u = string.match(grants[i + 1], '^(%d+):(%d+)$')
+    others = others + tonumber(g)
+    used = used + tonumber(u)
+  end
+end
+local live = #grants / 2
+if not redis.call('HGET', KEYS[1], ARGV[1]) then live = live + 1 end
+local granted = wanted
+if cap > 0 then
+  local fair = math.max(tonumber(ARGV[3]), math.ceil(cap / live))
+  granted = math.max(0, math.min(wanted, cap - others, fair))
+end
+redis.call('HSET', KEYS[1], ARGV[1], granted .. ':' .. ARGV[3])
+redis.call('ZADD', KEYS[2], now + tonumber(ARGV[6]), ARGV[1])
+return {granted, used}
+"""
+
+# Schedules (herald_core.schedules): one `{sched}` hash tag.
+# KEYS[1] due zset (schedule id -> next tick ms)
+# ARGV: now ms, lease ms, limit, schedule hash prefix — claims due ticks: each moves to
+# now + lease, so no other gateway takes it meanwhile (and it comes back if this one dies
+# before recording it). Returns {next tick left or -1, id1, tick1, id2, tick2, ...}.
+SCHEDULE_CLAIM = """
+local now = tonumber(ARGV[1])
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'WITHSCORES', 'LIMIT', 0, ARGV[3])
+local out = {-1}
+for i = 1, #due, 2 do
+  if redis.call('EXISTS', ARGV[4] .. due[i]) == 1 then
+    redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), due[i])
+    out[#out + 1] = due[i]
+    out[#out + 1] = due[i + 1]
+  else
+    redis.call('ZREM', KEYS[1], due[i])
+  end
+end
+local head = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+if head[2] then out[1] = head[2] end
+return out
+"""
+
+# KEYS[1] schedule hash, KEYS[2] due zset
+# ARGV: version claimed, schedule id, tick fired ms ('' = skipped, paused), next tick ms,
+#   last states JSON ('' = keep), error ('' = none)
+# Records a fired (or skipped) tick and sets the next one — unless the schedule was deleted
+# or replaced since the claim. Returns 1 if recorded.
+SCHEDULE_DONE = """
+if redis.call('HGET', KEYS[1], 'v') ~= ARGV[1] then return 0 end
+if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'l', ARGV[3]) end
+if ARGV[5] ~= '' then redis.call('HSET', KEYS[1], 'st', ARGV[5]) end
+redis.call('HSET', KEYS[1], 'n', ARGV[4], 'e', ARGV[6])
+redis.call('ZADD', KEYS[2], ARGV[4], ARGV[2])
+return 1
+"""
+
+# KEYS[1] schedule hash, KEYS[2] due zset
+# ARGV: schedule id, definition JSON, body, version, first tick ms, paused '1'/'0'
+# ('' definition: delete the schedule)
+SCHEDULE_PUT = """
+redis.call('DEL', KEYS[1])
+if ARGV[2] == '' then
+  return redis.call('ZREM', KEYS[2], ARGV[1])
+end
+redis.call('HSET', KEYS[1], 'j', ARGV[2], 'b', ARGV[3], 'v', ARGV[4], 'n', ARGV[5],
+           'paused', ARGV[6])
+redis.call('ZADD', KEYS[2], ARGV[5], ARGV[1])
+return 1
 """

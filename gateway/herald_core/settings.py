@@ -6,6 +6,8 @@ and pass it down; nothing reads the environment anywhere else.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -17,6 +19,23 @@ class Settings(BaseSettings):
 
     #: Redis to keep all state in (`redis://`, `rediss://` or `unix://`).
     redis_url: str = "redis://127.0.0.1:6379/0"
+    #: Redis topology (herald_core.redis_client): `standalone` (redis_url is the server),
+    #: `cluster` (redis_url is any seed node; its password and TLS apply to every node) or
+    #: `sentinel` (the master is found through redis_sentinels; redis_url gives only the
+    #: password, username, database and TLS of the master, its host is ignored).
+    redis_mode: Literal["standalone", "cluster", "sentinel"] = "standalone"
+    #: Cluster: more seed nodes beside redis_url's (comma-separated host:port), so a start
+    #: works while one seed is down.
+    redis_cluster_nodes: str = ""
+    #: Sentinel: the Sentinels (comma-separated host:port), the name of the master they
+    #: monitor, and their own password when they require one (the master's is in redis_url).
+    redis_sentinels: str = ""
+    redis_master_name: str = "mymaster"
+    redis_sentinel_password: SecretStr = SecretStr("")
+    #: Replicas that must hold a publish before it is acknowledged (Redis WAIT, after the
+    #: write, on the same connection); 0 = don't wait. Fewer within redis_wait_timeout: 503.
+    redis_wait_replicas: int = Field(default=0, ge=0)
+    redis_wait_timeout: float = Field(default=1.0, gt=0)
     #: Prefix of every Redis key, so several Herald installs can share one Redis.
     key_prefix: str = "herald"
     #: Number of hash-tagged shards work is spread over (1-62). Fixed for the life of the data.
@@ -70,6 +89,30 @@ class Settings(BaseSettings):
     dlq_retention: float = Field(default=7 * 86400.0, gt=0)
     #: Deduplication window (s): a repeated deduplication id within it is not stored again.
     dedup_window: float = Field(default=600.0, gt=0)
+
+    #: Egress policy (herald_core.egress, README "Security"): comma lists of addresses/CIDRs
+    #: and host names (`*.example.com` for subdomains) deliveries may or may not reach.
+    #: Explicit deny beats everything; allow beats the built-in deny of link-local and
+    #: cloud-metadata ranges; everything else (loopback and private too) is allowed.
+    egress_allow_cidrs: str = ""
+    egress_deny_cidrs: str = ""
+    egress_allow_hosts: str = ""
+    egress_deny_hosts: str = ""
+    #: Most header fields a request may carry (431 above).
+    max_headers: int = Field(default=100, ge=1)
+    #: Seconds a client has to send a whole request body once its headers are in (408 and
+    #: the connection is closed after that: slow-loris protection).
+    read_timeout: float = Field(default=30.0, gt=0)
+
+    #: Schedules: how often idle workers look for due ticks (s), how long a claimed tick
+    #: stays with its gateway before another may take it (s), and the length of a cron
+    #: minute in seconds (60; tests shrink it so per-minute schedules tick quickly).
+    schedule_poll: float = Field(default=1.0, gt=0)
+    schedule_lease: float = Field(default=30.0, gt=0)
+    cron_minute: float = Field(default=60.0, gt=0)
+    #: Deliveries in flight across every gateway together (GET /v2/globalParallelism);
+    #: 0 = no cap beyond each worker's `concurrency`.
+    global_parallelism: int = Field(default=0, ge=0)
 
     #: Topics: the namespace of a topic named without one by an admin token.
     default_namespace: str = "default"

@@ -4,6 +4,14 @@ Callers get `StoreError` for any Redis failure; the gateway maps it to 503 and t
 backs off and tries again. Scripts run by EVALSHA; after a Redis restart flushed the script
 cache they are loaded again transparently. Multi-shard reads and writes go out as one
 pipeline (one round trip).
+
+On Redis Cluster (herald_core.redis_client) every script still runs on one slot, so each
+shard's changes stay atomic, and a pipeline goes out as one round trip per node. A
+submission that spans shards (a topic fan-out) is not one MULTI/EXEC there (MULTI cannot
+span slots): its shards are written one script each, so a failure part-way can leave some
+of its messages stored and answer 503 (the publisher's retry then stores them again: at
+least once, never lost). With `wait_replicas`, a publish is acknowledged only once that
+many replicas hold it (WAIT), so a master killed right after cannot take it away.
 """
 
 from __future__ import annotations
@@ -16,13 +24,14 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from redis import exceptions as redis_errors
-from redis.asyncio import Redis
 
 from herald_core import scripts
 from herald_core.batching import GroupCommit
 from herald_core.errors import StoreError
+from herald_core.ids import dlq_id_of, shard_of
 from herald_core.keys import Keys
 from herald_core.models import Message, Task, flow_spec
+from herald_core.redis_client import RedisClient, connect, execute_replicated, is_cluster
 from herald_core.scripts import Script
 from herald_core.settings import Settings
 
@@ -40,6 +49,9 @@ class StoreLimits:
     log_retention: float = 3 * 86400.0
     dlq_retention: float = 7 * 86400.0
     dedup_window: float = 600.0
+    #: Replicas that must hold a publish before it is acknowledged (WAIT), and how long (ms).
+    wait_replicas: int = 0
+    wait_timeout_ms: int = 1000
 
     @classmethod
     def from_settings(cls, settings: Settings) -> StoreLimits:
@@ -50,6 +62,8 @@ class StoreLimits:
             log_retention=settings.log_retention,
             dlq_retention=settings.dlq_retention,
             dedup_window=settings.dedup_window,
+            wait_replicas=settings.redis_wait_replicas,
+            wait_timeout_ms=int(settings.redis_wait_timeout * 1000),
         )
 
 
@@ -114,8 +128,10 @@ class ClaimResult:
 class Store:
     """Herald's repository over one Redis connection pool."""
 
-    def __init__(self, redis: Redis, keys: Keys, limits: StoreLimits) -> None:
+    def __init__(self, redis: RedisClient, keys: Keys, limits: StoreLimits) -> None:
         self.redis = redis
+        #: MULTI/EXEC may span shards (not on a cluster: they live on different slots).
+        self._multi_shard_transactions = not is_cluster(redis)
         self.keys = keys
         self.limits = limits
         self._shards = keys.all_shards()
@@ -123,11 +139,9 @@ class Store:
         self._next_shard = random.randrange(keys.shards)
 
     @classmethod
-    def from_url(cls, url: str, keys: Keys, limits: StoreLimits) -> Store:
-        redis = Redis.from_url(
-            url, socket_connect_timeout=2, socket_timeout=10, health_check_interval=15
-        )
-        return cls(redis, keys, limits)
+    def from_settings(cls, settings: Settings, keys: Keys) -> Store:
+        """A store on the Redis topology the settings name (standalone, cluster, sentinel)."""
+        return cls(connect(settings), keys, StoreLimits.from_settings(settings))
 
     async def aclose(self) -> None:
         await self.redis.aclose()
@@ -136,15 +150,29 @@ class Store:
         return await guarded(self.redis, _ALL, call)
 
     async def _evalsha(self, script: Script, keys: Sequence[str], args: Sequence[Any]) -> Any:
-        return await self._guard(lambda: self.redis.evalsha(script.sha, len(keys), *keys, *args))
+        """Run one script (the store's own, or another module's over the same shards)."""
+        known = _ALL if script in _ALL else (script, *_ALL)
+        call = lambda: self.redis.evalsha(script.sha, len(keys), *keys, *args)  # noqa: E731
+        return await guarded(self.redis, known, call)
 
-    async def _pipelined(self, fill: Callable[[Any], None]) -> list[Any]:
-        """One round trip: `fill` queues commands on a pipeline; returns their replies."""
+    async def _pipelined(self, fill: Callable[[Any], None], *, partial: bool = False) -> list[Any]:
+        """One round trip: `fill` queues commands on a pipeline; returns their replies.
+
+        With `partial`, a command that failed while others succeeded comes back as its
+        exception instead of failing the call: on a cluster a pipeline spans nodes, and
+        one node failing over must not throw away what the others did (claimed tasks).
+        """
 
         async def run() -> list[Any]:
             pipe = self.redis.pipeline(transaction=False)
             fill(pipe)
-            replies: list[Any] = await pipe.execute()
+            replies: list[Any] = await pipe.execute(raise_on_error=not partial)
+            failures = [r for r in replies if isinstance(r, Exception)]
+            if failures and len(failures) == len(replies):
+                raise failures[0]  # nothing done: NOSCRIPT reloads and reruns, else StoreError
+            if any(isinstance(f, redis_errors.NoScriptError) for f in failures):
+                for script in _ALL:  # a promoted replica without the scripts: next time
+                    await self.redis.script_load(script.source)
             return replies
 
         return await self._guard(run)
@@ -159,12 +187,12 @@ class Store:
         return self._next_shard
 
     def message_args(self, new: NewMessage) -> tuple[Any, ...]:
-        """The 7 values the scripts' `store` takes for one new message."""
+        """The 8 values the scripts' `store` takes for one new message."""
         message = new.message
         log_body = "1" if len(new.body) <= self.limits.log_body_max else "0"
         timeout_ms = int(message.timeout * 1000)
         return (message.id, message.to_json(), new.body, timeout_ms, new.due_ms, log_body,
-                flow_spec(message))  # fmt: skip
+                flow_spec(message), message.queue_name or "")  # fmt: skip
 
     async def enqueue(self, shard: int, new: NewMessage, dedup_key: str = "") -> str | None:
         """Store a message and its first delivery task atomically.
@@ -190,16 +218,24 @@ class Store:
             by_shard[item.shard] += (*self.message_args(item.new), item.dedup_key, window_ms)
 
         # MULTI/EXEC only when one submission (a fan-out) spans shards, so it is written
-        # all at once; a plain publish is one script call, atomic by itself.
-        atomic = any(len({item.shard for item in batch}) > 1 for batch in batches)
+        # all at once; a plain publish is one script call, atomic by itself. Not on a
+        # cluster: there each shard's script is atomic, the fan-out is not (module docstring).
+        atomic = self._multi_shard_transactions and any(
+            len({item.shard for item in batch}) > 1 for batch in batches
+        )
 
-        async def run() -> list[Any]:
-            pipe = self.redis.pipeline(transaction=atomic)
+        def fill(pipe: Any) -> list[str]:
             for shard, args in by_shard.items():
                 sk = self._shards[shard]
                 pipe.evalsha(_ENQUEUE.sha, 2, sk.due, sk.log, sk.message_prefix,
                              sk.dedup_prefix, self.limits.log_max_rows, *args)  # fmt: skip
-            replies: list[Any] = await pipe.execute(raise_on_error=False)
+            return [self._shards[shard].due for shard in by_shard]
+
+        async def run() -> list[Any]:
+            replies = await execute_replicated(
+                self.redis, fill, transaction=atomic, replicas=self.limits.wait_replicas,
+                timeout_ms=self.limits.wait_timeout_ms,
+            )  # fmt: skip
             if any(isinstance(r, redis_errors.NoScriptError) for r in replies):
                 raise redis_errors.NoScriptError("scripts flushed")  # _guard reloads, reruns
             return replies
@@ -231,10 +267,13 @@ class Store:
                 pipe.evalsha(_CLAIM.sha, 4, sk.due, sk.lease, sk.log, sk.flow_keys,
                              now_ms, limit, margin, sk.message_prefix, maxlen)  # fmt: skip
 
-        replies = await self._pipelined(fill)
+        replies = await self._pipelined(fill, partial=True)
         tasks: list[Task] = []
         next_due: dict[int, int | None] = {}
         for shard, reply in zip(limits, replies, strict=True):
+            if isinstance(reply, Exception):  # its node is failing over: polled again later
+                next_due[shard] = None
+                continue
             head = int(reply[0])
             next_due[shard] = None if head < 0 else head
             for i in range(1, len(reply), 4):
@@ -310,6 +349,23 @@ class Store:
                                        strict=True):  # fmt: skip
                 out[shard] += [i.decode() for i in ids]
         return out
+
+    async def outcomes(self, message_ids: Sequence[str]) -> dict[str, str]:
+        """Per message: IN_PROGRESS while stored, FAIL once dead-lettered, else SUCCESS
+        (delivered, or cancelled, or its dead letter is past retention)."""
+        found = [(i, shard_of(i, self.keys.shards)) for i in message_ids]
+        known = [(i, s) for i, s in found if s is not None]
+
+        def fill(pipe: Any) -> None:
+            for message_id, shard in known:
+                sk = self._shards[shard]
+                pipe.exists(sk.message(message_id))
+                pipe.exists(sk.dlq_prefix + dlq_id_of(message_id))
+
+        replies = await self._pipelined(fill) if known else []
+        return {message_id: "IN_PROGRESS" if replies[2 * n] else
+                "FAIL" if replies[2 * n + 1] else "SUCCESS"
+                for n, (message_id, _shard) in enumerate(known)}  # fmt: skip
 
     async def metadata(self, shard: int, message_ids: Sequence[str]) -> list[Message | None]:
         """The stored metadata of messages of one shard (None where gone)."""
@@ -413,7 +469,9 @@ class Store:
         return None if reply[0] is None else _pair(reply)
 
 
-async def guarded(redis: Redis, known: Sequence[Script], call: Callable[[], Awaitable[T]]) -> T:
+async def guarded(
+    redis: RedisClient, known: Sequence[Script], call: Callable[[], Awaitable[T]]
+) -> T:
     """Run `call`; load `known` scripts and run it again if Redis lost them (a restart
     empties the script cache); turn every Redis failure into StoreError."""
     try:
@@ -423,7 +481,9 @@ async def guarded(redis: Redis, known: Sequence[Script], call: Callable[[], Awai
             for script in known:
                 await redis.script_load(script.source)
             return await call()
-    except redis_errors.RedisError as exc:
+    except (redis_errors.RedisError, redis_errors.RedisClusterException) as exc:
+        # RedisClusterException (no node for a slot, a cluster not yet formed) is not a
+        # RedisError; MOVED/ASK/CLUSTERDOWN are, and the client has refreshed its slot map.
         raise _store_error(exc) from exc
 
 

@@ -15,22 +15,29 @@ from collections.abc import AsyncIterator, Callable
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.middleware import Middleware
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from herald_core.egress import policy_for
 from herald_core.errors import ConfigError, HeraldError, InvalidField
 from herald_core.keys import Keys
 from herald_core.routing_store import RoutingStore
 from herald_core.settings import Settings
-from herald_core.store import Store, StoreLimits
+from herald_core.store import Store
 from herald_gateway.keyring import KeyRing
+from herald_gateway.limits import RequestLimits
 from herald_gateway.metrics import Metrics
 from herald_gateway.routes import publish, system
 from herald_gateway.routes._common import json_response
+from herald_gateway.routes.flow_control import FLOW_CONTROL_ROUTES
 from herald_gateway.routes.lifecycle import LIFECYCLE_ROUTES
+from herald_gateway.routes.queues import QUEUE_ROUTES
+from herald_gateway.routes.schedules import SCHEDULE_ROUTES
 from herald_gateway.routes.topics import TOPIC_ROUTES
 from herald_gateway.routing_cache import RoutingCache
+from herald_gateway.scheduler import Scheduler
 from herald_gateway.sender import AiohttpSender, Sender
 from herald_gateway.state import State
 from herald_gateway.worker import Worker
@@ -41,7 +48,18 @@ SenderFactory = Callable[[Settings], Sender]
 
 
 def _default_sender(settings: Settings) -> Sender:
-    return AiohttpSender(max_connections=settings.concurrency)
+    return AiohttpSender(max_connections=settings.concurrency, egress=policy_for(settings))
+
+
+def limits(settings: Settings) -> Middleware:
+    """The header-count limit (herald_gateway.limits)."""
+    return Middleware(RequestLimits, max_headers=settings.max_headers)
+
+
+async def _client_gone(request: Request, exc: Exception) -> Response:
+    """The client left (or was cut off as too slow) mid-body: nobody to answer, no 500."""
+    logger.debug("client left before sending %s %s", request.method, request.url.path)
+    return Response(status_code=400)
 
 
 async def _herald_error(request: Request, exc: Exception) -> Response:
@@ -63,6 +81,7 @@ def check_settings(settings: Settings) -> None:
     for name in ("current_signing_key", "next_signing_key"):
         if len(getattr(settings, name).get_secret_value().encode()) < 32:
             raise ConfigError(f"HERALD_{name.upper()} must be at least 32 bytes")
+    policy_for(settings)  # a malformed HERALD_EGRESS_* entry stops the start here
 
 
 def create_app(settings: Settings, sender_factory: SenderFactory = _default_sender) -> Starlette:
@@ -71,7 +90,7 @@ def create_app(settings: Settings, sender_factory: SenderFactory = _default_send
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[State]:
         keys = Keys(settings.key_prefix, settings.shards)
-        store = Store.from_url(settings.redis_url, keys, StoreLimits.from_settings(settings))
+        store = Store.from_settings(settings, keys)
         keyring = KeyRing(
             store,
             settings.current_signing_key.get_secret_value(),
@@ -86,6 +105,11 @@ def create_app(settings: Settings, sender_factory: SenderFactory = _default_send
         if "worker" in settings.role_set:
             worker = Worker(store, sender, keyring, settings, metrics)
         runner = asyncio.create_task(worker.run()) if worker else None
+        scheduler = None
+        if worker is not None:
+            scheduler = asyncio.create_task(
+                Scheduler(store, settings, worker.notify).run(), name="herald-scheduler"
+            )
         # Everything built so far lives as long as the process: keep it out of the cyclic
         # GC's way, so full collections (tens of ms on the hot path) stay short.
         gc.collect()
@@ -96,6 +120,9 @@ def create_app(settings: Settings, sender_factory: SenderFactory = _default_send
                 routing=routing,
             )  # fmt: skip
         finally:
+            if scheduler is not None:
+                scheduler.cancel()
+                await asyncio.gather(scheduler, return_exceptions=True)
             if worker and runner:
                 worker.stop()
                 await runner
@@ -106,6 +133,9 @@ def create_app(settings: Settings, sender_factory: SenderFactory = _default_send
     routes = [
         Route("/v2/publish/{destination:path}", publish.publish, methods=["POST"]),
         *LIFECYCLE_ROUTES,
+        *QUEUE_ROUTES,
+        *SCHEDULE_ROUTES,
+        *FLOW_CONTROL_ROUTES,
         *TOPIC_ROUTES,
         Route("/v2/keys", system.get_keys, methods=["GET"]),
         Route("/v2/keys/rotate", system.rotate_keys, methods=["POST"]),
@@ -116,5 +146,10 @@ def create_app(settings: Settings, sender_factory: SenderFactory = _default_send
     return Starlette(
         routes=routes,
         lifespan=lifespan,
-        exception_handlers={HeraldError: _herald_error, HTTPException: _http_error},
+        exception_handlers={
+            HeraldError: _herald_error,
+            HTTPException: _http_error,
+            ClientDisconnect: _client_gone,
+        },
+        middleware=[limits(settings)],
     )

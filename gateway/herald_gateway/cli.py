@@ -28,6 +28,7 @@ def serve(settings: Settings) -> None:
     import uvicorn
 
     from herald_gateway.app import create_app
+    from herald_gateway.limits import slow_client_protocol
 
     app = create_app(settings)
     config = uvicorn.Config(
@@ -35,7 +36,7 @@ def serve(settings: Settings) -> None:
         host=settings.host,
         port=settings.port,
         loop="uvloop",
-        http="httptools",
+        http=slow_client_protocol(settings.read_timeout),  # httptools + slow-loris deadline
         lifespan="on",
         access_log=False,
         log_config=None,
@@ -71,6 +72,7 @@ def run_dev(port: int, data_dir: Path, manifests: Path | None = None) -> None:
     try:
         settings = Settings(
             redis_url=redis.url,
+            redis_mode="standalone",  # the embedded server, whatever HERALD_REDIS_MODE says
             port=port,
             host="127.0.0.1",
             token=SecretStr(credentials["HERALD_TOKEN"]),

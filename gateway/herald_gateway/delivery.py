@@ -55,6 +55,8 @@ def request_headers(task: Task, signing_key: str, now: int) -> dict[str, str]:
     headers["Upstash-Retried"] = str(task.retried)
     if message.caller_ip:
         headers["Upstash-Caller-Ip"] = message.caller_ip
+    if message.schedule_id:
+        headers["Upstash-Schedule-Id"] = message.schedule_id
     headers["Upstash-Signature"] = sign(
         signing_key, url=message.url, body_digest=message.body_hash, now=now
     )
@@ -62,9 +64,10 @@ def request_headers(task: Task, signing_key: str, now: int) -> dict[str, str]:
 
 
 def classify(answer: Reply | Failure, now: float) -> Outcome:
-    """Success is 2xx; 489 with `Upstash-NonRetryable-Error: true` fails for good."""
-    if isinstance(answer, Failure):
-        return Outcome(Result.RETRY, error=answer.error)
+    """Success is 2xx; 489 with `Upstash-NonRetryable-Error: true` and a target the egress
+    policy refuses fail for good."""
+    if isinstance(answer, Failure):  # not retryable: the egress policy refused the target
+        return Outcome(Result.RETRY if answer.retryable else Result.FAILED, error=answer.error)
     status = answer.status
     if 200 <= status < 300:
         return Outcome(Result.DELIVERED, status=status)

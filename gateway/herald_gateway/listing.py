@@ -15,6 +15,7 @@ from typing import Any, Generic, TypeVar
 from urllib.parse import urlsplit
 
 from herald_core.errors import InvalidField
+from herald_core.numbers import is_digits
 
 K = TypeVar("K")
 T = TypeVar("T")
@@ -84,7 +85,7 @@ def integer(query: Mapping[str, str], name: str, default: int, low: int, high: i
     raw = query.get(name)
     if raw is None or raw == "":
         return default
-    if not raw.lstrip("-").isdigit() or not low <= int(raw) <= high:
+    if not is_digits(raw.removeprefix("-")) or not low <= int(raw) <= high:
         raise InvalidField(name, f"must be an integer from {low} to {high}")
     return int(raw)
 

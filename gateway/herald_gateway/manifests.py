@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from redis.asyncio import Redis
 
 from herald_core.errors import HeraldError
 from herald_core.keys import Keys
+from herald_core.redis_client import connect
 from herald_core.routing_store import RoutingStore
 from herald_core.routing_sync import (
     delete_subscription,
@@ -74,7 +74,7 @@ def _fingerprint(folder: Path) -> Mapping[str, tuple[float, int]]:
 
 async def follow(folder: Path, settings: Settings, *, interval: float = 1.0) -> None:
     """Apply `folder` now and again after every change, until cancelled."""
-    redis = Redis.from_url(settings.redis_url)
+    redis = connect(settings)
     store = RoutingStore(redis, Keys(settings.key_prefix, settings.shards))
     seen: Mapping[str, tuple[float, int]] = {}
     previous: tuple[Objects, Objects] = ({}, {})

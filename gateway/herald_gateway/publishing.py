@@ -16,10 +16,13 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from herald_core.durations import parse_duration
+from herald_core.egress import check_destination
 from herald_core.errors import InvalidField
 from herald_core.expressions import compile_expression
 from herald_core.ids import shard_for_key
 from herald_core.models import Callback, Message, Redaction
+from herald_core.numbers import is_digits
+from herald_core.queues import queue_shard
 from herald_core.settings import Settings
 from herald_core.signing import body_hash
 
@@ -28,7 +31,7 @@ _TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 _BAD_VALUE = re.compile(r"[\r\n\x00]")
 #: Request headers never forwarded, even with `Upstash-Header-Forward: true`: hop-by-hop
 #: headers, what the HTTP client sets itself, and Herald's own credentials.
-_NOT_FORWARDED = frozenset(
+NOT_FORWARDED = frozenset(
     {
         "authorization", "host", "content-length", "transfer-encoding", "connection",
         "keep-alive", "te", "trailer", "upgrade", "proxy-authorization", "proxy-connection",
@@ -68,6 +71,8 @@ class PublishSpec:
     dedup_id: str | None = None
     content_dedup: bool = False
     flow: FlowLimits | None = None
+    #: `POST /v2/enqueue/{queue}/...`: the queue the message waits in.
+    queue: str | None = None
 
 
 @functools.lru_cache(maxsize=1024)
@@ -133,10 +138,12 @@ def parse_publish(
     headers: Iterable[tuple[str, str]],
     settings: Settings,
     now_ms: int,
+    queue: str | None = None,
 ) -> PublishSpec:
-    """Validate everything about a publish but its body and credentials."""
+    """Validate everything about a publish (or an enqueue into `queue`) but its body and
+    credentials."""
     config, _token, own_query = split_query(raw_query)
-    url = parse_destination(destination, own_query)
+    url = check_destination(parse_destination(destination, own_query), settings)
     upstash: dict[str, str] = dict(config)  # query keys first; headers override
     plain: list[tuple[str, str]] = []
     for name, value in headers:
@@ -146,6 +153,8 @@ def parse_publish(
         else:
             plain.append((lname, value))
     forwarded = _forwarded_headers(upstash, plain)
+    if queue is not None:
+        _check_enqueue(upstash)
     return PublishSpec(
         url=url,
         method=_method(upstash.get("upstash-method")),
@@ -166,14 +175,24 @@ def parse_publish(
         flow=_flow(
             upstash.get("upstash-flow-control-key"), upstash.get("upstash-flow-control-value")
         ),
+        queue=queue,
     )
+
+
+def _check_enqueue(upstash: dict[str, str]) -> None:
+    """A queue decides when its messages start: no delay, no flow-control key of their own
+    (QStash documents neither for enqueue; the SDKs do not send them)."""
+    for lname in ("upstash-delay", "upstash-not-before", "upstash-flow-control-key"):
+        value = upstash.get(lname)
+        if value is not None and not (lname == "upstash-delay" and value.strip() in ("0", "0s")):
+            raise InvalidField(canonical_header(lname), "not supported for queued messages")
 
 
 def _forwarded_headers(upstash: dict[str, str], plain: list[tuple[str, str]]) -> dict[str, str]:
     out: dict[str, str] = {}
     forward_all = _boolean("Upstash-Header-Forward", upstash.get("upstash-header-forward"))
     for lname, value in plain:
-        if lname == "content-type" or (forward_all and lname not in _NOT_FORWARDED):
+        if lname == "content-type" or (forward_all and lname not in NOT_FORWARDED):
             out[canonical_header(lname)] = _header_value(canonical_header(lname), value)
     for lname, value in upstash.items():
         suffix = lname[len("upstash-") :]
@@ -229,7 +248,7 @@ def _callback(prefix: str, upstash: dict[str, str], settings: Settings) -> Callb
             raise InvalidField(field_name, f"missing, but {field_name}-* options were given")
         return None
     return Callback(
-        url=parse_destination(url.strip(), "", field_name),
+        url=check_destination(parse_destination(url.strip(), "", field_name), settings, field_name),
         method=_method(options.get("method"), f"{field_name}-Method"),
         headers=headers,
         timeout=None if "timeout" not in options else _timeout(
@@ -263,10 +282,10 @@ def _flow(key: str | None, value: str | None) -> FlowLimits | None:
     if "parallelism" not in limits and "rate" not in limits:
         raise InvalidField(field_name, "needs parallelism or rate")
     for name in ("parallelism", "rate"):
-        if name in limits and (not limits[name].isdigit() or int(limits[name]) < 1):
+        if name in limits and (not is_digits(limits[name]) or int(limits[name]) < 1):
             raise InvalidField(field_name, f"{name} must be a positive integer")
     period = limits.get("period", "1s")
-    seconds = float(period) if period.isdigit() else parse_duration(period, field=field_name)
+    seconds = float(period) if is_digits(period) else parse_duration(period, field=field_name)
     if not 0 < seconds <= _MAX_PERIOD:
         raise InvalidField(field_name, "period must be more than 0s and at most 7d")
     return FlowLimits(key.strip(), int(limits.get("parallelism", 0)),
@@ -344,7 +363,7 @@ def _retries(value: str | None, settings: Settings, field_name: str = "Upstash-R
     if value is None:
         return settings.default_retries
     text = value.strip()
-    if not text.isdigit() or int(text) > settings.max_retries:
+    if not is_digits(text) or int(text) > settings.max_retries:
         raise InvalidField(field_name, f"must be an integer from 0 to {settings.max_retries}")
     return int(text)
 
@@ -381,7 +400,7 @@ def _not_before(upstash: dict[str, str], settings: Settings, now_ms: int) -> int
         due = now_ms + int(_delay(delay, settings) * 1000)
     if not_before is not None:  # wins over Upstash-Delay
         text = not_before.strip()
-        if not text.isdigit():
+        if not is_digits(text):
             raise InvalidField("Upstash-Not-Before", "must be a Unix time in seconds")
         due = max(now_ms, int(text) * 1000)
         if (due - now_ms) / 1000 > settings.max_delay:
@@ -410,6 +429,7 @@ def build_message(
         failure_callback=spec.failure_callback,
         redact=spec.redact,
         dedup_id=spec.dedup_id,
+        queue_name=spec.queue,
         **flow_fields(spec.flow),
     )
 
@@ -422,7 +442,9 @@ def flow_fields(flow: FlowLimits | None) -> dict[str, Any]:
 
 
 def choose_shard(spec: PublishSpec, dedup: str, shards: int, default: int) -> int:
-    """Messages of one flow-control key, and duplicates, must meet in one shard."""
+    """Messages of one queue or flow-control key, and duplicates, must meet in one shard."""
+    if spec.queue is not None:
+        return queue_shard(spec.queue, shards)
     if spec.flow is not None:
         return shard_for_key(spec.flow.key, shards)
     return shard_for_key(dedup, shards) if dedup else default

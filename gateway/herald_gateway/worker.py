@@ -17,12 +17,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import secrets
 import time
 from collections import Counter, deque
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from herald_core.errors import StoreError
+from herald_core.flow_control import request_slots
 from herald_core.ids import dlq_id_of
 from herald_core.models import Task
 from herald_core.settings import Settings
@@ -70,6 +72,11 @@ class Worker:
         self._lines: dict[str, deque[tuple[Task, float]]] = {}
         self._waiting = 0
         self._claim_size = settings.concurrency
+        #: Slots this worker may use (global parallelism grants it; else `concurrency`).
+        self._granted = settings.concurrency if settings.global_parallelism == 0 else 0
+        self._name = secrets.token_hex(8)
+        self._last_claimed = 0
+        self._rotation = 0
 
     def notify(self, shard: int, due_ms: int) -> None:
         """A task was just stored in `shard`, due at `due_ms`."""
@@ -83,6 +90,7 @@ class Worker:
         settler = asyncio.create_task(self._settler.run(), name="herald-settler")
         keys = asyncio.create_task(self._refresh_keys(), name="herald-keys")
         janitor = asyncio.create_task(self._janitor(), name="herald-janitor")
+        slots = asyncio.create_task(self._parallelism(), name="herald-parallelism")
         try:
             delay = 0.05
             while not self._stopping:
@@ -97,10 +105,11 @@ class Worker:
         finally:
             keys.cancel()
             janitor.cancel()
+            slots.cancel()
             await self._finish(settler)
 
     async def _step(self) -> None:
-        free = self._settings.concurrency - len(self._inflight) - self._waiting
+        free = min(self._settings.concurrency, self._granted) - len(self._inflight) - self._waiting
         free = min(free, self._claim_size)
         now = self._clock() * 1000
         limits = self._claim_limits(free, now) if free > 0 else {}
@@ -114,6 +123,7 @@ class Worker:
         result = await self._store.claim(limits, int(now))
         for shard, due in result.next_due.items():
             self._hints[shard] = min(self._hints[shard], math.inf if due is None else due)
+        self._last_claimed = len(result.tasks)
         deferred = sum(not self._dispatch(task, now) for task in result.tasks)
         self._adapt_claim_size(len(result.tasks), deferred)
 
@@ -143,6 +153,10 @@ class Worker:
             shards = [s for s, due in enumerate(self._hints) if due <= now]
         if not shards:
             return {}
+        if free < len(shards):  # never claim more than `free`: a few shards, in turn
+            start = self._rotation % len(shards)
+            self._rotation += 1
+            shards = (shards[start:] + shards[:start])[:free]
         share = max(1, min(self._settings.claim_batch, math.ceil(free / len(shards))))
         return dict.fromkeys(shards, share)
 
@@ -241,7 +255,8 @@ class Worker:
         self._settler.add(task.shard, self._settlement(task, answer, outcome, step, now_ms))
         if not step.final:
             self.notify(task.shard, step.due_ms)
-        if message.flow_key is not None:  # its slot frees: the next in line becomes due
+        if message.flow_key is not None or message.queue_name is not None:
+            # its slot frees: the next in line becomes due
             self.notify(task.shard, now_ms)
         elif label is not Result.DELIVERED:
             logger.info("message %s failed for good after %d retries: %s",
@@ -269,6 +284,25 @@ class Worker:
         while True:
             await self._keyring.refresh()
             await asyncio.sleep(_KEY_REFRESH)
+
+    async def _parallelism(self) -> None:
+        """Report slots in use and, under a global cap, renew this worker's grant."""
+        cap = self._settings.global_parallelism
+        interval = min(self._settings.poll_interval, 1.0)
+        while True:
+            in_use = len(self._inflight) + self._waiting
+            # an idle worker asks for little, a busy one for twice what it last claimed
+            wanted = min(self._settings.concurrency, in_use + max(1, 2 * self._last_claimed))
+            try:
+                grant = await request_slots(self._store, self._name, wanted, in_use, cap,
+                                            int(self._clock() * 1000),
+                                            int(max(3 * interval, 2.0) * 1000))  # fmt: skip
+                if cap and grant.granted != self._granted:
+                    self._granted = grant.granted
+                    self._wake.set()
+            except StoreError as exc:
+                logger.warning("parallelism grant failed: %s", exc)
+            await asyncio.sleep(interval)
 
     async def _janitor(self) -> None:
         """Retention: trim logs and dead letters past their age, once a minute."""

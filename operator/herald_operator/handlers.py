@@ -15,10 +15,10 @@ from collections.abc import Mapping
 from typing import Any, cast
 
 import kopf
-from redis.asyncio import Redis
 
 from herald_core.errors import InvalidField, StoreError
 from herald_core.keys import Keys
+from herald_core.redis_client import connect
 from herald_core.routing import topic_id
 from herald_core.routing_store import RoutingStore
 from herald_core.routing_sync import (
@@ -68,7 +68,7 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     settings.execution.max_workers = 20
     settings.posting.level = logging.INFO
     watch_token_secrets_only(settings)
-    redis = Redis.from_url(herald.redis_url, socket_connect_timeout=2, socket_timeout=10)
+    redis = connect(herald)
     memo["routing"] = RoutingStore(redis, Keys(herald.key_prefix, herald.shards))
     interval = herald.operator_resync_interval
     for plural, fn in (("topics", topic_resync), ("subscriptions", subscription_resync)):

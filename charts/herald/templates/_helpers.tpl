@@ -100,7 +100,8 @@ app.kubernetes.io/component: {{ index . 1 }}
 {{- end }}
 
 {{/*
-HERALD_REDIS_URL, the one Redis setting (gateway/herald_core/settings.py). For the bundled
+HERALD_REDIS_URL and, for an external Cluster or Sentinel, the topology settings
+(gateway/herald_core/settings.py, herald_core.redis_client). For the bundled
 Redis the password comes from its Secret into REDIS_PASSWORD, and Kubernetes expands
 $(REDIS_PASSWORD) inside the URL when the container starts: the URL never sits in the pod
 spec with the password in it. REDIS_PASSWORD is not a Herald setting; it exists only for
@@ -115,17 +116,58 @@ that expansion, so it must come first.
       key: {{ .Values.redis.bundled.auth.existingSecretPasswordKey }}
 - name: HERALD_REDIS_URL
   value: {{ printf "redis://:$(REDIS_PASSWORD)@%s.%s.svc:6379/0" (include "herald.redis.fullname" .) .Release.Namespace | quote }}
-{{- else if .Values.redis.external.existingSecret }}
+{{- else }}
+{{- include "herald.redis.externalEnv" .Values.redis.external }}
+{{- end }}
+{{- end }}
+
+{{/*
+An external Redis: HERALD_REDIS_URL (from a Secret, the url, the first cluster node, or, for
+Sentinel, a URL naming the master: its host is not used), then the topology's settings.
+*/}}
+{{- define "herald.redis.externalEnv" -}}
+{{- $topology := .topology | default "standalone" }}
+{{- if .existingSecret }}
 - name: HERALD_REDIS_URL
   valueFrom:
     secretKeyRef:
-      name: {{ .Values.redis.external.existingSecret }}
-      key: {{ .Values.redis.external.existingSecretUrlKey }}
-{{- else if .Values.redis.external.url }}
+      name: {{ .existingSecret }}
+      key: {{ .existingSecretUrlKey }}
+{{- else if .url }}
 - name: HERALD_REDIS_URL
-  value: {{ .Values.redis.external.url | quote }}
+  value: {{ .url | quote }}
+{{- else if and (eq $topology "cluster") .cluster.nodes }}
+- name: HERALD_REDIS_URL
+  value: {{ printf "redis://%s/0" (first .cluster.nodes) | quote }}
+{{- else if eq $topology "sentinel" }}
+- name: HERALD_REDIS_URL
+  value: {{ printf "redis://%s/0" .sentinel.masterName | quote }}
 {{- else }}
-{{- fail "redis.mode=external needs redis.external.url or redis.external.existingSecret" }}
+{{- fail "redis.mode=external needs redis.external.url or redis.external.existingSecret (or redis.external.cluster.nodes with topology cluster)" }}
+{{- end }}
+{{- if ne $topology "standalone" }}
+- name: HERALD_REDIS_MODE
+  value: {{ $topology | quote }}
+{{- end }}
+{{- if and (eq $topology "cluster") .cluster.nodes }}
+- name: HERALD_REDIS_CLUSTER_NODES
+  value: {{ join "," .cluster.nodes | quote }}
+{{- end }}
+{{- if eq $topology "sentinel" }}
+{{- if not .sentinel.sentinels }}
+{{- fail "redis.external.topology=sentinel needs redis.external.sentinel.sentinels" }}
+{{- end }}
+- name: HERALD_REDIS_SENTINELS
+  value: {{ join "," .sentinel.sentinels | quote }}
+- name: HERALD_REDIS_MASTER_NAME
+  value: {{ .sentinel.masterName | quote }}
+{{- with .sentinel.existingSecret }}
+- name: HERALD_REDIS_SENTINEL_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ . }}
+      key: {{ $.sentinel.existingSecretPasswordKey }}
+{{- end }}
 {{- end }}
 {{- end }}
 

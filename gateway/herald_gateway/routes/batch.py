@@ -48,29 +48,36 @@ async def batch(request: Request) -> Response:
 async def _one(request: Request, index: int, item: Any) -> Any:
     if not isinstance(item, dict) or not isinstance(item.get("destination"), str):
         raise InvalidField(f"[{index}].destination", "each item needs a destination string")
-    if item.get("queue") is not None:
-        raise InvalidField(f"[{index}].queue", "queues are not supported by this Herald yet")
+    queue = item.get("queue")
+    if queue is not None and not isinstance(queue, str):
+        raise InvalidField(f"[{index}].queue", "must be a queue name or null")
     headers = item.get("headers") or {}
     body = item.get("body")
     if not isinstance(headers, dict) or not (body is None or isinstance(body, str)):
         raise InvalidField(f"[{index}]", "headers must be an object and body a string or null")
-    response = await publish.publish(_item_request(request, item["destination"], headers, body))
+    if queue is None:
+        path = "/v2/publish/" + item["destination"]
+        response = await publish.publish(_item_request(request, path, headers, body))
+    else:
+        path = f"/v2/enqueue/{queue}/{item['destination']}"
+        response = await publish.enqueue(_item_request(request, path, headers, body))
     return orjson.loads(bytes(response.body))
 
 
 def _item_request(
-    request: Request, destination: str, headers: dict[str, Any], body: str | None
+    request: Request, target: str, headers: dict[str, Any], body: str | None
 ) -> Request:
-    """The item as a publish request of its own, with the batch's credentials."""
-    path, _, query = destination.partition("?")
+    """The item as a request of its own (`target`: its path and query), with the batch's
+    credentials."""
+    path, _, query = target.partition("?")
     raw_headers = [(b"authorization", request.headers.get("authorization", "").encode())]
     for name, value in headers.items():
         values = value if isinstance(value, list) else [value]
         raw_headers += [(str(name).lower().encode(), str(v).encode()) for v in values]
     scope: Scope = {
         **request.scope,
-        "path": "/v2/publish/" + path,
-        "raw_path": ("/v2/publish/" + path).encode(),
+        "path": path,
+        "raw_path": path.encode(),
         "query_string": query.encode(),
         "headers": raw_headers,
     }

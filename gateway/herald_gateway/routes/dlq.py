@@ -12,6 +12,7 @@ from starlette.responses import Response
 from herald_core.errors import InvalidField, NotFound
 from herald_core.ids import new_message_id
 from herald_core.models import Message
+from herald_core.numbers import is_digits
 from herald_core.store import NewMessage, Store
 from herald_gateway.listing import Key, integer, newest_first, values, view_filter
 from herald_gateway.publishing import redelivery
@@ -35,7 +36,7 @@ def _cursor(raw: str | None) -> Key | None:
     if not raw:
         return None
     score, _, dlq_id = raw.partition(":")
-    if not score.isdigit() or not dlq_id.startswith("dlq_"):
+    if not is_digits(score) or not dlq_id.startswith("dlq_"):
         raise InvalidField("cursor", "not a cursor this server returned")
     return (int(score), dlq_id)
 

@@ -9,6 +9,7 @@ from starlette.responses import Response
 
 from herald_core.errors import InvalidField
 from herald_core.ids import shard_of
+from herald_core.numbers import is_digits
 from herald_core.store import Store
 from herald_gateway.listing import Key, integer, newest_first, states, values, view_filter
 from herald_gateway.routes._common import authorized, json_response
@@ -19,7 +20,7 @@ def _cursor(raw: str | None, shards: int) -> Key | None:
     if not raw:
         return None
     parts = raw.split("-")
-    if len(parts) != 3 or not all(p.isdigit() for p in parts) or int(parts[2]) >= shards:
+    if len(parts) != 3 or not all(map(is_digits, parts)) or int(parts[2]) >= shards:
         raise InvalidField("cursor", "not a cursor this server returned")
     return (int(parts[0]), int(parts[1]), int(parts[2]))
 

@@ -1,0 +1,128 @@
+"""Queues (reference §2.6, §4.4): FIFO delivery with a per-queue parallelism.
+
+A queue lives in one shard (chosen from its name), with all its messages, so the scripts
+that store, settle and cancel them keep its counters exact. A message enqueued waits in
+the queue's FIFO list; the scripts move the oldest ones to `due` while fewer than
+`parallelism` hold a slot, and a message keeps its slot through its retries until it is
+delivered, failed or cancelled (herald_core.scripts, `pump`). A paused queue accepts
+messages but starts none.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from herald_core import scripts
+from herald_core.errors import InvalidField
+from herald_core.ids import shard_for_key
+from herald_core.scripts import Script
+from herald_core.store import Store
+
+_NAME = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+_QUEUE_SET = Script.of(scripts.QUEUE_SET)
+_QUEUE_DELETE = Script.of(scripts.QUEUE_DELETE)
+#: Largest parallelism a queue may have.
+MAX_PARALLELISM = 1000
+
+
+def parse_queue_name(name: object, field_name: str = "queueName") -> str:
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise InvalidField(
+            field_name, "names are 1 to 128 characters: letters, digits, '-', '_', '.'"
+        )
+    return name
+
+
+def parse_parallelism(value: object, field_name: str = "parallelism") -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_PARALLELISM:
+        raise InvalidField(field_name, f"must be an integer from 1 to {MAX_PARALLELISM}")
+    return value
+
+
+def queue_shard(name: str, shards: int) -> int:
+    """The shard holding a queue and every message in it."""
+    return shard_for_key("queue/" + name, shards)
+
+
+@dataclass(frozen=True, slots=True)
+class Queue:
+    name: str
+    parallelism: int
+    paused: bool
+    #: Messages accepted and not yet delivered, failed or cancelled.
+    lag: int
+    created_at: int
+    updated_at: int
+
+    def view(self) -> dict[str, Any]:
+        """The QStash `Queue` object (the Python SDK indexes all six keys)."""
+        return {"name": self.name, "parallelism": self.parallelism, "paused": self.paused,
+                "lag": self.lag, "createdAt": self.created_at,
+                "updatedAt": self.updated_at}  # fmt: skip
+
+
+class Queues:
+    """Queue settings in Redis, beside the messages the store keeps."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def shard(self, name: str) -> int:
+        return queue_shard(name, self._store.keys.shards)
+
+    async def upsert(
+        self, name: str, now_ms: int, parallelism: int | None = None, paused: bool | None = None
+    ) -> None:
+        await self._set(name, now_ms, parallelism, paused, create=True)
+
+    async def set_paused(self, name: str, paused: bool, now_ms: int) -> bool:
+        """Pause or resume; False when the queue does not exist."""
+        return await self._set(name, now_ms, None, paused, create=False)
+
+    async def _set(
+        self, name: str, now_ms: int, parallelism: int | None, paused: bool | None, create: bool
+    ) -> bool:
+        sk = self._store.keys.shard(self.shard(name))
+        args = (sk.message_prefix, name, "" if parallelism is None else parallelism,
+                "" if paused is None else "1" if paused else "0", now_ms,
+                "1" if create else "0")  # fmt: skip
+        return bool(await self._store._evalsha(_QUEUE_SET, (sk.due,), args))
+
+    async def delete(self, name: str) -> int:
+        """Delete a queue; its messages still waiting are cancelled. Returns how many."""
+        sk = self._store.keys.shard(self.shard(name))
+        args = (sk.message_prefix, name, self._store.limits.log_max_rows)
+        return int(await self._store._evalsha(_QUEUE_DELETE, (sk.log,), args))
+
+    async def get(self, name: str) -> Queue | None:
+        [queue] = await self._read([name])
+        return queue
+
+    async def all(self) -> list[Queue]:
+        shards = self._store.keys.all_shards()
+
+        def members(pipe: Any) -> None:
+            for sk in shards:
+                pipe.smembers(sk.queues)
+
+        names = sorted(n.decode() for found in await self._store._pipelined(members)
+                       for n in found)  # fmt: skip
+        return [q for q in await self._read(names) if q is not None] if names else []
+
+    async def _read(self, names: list[str]) -> list[Queue | None]:
+        def fill(pipe: Any) -> None:
+            for name in names:
+                sk = self._store.keys.shard(self.shard(name))
+                pipe.hmget(sk.queue_prefix + name, "p", "paused", "n", "c", "u")
+
+        out: list[Queue | None] = []
+        for name, (p, paused, n, c, u) in zip(names, await self._store._pipelined(fill),
+                                               strict=True):  # fmt: skip
+            if c is None:
+                out.append(None)
+                continue
+            out.append(Queue(name, int(p or 1), paused == b"1", max(0, int(n or 0)), int(c),
+                             int(u or c)))  # fmt: skip
+        return out

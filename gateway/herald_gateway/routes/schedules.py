@@ -1,0 +1,144 @@
+"""`/v2/schedules` (reference §2.7): create (or overwrite), get, list, delete, pause, resume."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+from urllib.parse import unquote
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from herald_core.cron import parse_cron
+from herald_core.errors import InvalidField, NotFound
+from herald_core.queues import parse_queue_name
+from herald_core.schedules import Schedule, Schedules, new_schedule_id
+from herald_core.settings import Settings
+from herald_gateway.publishing import (
+    NOT_FORWARDED,
+    build_message,
+    is_url_destination,
+    parse_publish,
+)
+from herald_gateway.routes._common import authorized, json_response, read_body
+from herald_gateway.views import message_view
+
+_PREFIX = b"/v2/schedules/"
+#: Headers about the schedule itself, not its messages.
+_SCHEDULE_HEADERS = frozenset({"upstash-cron", "upstash-schedule-id", "upstash-queue-name"})
+
+
+async def create(request: Request) -> Response:
+    st = authorized(request)
+    settings = st["settings"]
+    raw_path: bytes = request.scope.get("raw_path") or request.scope["path"].encode()
+    destination = raw_path[len(_PREFIX) :].decode("latin-1")
+    if not is_url_destination(destination):
+        raise InvalidField("destination url", "schedules take URL destinations, not topics")
+    cron = parse_cron(request.headers.get("upstash-cron", ""))
+    schedule_id = request.headers.get("upstash-schedule-id")
+    if schedule_id is None:
+        schedule_id = new_schedule_id()
+    else:
+        schedule_id = parse_queue_name(schedule_id.strip(), "Upstash-Schedule-Id")
+    queue = request.headers.get("upstash-queue-name")
+    if queue is not None:
+        queue = parse_queue_name(queue.strip(), "Upstash-Queue-Name")
+    headers = [(n, v) for n, v in request.headers.items()
+               if n not in _SCHEDULE_HEADERS and n not in NOT_FORWARDED]  # fmt: skip
+    raw_query = request.scope["query_string"].decode("latin-1")
+    query = "&".join(p for p in raw_query.split("&") if p and not _is_token(p))
+    now = int(time.time() * 1000)
+    parse_publish(destination, query, headers, settings, now, queue)  # 400 now, not at a tick
+    body = await read_body(request, settings.max_body_bytes)
+    schedule = Schedule(
+        id=schedule_id, cron=cron.source, destination=destination, query=query,
+        headers=headers, body=body, created_at=now, queue=queue,
+        caller_ip=request.client.host if request.client else None,
+    )  # fmt: skip
+    await Schedules(st["store"]).put(schedule, cron.next_after(now, settings.cron_minute))
+    return json_response({"scheduleId": schedule_id})
+
+
+async def list_schedules(request: Request) -> Response:
+    st = authorized(request)
+    schedules = Schedules(st["store"])
+    found = await schedules.all()
+    states = await schedules.message_states([m for s in found for m in s.last_messages])
+    return json_response([schedule_view(s, st["settings"], states) for s in found])
+
+
+async def get_schedule(request: Request) -> Response:
+    st = authorized(request)
+    schedules = Schedules(st["store"])
+    schedule = await schedules.get(request.path_params["schedule_id"])
+    if schedule is None:
+        raise NotFound(f"schedule {request.path_params['schedule_id']} not found")
+    states = await schedules.message_states(schedule.last_messages)
+    return json_response(schedule_view(schedule, st["settings"], states))
+
+
+async def delete_schedule(request: Request) -> Response:
+    st = authorized(request)
+    await Schedules(st["store"]).delete(request.path_params["schedule_id"])
+    return Response(status_code=200)
+
+
+async def pause(request: Request) -> Response:
+    return await _pause(request, True)
+
+
+async def resume(request: Request) -> Response:
+    return await _pause(request, False)
+
+
+async def _pause(request: Request, paused: bool) -> Response:
+    st = authorized(request)
+    schedule_id = request.path_params["schedule_id"]
+    if not await Schedules(st["store"]).set_paused(schedule_id, paused):
+        raise NotFound(f"schedule {schedule_id} not found")
+    return Response(status_code=200)
+
+
+def _is_token(query_part: str) -> bool:
+    return unquote(query_part.partition("=")[0]).lower() == "qstash_token"
+
+
+def schedule_view(schedule: Schedule, settings: Settings, states: dict[str, str]) -> dict[str, Any]:
+    """The QStash `Schedule` object (keys the SDK parsers index are always present)."""
+    now = int(time.time() * 1000)
+    spec = parse_publish(schedule.destination, schedule.query, schedule.headers, settings, now,
+                         schedule.queue)  # fmt: skip
+    message = build_message(spec, "", schedule.body, schedule.created_at, schedule.caller_ip)
+    view = message_view(message, schedule.body)
+    for name in ("messageId", "url", "maxRetries", "notBefore"):
+        view.pop(name, None)
+    view.update(
+        scheduleId=schedule.id, cron=schedule.cron, destination=spec.url,
+        createdAt=schedule.created_at, retries=spec.max_retries, isPaused=schedule.paused,
+        callerIp=schedule.caller_ip,
+    )  # fmt: skip
+    if spec.not_before > now:
+        view["delay"] = (spec.not_before - now) // 1000
+    if spec.flow is not None:
+        view.update(flowControlKey=spec.flow.key, period=int(spec.flow.period))
+        view.update({k: v for k, v in (("parallelism", spec.flow.parallelism),
+                                       ("rate", spec.flow.rate)) if v})  # fmt: skip
+    optional = {"lastScheduleTime": schedule.last_tick, "nextScheduleTime": schedule.next_tick,
+                "error": schedule.error}  # fmt: skip
+    view.update({k: v for k, v in optional.items() if v is not None})
+    if schedule.last_messages:
+        view["lastScheduleStates"] = {m: states.get(m, "SUCCESS") for m in schedule.last_messages}
+    return view
+
+
+SCHEDULE_ROUTES = [
+    Route("/v2/schedules", list_schedules, methods=["GET"]),
+    Route("/v2/schedules/", list_schedules, methods=["GET"]),
+    Route("/v2/schedules/{schedule_id}/pause", pause, methods=["PATCH", "POST"]),
+    Route("/v2/schedules/{schedule_id}/resume", resume, methods=["PATCH", "POST"]),
+    Route("/v2/schedules/{schedule_id}", get_schedule, methods=["GET"]),
+    Route("/v2/schedules/{schedule_id}", delete_schedule, methods=["DELETE"]),
+    Route("/v2/schedules/{destination:path}", create, methods=["POST"]),
+]

@@ -1,0 +1,95 @@
+"""The scheduler: every worker process fires the schedules' due ticks (herald_core.schedules).
+
+Ticks are claimed atomically in Redis, so however many gateways run, each tick is taken by
+one of them; the message it produces is deduplicated on (schedule, tick), so a tick taken
+again after a crash stores nothing twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+from collections.abc import Callable
+
+from herald_core.cron import parse_cron
+from herald_core.errors import InvalidRequest, StoreError
+from herald_core.schedules import Schedule, Schedules
+from herald_core.settings import Settings
+from herald_core.store import Store
+from herald_gateway.accepting import Notify, accept
+from herald_gateway.publishing import parse_publish
+
+logger = logging.getLogger(__name__)
+_BATCH = 100
+
+
+def tick_dedup_key(schedule_id: str, tick_ms: int) -> str:
+    return hashlib.sha256(f"schedule\0{schedule_id}\0{tick_ms}".encode()).hexdigest()
+
+
+class Scheduler:
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        notify: Notify | None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._store, self._settings, self._notify, self._clock = store, settings, notify, clock
+        self._schedules = Schedules(store)
+        self.fired = 0
+
+    async def run(self) -> None:
+        delay = 0.05
+        while True:
+            try:
+                wait = await self.run_once()
+                delay = 0.05
+            except StoreError as exc:
+                logger.warning("schedule claim failed, retrying in %.2fs: %s", delay, exc)
+                wait = delay
+                delay = min(delay * 2, self._settings.redis_backoff_max)
+            await asyncio.sleep(wait)
+
+    async def run_once(self) -> float:
+        """Fire what is due; returns how long to wait before looking again (s)."""
+        now = int(self._clock() * 1000)
+        lease = int(self._settings.schedule_lease * 1000)
+        ticks, head = await self._schedules.claim(now, lease, _BATCH)
+        for schedule_id, tick in ticks:
+            await self._fire(schedule_id, tick, now)
+        if len(ticks) == _BATCH:
+            return 0.0
+        poll = self._settings.schedule_poll
+        if head is None:
+            return poll
+        return max(0.0, min(poll, (head - self._clock() * 1000) / 1000))
+
+    async def _fire(self, schedule_id: str, tick: int, now: int) -> None:
+        schedule = await self._schedules.get(schedule_id)
+        if schedule is None:
+            return
+        next_tick = parse_cron(schedule.cron).next_after(max(now, tick), self._settings.cron_minute)
+        if schedule.paused:
+            await self._schedules.done(schedule, None, next_tick, None, None)
+            return
+        messages: list[str] | None = None
+        error = None
+        try:
+            messages = [await self._publish(schedule, tick, now)]
+        except InvalidRequest as exc:  # settings changed since the schedule was created
+            error = str(exc)
+            logger.warning("schedule %s could not fire: %s", schedule_id, error)
+        await self._schedules.done(schedule, tick, next_tick, messages, error)
+        self.fired += 1
+
+    async def _publish(self, schedule: Schedule, tick: int, now: int) -> str:
+        spec = parse_publish(schedule.destination, schedule.query, schedule.headers,
+                             self._settings, now, schedule.queue)  # fmt: skip
+        accepted = await accept(
+            self._store, self._settings, spec, schedule.body, tick, schedule.caller_ip,
+            self._notify, dedup=tick_dedup_key(schedule.id, tick), schedule_id=schedule.id,
+        )  # fmt: skip
+        return accepted.message_id

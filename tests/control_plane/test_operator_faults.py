@@ -1,0 +1,226 @@
+"""Operator faults (issue 7 part 5): a real `herald operator` process SIGKILLed
+mid-reconcile, objects changed and deleted while no operator runs, and Redis unreachable
+for a while. Whatever happened, the state converges: the routing tables in Redis hold
+exactly what the objects say, every live object is Ready at its generation, and the
+finalizers of deleted objects are released (the objects disappear)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+
+from herald_core.keys import Keys
+from herald_gateway.embedded import RedisServer, free_port
+from tests.support.gateway import REPO, wait_until
+from tests.support.kube import GROUP, KubeServer
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+ROUTES = Keys("herald", 4).routing
+FINALIZER = "herald.dev/finalizer"
+
+
+def topic(name: str) -> dict[str, Any]:
+    return {"apiVersion": GROUP, "kind": "Topic", "metadata": {"name": name, "namespace": "shop"},
+            "spec": {"delivery": {"retries": 2}}}  # fmt: skip
+
+
+def subscription(name: str, topic_name: str = "orders") -> dict[str, Any]:
+    return {"apiVersion": GROUP, "kind": "Subscription",
+            "metadata": {"name": name, "namespace": "shop"},
+            "spec": {"topic": topic_name,
+                     "endpoint": {"url": f"http://{name}.shop/h"}}}  # fmt: skip
+
+
+def objects(kube: KubeServer, plural: str) -> list[dict[str, Any]]:
+    response = kube.client.get(f"/apis/{GROUP}/namespaces/shop/{plural}")
+    response.raise_for_status()
+    return list(response.json().get("items") or [])
+
+
+def tables(r: redis.Redis) -> dict[str, set[str]]:
+    """Every routing table in Redis: topic id → its subscription entries' names."""
+    out = {}
+    members: set[bytes] = r.smembers(ROUTES.topics)  # type: ignore[assignment]
+    for raw in members:
+        tid = raw.decode()
+        fields: list[bytes] = r.hkeys(ROUTES.table(tid))  # type: ignore[assignment]
+        out[tid] = {f.decode()[2:] for f in fields if f.startswith(b"s:")}
+    return out
+
+
+def desired(kube: KubeServer) -> dict[str, set[str]]:
+    """What the tables must be: per Topic, the Subscriptions naming it."""
+    want: dict[str, set[str]] = {f"shop/{t['metadata']['name']}": set()
+                                 for t in objects(kube, "topics")}  # fmt: skip
+    for sub in objects(kube, "subscriptions"):
+        tid = f"shop/{sub['spec']['topic']}"
+        if tid in want:
+            want[tid].add(sub["metadata"]["name"])
+    return want
+
+
+def problems(kube: KubeServer, r: redis.Redis) -> list[str]:
+    """Why the state has not converged yet (empty once it has)."""
+    out = []
+    if (got := tables(r)) != (want := desired(kube)):
+        out.append(f"tables {got} != objects {want}")
+    for plural in ("topics", "subscriptions"):
+        for obj in objects(kube, plural):
+            meta, name = obj["metadata"], f"{plural}/{obj['metadata']['name']}"
+            if meta.get("deletionTimestamp"):
+                out.append(f"{name} still being deleted (finalizers {meta.get('finalizers')})")
+            elif FINALIZER not in (meta.get("finalizers") or []):
+                out.append(f"{name} has no finalizer")
+            # Ready, unless it is a Subscription whose Topic does not exist (any more)
+            routed = plural == "topics" or f"shop/{obj['spec']['topic']}" in want
+            expected = ("True", None) if routed else ("False", "TopicNotFound")
+            ready = [c for c in (obj.get("status") or {}).get("conditions", [])
+                     if c["type"] == "Ready"] or [{}]  # fmt: skip
+            got_ready = (ready[0].get("status"), ready[0].get("reason") if not routed else None)
+            if got_ready != expected:
+                out.append(f"{name}: Ready {ready[0]}, expected {expected}")
+            elif ready[0].get("observedGeneration") != meta.get("generation"):
+                out.append(f"{name} Ready at generation {ready[0].get('observedGeneration')}")
+    return out
+
+
+def converge(kube: KubeServer, r: redis.Redis, timeout: float = 30) -> None:
+    try:
+        wait_until(lambda: not problems(kube, r), timeout=timeout, interval=0.1)
+    except AssertionError:
+        raise AssertionError(f"not converged: {problems(kube, r)}") from None
+
+
+@pytest.fixture
+def start_operator(
+    kube: KubeServer, operator_env: str, tmp_path: Path
+) -> Iterator[Callable[[], subprocess.Popen[bytes]]]:
+    """`herald operator --standalone` as a real process (stopped by SIGTERM at the end)."""
+    started: list[subprocess.Popen[bytes]] = []
+    env = {**os.environ, "PYTHONPATH": f"{REPO / 'gateway'}{os.pathsep}{REPO / 'operator'}"}
+
+    def start() -> subprocess.Popen[bytes]:
+        log = tmp_path / f"operator-{len(started)}.log"
+        command = [sys.executable, "-m", "herald_gateway.cli", "operator", "--standalone",
+                   "--liveness", f"http://127.0.0.1:{free_port()}/healthz"]  # fmt: skip
+        with log.open("wb") as out:
+            started.append(subprocess.Popen(command, env=env, stdout=out, stderr=out))
+        return started[-1]
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    for process in started:
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def sigkill(process: subprocess.Popen[bytes]) -> None:
+    process.kill()
+    process.wait()
+
+
+def test_killed_mid_reconcile_and_objects_deleted_while_down(
+    kube: KubeServer, start_operator, rclient: redis.Redis
+) -> None:
+    kube.create(GROUP, "topics", topic("orders"))
+    kube.create(GROUP, "topics", topic("audit"))
+    for i in range(30):
+        kube.create(GROUP, "subscriptions", subscription(f"s{i}"))
+    kube.create(GROUP, "subscriptions", subscription("auditor", "audit"))
+    first = start_operator()
+    wait_until(lambda: any(tables(rclient).values()), timeout=30, what="reconciling started")
+    sigkill(first)  # mid-reconcile: some entries, finalizers and statuses written, not all
+    at_kill = sum(len(v) for v in tables(rclient).values())
+
+    # While no operator runs: deletes (held by finalizers where they were added), an update
+    # and a create.
+    for name in ("s0", "s1", "s2"):
+        kube.delete(GROUP, "subscriptions", "shop", name)
+    kube.delete(GROUP, "topics", "shop", "audit")
+    kube.patch(
+        GROUP, "subscriptions", "shop", "s3", {"spec": {"endpoint": {"url": "http://new/h"}}}
+    )
+    kube.create(GROUP, "subscriptions", subscription("late"))
+
+    start_operator()
+    converge(kube, rclient)
+    assert at_kill <= 31
+    assert kube.herald("subscriptions", "shop", "s0") is None  # finalizer released
+    assert kube.herald("topics", "shop", "audit") is None
+    assert kube.condition("subscriptions", "shop", "auditor", "Ready")["reason"] == "TopicNotFound"
+    assert b"http://new/h" in rclient.hget(ROUTES.table("shop/orders"), "s:s3")  # type: ignore[operator]
+    assert tables(rclient) == {"shop/orders": {f"s{i}" for i in range(3, 30)} | {"late"}}
+
+
+def test_killed_while_deletions_wait_on_finalizers(
+    kube: KubeServer, start_operator, rclient: redis.Redis
+) -> None:
+    kube.create(GROUP, "topics", topic("orders"))
+    for i in range(10):
+        kube.create(GROUP, "subscriptions", subscription(f"s{i}"))
+    operator = start_operator()
+    converge(kube, rclient)
+    for i in range(10):  # the operator starts releasing these one by one ...
+        kube.delete(GROUP, "subscriptions", "shop", f"s{i}")
+    kube.delete(GROUP, "topics", "shop", "orders")
+    wait_until(lambda: len(objects(kube, "subscriptions")) < 10, what="deletions started")
+    sigkill(operator)  # ... and dies in the middle
+    start_operator()
+    converge(kube, rclient)
+    assert objects(kube, "subscriptions") == [] and objects(kube, "topics") == []
+    assert tables(rclient) == {}
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[RedisServer]:
+    """A Redis of the test's own that it can stop and start (no persistence: it comes back
+    empty, like a failed-over or flushed Redis)."""
+    server = RedisServer(tmp_path / "redis", appendfsync=None)
+    server.start()
+    monkeypatch.setenv("HERALD_REDIS_URL", server.url)
+    yield server
+    server.stop()
+
+
+def test_redis_unreachable_for_a_while_then_back(
+    kube: KubeServer, operator_env: str, own_redis: RedisServer, start_operator
+) -> None:
+    r = redis.Redis.from_url(own_redis.url)
+    try:
+        kube.create(GROUP, "topics", topic("orders"))
+        for name in ("a", "b", "c"):
+            kube.create(GROUP, "subscriptions", subscription(name))
+        start_operator()
+        converge(kube, r)
+
+        own_redis.stop()
+        kube.create(GROUP, "subscriptions", subscription("d"))
+        kube.patch(
+            GROUP, "subscriptions", "shop", "a", {"spec": {"endpoint": {"url": "http://x/h"}}}
+        )
+        kube.delete(GROUP, "subscriptions", "shop", "b")
+        kube.wait_condition("subscriptions", "shop", "d", "Ready", "False", timeout=20)
+        assert kube.condition("subscriptions", "shop", "d", "Ready")["reason"] == "RedisUnavailable"
+        held = kube.herald("subscriptions", "shop", "b") or {}
+        assert held["metadata"].get("deletionTimestamp")  # its entry is not removed yet...
+        assert FINALIZER in held["metadata"]["finalizers"]  # ... so the finalizer holds it
+
+        own_redis.start()  # empty: the tables must be written again, from the objects
+        converge(kube, r)
+        assert tables(r) == {"shop/orders": {"a", "c", "d"}}
+        assert b"http://x/h" in r.hget(ROUTES.table("shop/orders"), "s:a")  # type: ignore[operator]
+    finally:
+        r.close()

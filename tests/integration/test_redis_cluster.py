@@ -1,0 +1,133 @@
+"""Herald on a local Redis Cluster (3 masters + 3 replicas): the whole publish → deliver →
+retry → DLQ path, a fan-out over shards on different masters, and real `herald gateway`
+processes living through a `CLUSTER FAILOVER` and a master SIGKILLed under load."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from herald_core.ids import shard_of
+from herald_core.keys import Keys
+from herald_core.redis_client import connect
+from herald_core.routing_store import RoutingStore
+from herald_core.settings import Settings
+from herald_gateway.manifests import apply_manifests
+from tests.support.gateway import Gateway, wait_until
+from tests.support.receiver import Answer, Receiver
+from tests.support.redis_topologies import LocalCluster, Publisher, delivery_counts
+
+pytestmark = [pytest.mark.integration, pytest.mark.cluster]
+SHARDS = 16
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[LocalCluster]:
+    cluster = LocalCluster(tmp_path / "cluster")
+    try:
+        yield cluster.start()
+    finally:
+        cluster.stop()
+
+
+async def _fan_out_topic(settings: Settings, urls: list[str]) -> None:
+    """A topic whose Subscriptions each have flow control: their messages go to the shards
+    of their flow keys, so one publish writes to several shards (several masters)."""
+    routes = RoutingStore(connect(settings), Keys("herald", SHARDS))
+    subs = {("default", f"sub-{i}"): {"topic": "fan", "endpoint": {"url": url},
+                                      "flowControl": {"parallelism": 8}}
+            for i, url in enumerate(urls)}  # fmt: skip
+    try:
+        await apply_manifests(routes, {("default", "fan"): {}}, subs, ({}, {}))
+    finally:
+        await routes.redis.aclose()
+
+
+def test_publish_deliver_retry_dlq_and_fan_out_on_a_cluster(
+    cluster: LocalCluster, make_gateway: Callable[..., Gateway], receiver: Receiver
+) -> None:
+    gateway = make_gateway(**cluster.settings(), shards=SHARDS)
+
+    ok = receiver.new_path()
+    ids = {gateway.publish(receiver.url(ok), b"%d" % i).json()["messageId"] for i in range(40)}
+    wait_until(lambda: set(delivery_counts(receiver, ok)) >= ids, what="all delivered")
+    assert all(int(node.cmd("DBSIZE")) > 0 for node in cluster.master_nodes())  # spread out
+
+    doomed = receiver.new_path(*[Answer(500)] * 3)
+    retry = {"Upstash-Retries": "2", "Upstash-Retry-Delay": "20"}
+    message_id = gateway.publish(receiver.url(doomed), b"doomed", **retry).json()["messageId"]
+    attempts = receiver.wait_for(doomed, 3)
+    assert [a.header("Upstash-Retried") for a in attempts] == ["0", "1", "2"]
+
+    def dead_letters() -> list[str]:
+        return [m["messageId"] for m in gateway.client.get("/v2/dlq").json()["messages"]]
+
+    assert wait_until(dead_letters, what="the dead letter") == [message_id]
+
+    paths = [receiver.new_path() for _ in range(4)]
+    settings = Settings(**cluster.settings(), shards=SHARDS)  # type: ignore[arg-type]
+    asyncio.run(_fan_out_topic(settings, [receiver.url(p) for p in paths]))
+    answer = wait_until(lambda: gateway.publish("fan", b"to all"), what="the topic is known")
+    assert answer.status_code == 200 and len(answer.json()) == 4
+    shards = {shard_of(m["messageId"], SHARDS) for m in answer.json()}
+    assert len(shards) > 1  # one publish over several shards: no MULTI on a cluster
+    for path in paths:
+        receiver.wait_for(path, 1)
+
+
+def _wait_accepted(publisher: Publisher, since: float, count: int, what: str) -> None:
+    wait_until(lambda: publisher.accepted_since(since) >= count, timeout=30, what=what)
+
+
+def test_failover_and_killed_master_under_load_lose_nothing(
+    cluster: LocalCluster, make_gateway: Callable[..., Gateway], receiver: Receiver
+) -> None:
+    # WAIT 1: a publish is acknowledged once a replica holds it, so the SIGKILLed master
+    # cannot take an acknowledged message with it. A claim whose reply died with the master
+    # is handed out again when its lease ends: short leases (1 s timeout + 1 s margin).
+    settings = {**cluster.settings(), "shards": SHARDS, "redis_wait_replicas": 1,
+                "redis_backoff_max": 0.2, "default_timeout": 1, "lease_margin": 1}  # fmt: skip
+    gateways = [make_gateway(**settings), make_gateway(**settings)]
+    path = receiver.new_path()
+    publisher = Publisher(gateways, receiver.url(path))
+    publisher.start()
+    try:
+        _wait_accepted(publisher, 0, 100, "load before the failover")
+
+        first = cluster.master_nodes()[0]
+        switched = time.monotonic()
+        cluster.failover(cluster.replica_of(first))  # coordinated: no write is lost
+        cluster.wait_healthy()
+        _wait_accepted(publisher, time.monotonic(), 100, "load after the failover")
+
+        victim = cluster.master_nodes()[1]
+        killed = time.monotonic()
+        victim.stop(kill=True)
+        wait_until(lambda: len(cluster.master_nodes()) == cluster.masters, timeout=20,
+                   interval=0.05, what="a replica promoted")  # fmt: skip
+        promoted = time.monotonic()
+        victim.start()  # as Kubernetes restarts a pod: it comes back as the new replica
+        cluster.wait_healthy()
+        _wait_accepted(publisher, time.monotonic(), 100, "load after the kill")
+    finally:
+        publisher.stop()
+
+    accepted = set(publisher.accepted)
+    wait_until(lambda: set(delivery_counts(receiver, path)) >= accepted, timeout=30,
+               what="every accepted message delivered")  # fmt: skip
+    counts = delivery_counts(receiver, path)
+    lost = accepted - set(counts)
+    duplicates = sum(n - 1 for n in counts.values())
+    refused_failover, _ = publisher.refused_between(switched, killed)
+    refused_kill, outage = publisher.refused_between(killed)
+    print(f"\ncluster: {len(accepted)} accepted, {len(lost)} lost, {duplicates} duplicated; "
+          f"failover: {refused_failover} refused; master killed: promoted after "
+          f"{promoted - killed:.1f}s, {refused_kill} refused over {outage:.1f}s")  # fmt: skip
+    assert not lost
+    for gateway in gateways:  # recovered by themselves: never restarted, ready
+        assert gateway.process is not None and gateway.process.poll() is None
+        assert gateway.client.get("/readyz").status_code == 200

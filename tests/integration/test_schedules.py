@@ -1,0 +1,171 @@
+"""Schedules through the official SDK: every field round-trips, ticks fire on time and
+exactly once across gateways, pause/resume by PATCH and POST, queue schedules, restarts.
+
+A cron minute lasts HERALD_CRON_MINUTE seconds here (a fraction of a second), so a
+per-minute schedule ticks many times within a test.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Callable
+
+import pytest
+from qstash import QStash
+
+from tests.support.gateway import TOKEN, Gateway, wait_until
+from tests.support.receiver import Receiver
+
+pytestmark = pytest.mark.integration
+
+#: Seconds per cron minute in these tests, and how often schedulers look.
+MINUTE = 0.2
+FAST = {"cron_minute": MINUTE, "schedule_poll": 0.05}
+
+
+def created_at(gateway: Gateway, message_id: str) -> int:
+    rows = gateway.client.get("/v2/events", params={"messageId": message_id}).json()["events"]
+    return int(rows[-1]["createdAt"])
+
+
+def test_schedule_fields_round_trip(sdk: QStash) -> None:
+    schedule_id = sdk.schedule.create(
+        destination="https://example.test/hook?x=1", cron="CRON_TZ=Europe/Paris 0 4 * * *",
+        body="hello", method="PUT", headers={"X-Team": "a"}, retries=2,
+        retry_delay="5000 * retried", timeout=30, callback="https://example.test/cb",
+        label="nightly", flow_control={"key": "fc", "parallelism": 2}, schedule_id="nightly",
+    )  # fmt: skip
+    assert schedule_id == "nightly"
+    schedule = sdk.schedule.get("nightly")
+    assert schedule.cron == "CRON_TZ=Europe/Paris 0 4 * * *"
+    assert schedule.destination == "https://example.test/hook?x=1"
+    assert (schedule.method, schedule.body, schedule.retries) == ("PUT", "hello", 2)
+    assert schedule.headers is not None and schedule.headers["X-Team"] == ["a"]
+    assert schedule.retry_delay_expression == "5000 * retried"
+    assert (schedule.timeout, schedule.callback, schedule.label) == (30, "https://example.test/cb",
+                                                                     "nightly")  # fmt: skip
+    assert schedule.flow_control is not None
+    assert (schedule.flow_control.key, schedule.flow_control.parallelism) == ("fc", 2)
+    assert (schedule.flow_control.period, schedule.flow_control.rate) == (1, None)
+    assert schedule.next_schedule_time is not None and schedule.paused is False
+    sdk.schedule.pause("nightly")
+    assert sdk.schedule.get("nightly").paused is True
+    sdk.schedule.resume("nightly")
+    assert sdk.schedule.get("nightly").paused is False
+    # overwrite with the same id: one schedule, the new definition
+    sdk.schedule.create(destination="https://example.test/other", cron="*/5 * * * *",
+                        schedule_id="nightly", queue="q1")  # fmt: skip
+    [only] = sdk.schedule.list()
+    assert (only.schedule_id, only.cron, only.queue) == ("nightly", "*/5 * * * *", "q1")
+    sdk.schedule.delete("nightly")
+    assert sdk.schedule.list() == []
+
+
+@pytest.mark.parametrize(
+    ("headers", "field"),
+    [
+        ({}, "Upstash-Cron"),
+        ({"Upstash-Cron": "* * *"}, "Upstash-Cron"),
+        ({"Upstash-Cron": "CRON_TZ=Mars/Base * * * * *"}, "Upstash-Cron"),
+        ({"Upstash-Cron": "* * * * *", "Upstash-Schedule-Id": "a/b c"}, "Upstash-Schedule-Id"),
+        ({"Upstash-Cron": "* * * * *", "Upstash-Retries": "many"}, "Upstash-Retries"),
+    ],
+)
+def test_bad_schedules_are_refused(gateway: Gateway, headers: dict[str, str], field: str) -> None:
+    response = gateway.client.post("/v2/schedules/https://example.test/", headers=headers)
+    assert response.status_code == 400
+    assert field in response.json()["error"]
+    assert gateway.client.get("/v2/schedules").json() == []
+
+
+def test_ticks_fire_exactly_once_across_gateways(
+    make_gateway: Callable[..., Gateway], receiver: Receiver
+) -> None:
+    gateways = [make_gateway(**FAST), make_gateway(**FAST)]
+    sdk = QStash(TOKEN, base_url=gateways[0].url, retry=False)
+    path = receiver.new_path()
+    schedule_id = sdk.schedule.create(destination=receiver.url(path), cron="* * * * *",
+                                      body="tick", headers={"X-From": "cron"})  # fmt: skip
+    received = receiver.wait_for(path, 12, timeout=20)
+    sdk.schedule.pause(schedule_id)
+    assert {r.header("Upstash-Schedule-Id") for r in received} == {schedule_id}
+    assert {r.header("X-From") for r in received} == {"cron"}
+    ids = [r.header("Upstash-Message-Id") or "" for r in received]
+    assert len(set(ids)) == len(ids)
+    ticks = sorted(created_at(gateways[1], message_id) for message_id in ids)
+    # one message per tick: consecutive ticks, none twice, none skipped
+    gaps = {
+        round((later - earlier) / 1000 / MINUTE) for earlier, later in itertools.pairwise(ticks)
+    }
+    assert gaps == {1}, ticks
+    schedule = sdk.schedule.get(schedule_id)
+    assert schedule.last_schedule_time is not None and schedule.last_schedule_time >= ticks[-1]
+    assert schedule.last_schedule_states is not None
+    assert {s.value for s in schedule.last_schedule_states.values()} <= {"SUCCESS", "IN_PROGRESS"}
+
+
+def test_paused_schedules_skip_ticks_and_post_pauses_too(
+    make_gateway: Callable[..., Gateway], receiver: Receiver
+) -> None:
+    gateway = make_gateway(**FAST)
+    path = receiver.new_path()
+    response = gateway.client.post(
+        f"/v2/schedules/{receiver.url(path)}", content=b"x",
+        headers={"Upstash-Cron": "* * * * *", "Upstash-Schedule-Id": "paused"},
+    )  # fmt: skip
+    assert response.json() == {"scheduleId": "paused"}
+    receiver.wait_for(path, 1)
+    assert gateway.client.post("/v2/schedules/paused/pause").status_code == 200
+    count = len(receiver.received(path))
+    before = gateway.client.get("/v2/schedules/paused").json()
+    # the next tick passes by without a message
+    wait_until(lambda: gateway.client.get("/v2/schedules/paused").json()["nextScheduleTime"]
+               > before["nextScheduleTime"] + 2 * MINUTE * 1000)  # fmt: skip
+    assert len(receiver.received(path)) <= count + 1  # one may have been in flight
+    assert gateway.client.patch("/v2/schedules/paused/resume").status_code == 200
+    receiver.wait_for(path, count + 2)
+    assert gateway.client.post("/v2/schedules/missing/pause").status_code == 404
+
+
+def test_a_schedule_feeding_a_queue(
+    make_gateway: Callable[..., Gateway], receiver: Receiver
+) -> None:
+    gateway = make_gateway(**FAST)
+    sdk = QStash(TOKEN, base_url=gateway.url, retry=False)
+    path = receiver.new_path()
+    schedule_id = sdk.schedule.create(destination=receiver.url(path), cron="* * * * *",
+                                      queue="from-cron", body="q")  # fmt: skip
+    received = receiver.wait_for(path, 2)
+    sdk.schedule.delete(schedule_id)
+    message_id = received[0].header("Upstash-Message-Id") or ""
+    rows = gateway.client.get("/v2/events", params={"messageId": message_id}).json()["events"]
+    assert {row.get("queueName") for row in rows} == {"from-cron"}
+    assert {row.get("scheduleId") for row in rows} == {schedule_id}
+    assert sdk.queue.get("from-cron").parallelism == 1
+
+
+def test_a_gateway_back_from_downtime_fires_once_not_a_storm(
+    make_gateway: Callable[..., Gateway], receiver: Receiver
+) -> None:
+    gateway = make_gateway(**FAST)
+    path = receiver.new_path()
+    response = gateway.client.post(f"/v2/schedules/{receiver.url(path)}",
+                                   headers={"Upstash-Cron": "* * * * *"})  # fmt: skip
+    schedule_id = response.json()["scheduleId"]
+    receiver.wait_for(path, 1)
+    gateway.close()
+    stopped = len(receiver.received(path))
+    # down for ten ticks (an API-only gateway, without a scheduler, shows the schedule)
+    api = make_gateway(roles="api", **FAST)
+    missed = api.client.get(f"/v2/schedules/{schedule_id}").json()["nextScheduleTime"]
+    wait_until(lambda: time.time() * 1000 > missed + 10 * MINUTE * 1000)
+    make_gateway(**FAST)
+    receiver.wait_for(path, stopped + 1)
+    # after the catch-up firing, ticks continue at their normal pace
+    received = receiver.wait_for(path, stopped + 3)
+    ticks = sorted(
+        created_at(api, r.header("Upstash-Message-Id") or "") for r in received[stopped:]
+    )
+    assert ticks[1] - ticks[0] >= 5 * MINUTE * 1000  # the gap: one catch-up, not ten
+    assert round((ticks[2] - ticks[1]) / 1000 / MINUTE) == 1

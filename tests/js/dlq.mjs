@@ -1,0 +1,14 @@
+// client.dlq: argv[2] is {op: "list", ...listMessages options} or {op: "delete", request}.
+import { client, run } from "./sdk.mjs";
+
+await run(async ({ op, request, ...options }) => {
+  const dlq = client().dlq;
+  switch (op) {
+    case "list":
+      return await dlq.listMessages(options);
+    case "delete":
+      return await dlq.delete(request);
+    default:
+      throw new Error(`unknown op ${op}`);
+  }
+});
