@@ -9,6 +9,7 @@ fraction of a second.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -38,10 +39,18 @@ class Cron:
         return int((_ORIGIN + (self._next(virtual) - _ORIGIN) / scale) * 1000)
 
     def _next(self, seconds: float) -> int:
-        moment = dt.datetime.fromtimestamp(seconds, tz=self.zone)
-        return int(croniter(self.expression, moment).get_next(dt.datetime).timestamp())
+        return _next_tick(self.expression, self.zone, int(seconds))
 
 
+# croniter takes ~1 ms to parse and step an expression; schedules sharing a cron fire at
+# the same instants, so one computation serves all of them.
+@functools.lru_cache(maxsize=4096)
+def _next_tick(expression: str, zone: ZoneInfo | dt.timezone, seconds: int) -> int:
+    moment = dt.datetime.fromtimestamp(seconds, tz=zone)
+    return int(croniter(expression, moment).get_next(dt.datetime).timestamp())
+
+
+@functools.lru_cache(maxsize=4096)
 def parse_cron(text: str) -> Cron:
     source = text.strip()
     if not source or len(source) > _MAX_LENGTH:

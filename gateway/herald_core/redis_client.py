@@ -39,6 +39,9 @@ _CONNECTION: dict[str, Any] = {
     "socket_connect_timeout": 2.0,
     "socket_timeout": 10.0,
     "health_check_interval": 15,
+    # redis-py 8 caps a pool at 100 connections and then fails calls at once
+    # (MaxConnectionsError); a gateway under load has more Redis calls in flight.
+    "max_connections": 1024,
 }
 
 

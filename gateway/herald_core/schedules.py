@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 import orjson
+from redis import exceptions as redis_errors
 
 from herald_core import scripts
 from herald_core.ids import ALPHABET
@@ -79,6 +80,18 @@ class Schedule:
         )  # fmt: skip
 
 
+@dataclass(frozen=True, slots=True)
+class Tick:
+    """What a claimed tick did: fired (its tick ms, the messages it produced, or the error
+    that stopped it) or skipped (`fired` None: the schedule is paused)."""
+
+    schedule: Schedule
+    fired: int | None
+    next_tick: int
+    messages: list[str] | None = None
+    error: str | None = None
+
+
 class Schedules:
     """Schedules in Redis: definitions, the due index, tick claims."""
 
@@ -128,27 +141,43 @@ class Schedules:
 
     async def claim(
         self, now_ms: int, lease_ms: int, limit: int
-    ) -> tuple[list[tuple[str, int]], int | None]:
-        """Take the due ticks (schedule id, tick ms) no other gateway has taken; and the
-        next tick left (ms), if any."""
+    ) -> tuple[list[tuple[Schedule, int]], int | None]:
+        """Take the due ticks (schedule, tick ms) no other gateway has taken; and the next
+        tick left (ms), if any."""
         args = (now_ms, lease_ms, limit, self._prefix)
         reply = await self._store._evalsha(_CLAIM, (self._due,), args)
         head = int(float(reply[0]))
-        ticks = [(reply[i].decode(), int(float(reply[i + 1]))) for i in range(1, len(reply), 2)]
+        ticks = []
+        for i in range(1, len(reply), 3):
+            flat = reply[i + 2]
+            raw = dict(zip(flat[::2], flat[1::2], strict=True))
+            ticks.append((Schedule.from_hash(raw), int(float(reply[i + 1]))))
         return ticks, None if head < 0 else head
 
-    async def done(
-        self,
-        schedule: Schedule,
-        fired: int | None,
-        next_tick: int,
-        messages: list[str] | None,
-        error: str | None,
-    ) -> bool:
-        keys = (self._prefix + schedule.id, self._due)
-        args = (schedule.version, schedule.id, "" if fired is None else fired, next_tick,
-                "" if messages is None else orjson.dumps(messages), error or "")  # fmt: skip
-        return bool(await self._store._evalsha(_DONE, keys, args))
+    async def done(self, ticks: list[Tick]) -> None:
+        """Record fired (or skipped) ticks and set each schedule's next one, in one round
+        trip; a schedule deleted or replaced since its claim is left alone."""
+
+        def fill(pipe: Any) -> None:
+            for t in ticks:
+                keys = (self._prefix + t.schedule.id, self._due)
+                args = (t.schedule.version, t.schedule.id, "" if t.fired is None else t.fired,
+                        t.next_tick, "" if t.messages is None else orjson.dumps(t.messages),
+                        t.error or "")  # fmt: skip
+                pipe.evalsha(_DONE.sha, 2, *keys, *args)
+
+        if ticks:
+            await self._store._guard(lambda: self._run(fill))
+
+    async def _run(self, fill: Any) -> list[Any]:
+        """A pipeline whose scripts are reloaded (and the pipeline rerun) after a flush."""
+        pipe = self._store.redis.pipeline(transaction=False)
+        fill(pipe)
+        replies: list[Any] = await pipe.execute(raise_on_error=False)
+        if any(isinstance(r, redis_errors.NoScriptError) for r in replies):
+            await self._store.redis.script_load(_DONE.source)
+            raise redis_errors.NoScriptError("scripts flushed")
+        return replies
 
     async def message_states(self, message_ids: list[str]) -> dict[str, str]:
         """IN_PROGRESS while a message is stored, FAIL once dead-lettered, else SUCCESS."""

@@ -501,7 +501,8 @@ return {granted, used}
 # KEYS[1] due zset (schedule id -> next tick ms)
 # ARGV: now ms, lease ms, limit, schedule hash prefix — claims due ticks: each moves to
 # now + lease, so no other gateway takes it meanwhile (and it comes back if this one dies
-# before recording it). Returns {next tick left or -1, id1, tick1, id2, tick2, ...}.
+# before recording it). Returns {next tick left or -1, id1, tick1, hash1, id2, ...}
+# (each hash as HGETALL gives it).
 SCHEDULE_CLAIM = """
 local now = tonumber(ARGV[1])
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'WITHSCORES', 'LIMIT', 0, ARGV[3])
@@ -511,6 +512,7 @@ for i = 1, #due, 2 do
     redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), due[i])
     out[#out + 1] = due[i]
     out[#out + 1] = due[i + 1]
+    out[#out + 1] = redis.call('HGETALL', ARGV[4] .. due[i])
   else
     redis.call('ZREM', KEYS[1], due[i])
   end

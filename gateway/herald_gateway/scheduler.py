@@ -15,14 +15,15 @@ from collections.abc import Callable
 
 from herald_core.cron import parse_cron
 from herald_core.errors import InvalidRequest, StoreError
-from herald_core.schedules import Schedule, Schedules
+from herald_core.schedules import Schedule, Schedules, Tick
 from herald_core.settings import Settings
 from herald_core.store import Store
 from herald_gateway.accepting import Notify, accept
 from herald_gateway.publishing import parse_publish
 
 logger = logging.getLogger(__name__)
-_BATCH = 100
+_BATCH = 500
+_CONCURRENT = 256
 
 
 def tick_dedup_key(schedule_id: str, tick_ms: int) -> str:
@@ -57,33 +58,42 @@ class Scheduler:
         """Fire what is due; returns how long to wait before looking again (s)."""
         now = int(self._clock() * 1000)
         lease = int(self._settings.schedule_lease * 1000)
-        ticks, head = await self._schedules.claim(now, lease, _BATCH)
-        for schedule_id, tick in ticks:
-            await self._fire(schedule_id, tick, now)
-        if len(ticks) == _BATCH:
+        claimed, head = await self._schedules.claim(now, lease, _BATCH)
+        # together (a bounded number at a time): their messages share the store's round
+        # trips (group commit), and every tick is recorded in one more
+        limit = asyncio.Semaphore(_CONCURRENT)
+
+        async def fire(schedule: Schedule, tick: int) -> Tick:
+            async with limit:
+                return await self._fire(schedule, tick, now)
+
+        outcomes = await asyncio.gather(*(fire(s, tick) for s, tick in claimed),
+                                        return_exceptions=True)  # fmt: skip
+        # a tick whose message could not be stored is not recorded: it comes back when its
+        # lease ends
+        await self._schedules.done([t for t in outcomes if isinstance(t, Tick)])
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
+        self.fired += len(claimed)
+        if len(claimed) == _BATCH:
             return 0.0
         poll = self._settings.schedule_poll
         if head is None:
             return poll
         return max(0.0, min(poll, (head - self._clock() * 1000) / 1000))
 
-    async def _fire(self, schedule_id: str, tick: int, now: int) -> None:
-        schedule = await self._schedules.get(schedule_id)
-        if schedule is None:
-            return
-        next_tick = parse_cron(schedule.cron).next_after(max(now, tick), self._settings.cron_minute)
+    async def _fire(self, schedule: Schedule, tick: int, now: int) -> Tick:
+        minute = self._settings.cron_minute
+        next_tick = parse_cron(schedule.cron).next_after(max(now, tick), minute)
         if schedule.paused:
-            await self._schedules.done(schedule, None, next_tick, None, None)
-            return
-        messages: list[str] | None = None
-        error = None
+            return Tick(schedule, None, next_tick)
         try:
-            messages = [await self._publish(schedule, tick, now)]
+            message_id = await self._publish(schedule, tick, now)
         except InvalidRequest as exc:  # settings changed since the schedule was created
-            error = str(exc)
-            logger.warning("schedule %s could not fire: %s", schedule_id, error)
-        await self._schedules.done(schedule, tick, next_tick, messages, error)
-        self.fired += 1
+            logger.warning("schedule %s could not fire: %s", schedule.id, exc)
+            return Tick(schedule, tick, next_tick, None, str(exc))
+        return Tick(schedule, tick, next_tick, [message_id])
 
     async def _publish(self, schedule: Schedule, tick: int, now: int) -> str:
         spec = parse_publish(schedule.destination, schedule.query, schedule.headers,

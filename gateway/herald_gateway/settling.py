@@ -1,6 +1,9 @@
 """Group commit of attempt outcomes: results gather while one Redis round trip is in flight,
 then all of them go in the next one. Nothing is dropped when Redis is down: a failed batch
-is kept and sent again until it lands (or the process dies, and leases expire)."""
+is kept and sent again until it lands (or the process dies, and leases expire).
+
+An outcome that frees a flow-control or queue slot makes the next message in line due once
+it lands; `on_landed` hears of those shards then, so the worker claims it at once."""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ import asyncio
 import logging
 import time
 from collections import defaultdict
+from collections.abc import Callable, Iterable
 
 from herald_core.errors import StoreError
 from herald_core.store import Settlement, Store
@@ -16,15 +20,25 @@ logger = logging.getLogger(__name__)
 
 
 class Settler:
-    def __init__(self, store: Store, *, backoff_max: float) -> None:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        backoff_max: float,
+        on_landed: Callable[[Iterable[int]], None] | None = None,
+    ) -> None:
         self._store = store
+        self._on_landed = on_landed
         self._pending: dict[int, list[Settlement]] = defaultdict(list)
+        self._wakes: set[int] = set()
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
         self._backoff_max = backoff_max
 
-    def add(self, shard: int, settlement: Settlement) -> None:
+    def add(self, shard: int, settlement: Settlement, *, frees_slot: bool = False) -> None:
         self._pending[shard].append(settlement)
+        if frees_slot:
+            self._wakes.add(shard)
         self._wake.set()
 
     def __len__(self) -> int:
@@ -46,6 +60,7 @@ class Settler:
     async def _flush(self) -> bool:
         async with self._lock:
             batch, self._pending = self._pending, defaultdict(list)
+            wakes, self._wakes = self._wakes, set()
             if not batch:
                 return True
             try:
@@ -54,7 +69,10 @@ class Settler:
                 logger.warning("recording %d outcomes failed, will retry: %s", len(batch), exc)
                 for shard, ops in batch.items():  # back in front of newer ones
                     self._pending[shard][:0] = ops
+                self._wakes |= wakes
                 return False
+            if wakes and self._on_landed is not None:
+                self._on_landed(wakes)
             return True
 
     async def drain(self, timeout: float) -> bool:

@@ -20,7 +20,7 @@ import math
 import secrets
 import time
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from urllib.parse import urlsplit
 
 from herald_core.errors import StoreError
@@ -61,7 +61,9 @@ class Worker:
     ) -> None:
         self._store, self._sender, self._keyring = store, sender, keyring
         self._settings, self._metrics, self._clock = settings, metrics, clock
-        self._settler = Settler(store, backoff_max=settings.redis_backoff_max)
+        self._settler = Settler(
+            store, backoff_max=settings.redis_backoff_max, on_landed=self._slots_freed
+        )
         self._hints = [0.0] * settings.shards  # earliest known due time per shard (ms)
         self._last_poll = -math.inf
         self._wake = asyncio.Event()
@@ -77,6 +79,11 @@ class Worker:
         self._name = secrets.token_hex(8)
         self._last_claimed = 0
         self._rotation = 0
+
+    def _slots_freed(self, shards: Iterable[int]) -> None:
+        now = int(self._clock() * 1000)
+        for shard in shards:
+            self.notify(shard, now)
 
     def notify(self, shard: int, due_ms: int) -> None:
         """A task was just stored in `shard`, due at `due_ms`."""
@@ -252,13 +259,13 @@ class Worker:
         step = next_step(task, outcome, now_ms)
         label = Result.FAILED if step.final and outcome.result is Result.RETRY else outcome.result
         self._metrics.record_attempt(label, outcome.status, time.perf_counter() - started)
-        self._settler.add(task.shard, self._settlement(task, answer, outcome, step, now_ms))
+        # a flow-control or queue slot frees: once recorded, the next in line is due
+        frees_slot = message.flow_key is not None or message.queue_name is not None
+        settlement = self._settlement(task, answer, outcome, step, now_ms)
+        self._settler.add(task.shard, settlement, frees_slot=frees_slot)
         if not step.final:
             self.notify(task.shard, step.due_ms)
-        if message.flow_key is not None or message.queue_name is not None:
-            # its slot frees: the next in line becomes due
-            self.notify(task.shard, now_ms)
-        elif label is not Result.DELIVERED:
+        if not frees_slot and label is not Result.DELIVERED:
             logger.info("message %s failed for good after %d retries: %s",
                         message.id, task.retried, outcome.error)  # fmt: skip
 

@@ -162,14 +162,20 @@ async def topic_delete(name: str, namespace: str, memo: kopf.Memo, **_: Any) -> 
 @kopf.on.update(GROUP, VERSION, "subscriptions")
 async def subscription_sync(name: str, namespace: str, spec: Any, status: Any, meta: Any,
                             body: Any, patch: kopf.Patch, memo: kopf.Memo, retry: int,
-                            topic_specs: kopf.Index[Any, Any], **_: Any) -> None:  # fmt: skip
+                            topic_specs: kopf.Index[Any, Any], old: Any = None,
+                            **_: Any) -> None:  # fmt: skip
     if meta.get("deletionTimestamp"):
         return  # a timer racing the finalizer must not write the entry back
     topic = str(spec.get("topic", ""))
     found = list(topic_specs.get((namespace, topic), []))
     store = _store(memo)
     synced, error, counts = None, None, {}
+    # Moved to another Topic (`old`: the spec last handled, also across operator restarts):
+    # the old Topic's table must stop routing here now, not at its next resync.
+    moved_from = dict((old or {}).get("spec") or {})
     try:
+        if moved_from.get("topic") and moved_from["topic"] != topic:
+            await delete_subscription(store, namespace, name, moved_from)
         synced = await sync_subscription(store, namespace, name, spec,
                                          found[0] if found else None, _now_ms())  # fmt: skip
         counts = await store.subscription_counts(topic_id(namespace, topic), name)

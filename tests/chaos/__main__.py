@@ -4,12 +4,12 @@ report on stdout; exit status 1 when an invariant was broken."""
 from __future__ import annotations
 
 import argparse
-import asyncio
+import shutil
 import sys
 import tempfile
 from pathlib import Path
 
-from tests.chaos.driver import Plan, run
+from tests.chaos.driver import Plan, run_blocking
 
 
 def main() -> int:
@@ -23,16 +23,17 @@ def main() -> int:
     plan = Plan(rate=args.rate, gateways=args.gateways, drain_timeout=60.0)
     plan = plan.scaled(args.duration)
     workdir = Path(tempfile.mkdtemp(prefix="herald-chaos-"))
-    result = asyncio.run(run(plan, workdir))
+    try:
+        result = run_blocking(plan, workdir)
+    finally:
+        if args.keep:
+            print(f"logs and Redis files: {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
     print(result.render())
     violations = result.violations()
     for violation in violations:
         print(f"VIOLATION: {violation}")
-    print(f"workdir: {workdir}" if args.keep else "", end="")
-    if not args.keep:
-        import shutil
-
-        shutil.rmtree(workdir, ignore_errors=True)
     return 1 if violations else 0
 
 

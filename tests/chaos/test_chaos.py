@@ -8,12 +8,11 @@ check cannot pass a broken run.
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import pytest
 
-from tests.chaos.driver import Plan, run
+from tests.chaos.driver import Plan, run_blocking
 from tests.chaos.invariants import DeadLetter, check, recovery
 from tests.chaos.load import CANCEL_DELAY, Cancel, Publish
 from tests.chaos.receiver import Hit, Report
@@ -84,7 +83,7 @@ def test_recovery_counts_what_was_undelivered_when_the_fault_ended() -> None:
 @pytest.mark.chaos
 @pytest.mark.timeout(240)
 def test_chaos_under_load(tmp_path: Path) -> None:
-    result = asyncio.run(run(Plan(), tmp_path))
+    result = run_blocking(Plan(), tmp_path)
     print(result.render())  # shown with -s, and in the report of a failure
     assert result.violations() == [], result.render()
     findings = result.findings

@@ -1,7 +1,10 @@
 """Redis: the bundled StatefulSet keeps every write in an append-only file on a PVC, never
-evicts, and is password-protected; an external Redis is given by URL or by a Secret."""
+evicts, and is password-protected; an external Redis is given by URL or by a Secret, and
+may be a Redis Cluster (seed nodes) or Sentinel-managed (Sentinels + master name)."""
 
 from __future__ import annotations
+
+import pytest
 
 from tests.chart.conftest import CHART, Helm, container, env_of, find, one, pod_specs
 
@@ -115,3 +118,55 @@ def test_external_redis_needs_a_url_or_a_secret(helm: Helm) -> None:
 def test_external_redis_url_must_be_a_redis_url(helm: Helm) -> None:
     error = helm.render_error(sets=("redis.mode=external", "redis.external.url=http://x"))
     assert "/redis/external/url" in error
+
+
+def test_external_cluster_by_seed_nodes(helm: Helm) -> None:
+    docs = helm.render(CHART / "ci" / "external-cluster-values.yaml")
+    assert not [d for d in docs if "redis" in d["metadata"]["name"]]
+    seeds = [f"redis-cluster-{i}.redis-cluster-headless.data.svc:6379" for i in range(3)]
+    for name in ("herald-gateway", "herald-operator"):
+        env = {k: v.get("value") for k, v in env_of(container(docs, name)).items()}
+        assert env["HERALD_REDIS_MODE"] == "cluster"
+        assert env["HERALD_REDIS_URL"] == f"redis://{seeds[0]}/0"
+        assert env["HERALD_REDIS_CLUSTER_NODES"] == ",".join(seeds)
+    assert env_of(container(docs, "herald-gateway"))["HERALD_REDIS_WAIT_REPLICAS"]["value"] == "1"
+
+
+def test_external_sentinel_with_its_passwords_from_secrets(helm: Helm) -> None:
+    docs = helm.render(CHART / "ci" / "external-sentinel-values.yaml")
+    for name in ("herald-gateway", "herald-operator"):
+        env = env_of(container(docs, name))
+        assert env["HERALD_REDIS_MODE"]["value"] == "sentinel"
+        assert env["HERALD_REDIS_MASTER_NAME"]["value"] == "mymaster"
+        assert env["HERALD_REDIS_SENTINELS"]["value"].count(":26379") == 3
+        assert env["HERALD_REDIS_URL"]["valueFrom"]["secretKeyRef"] == {
+            "name": "herald-redis-url", "key": "url"}  # fmt: skip
+        assert env["HERALD_REDIS_SENTINEL_PASSWORD"]["valueFrom"]["secretKeyRef"] == {
+            "name": "herald-redis-sentinel", "key": "sentinel-password"}  # fmt: skip
+
+
+def test_sentinel_without_a_url_names_the_master(helm: Helm) -> None:
+    sets = ("redis.mode=external", "redis.external.topology=sentinel",
+            "redis.external.sentinel.sentinels={s0:26379,s1:26379}")  # fmt: skip
+    env = env_of(container(helm.render(sets=sets), "herald-gateway"))
+    assert env["HERALD_REDIS_URL"]["value"] == "redis://mymaster/0"  # the host is not used
+    assert env["HERALD_REDIS_SENTINELS"]["value"] == "s0:26379,s1:26379"
+    assert "HERALD_REDIS_SENTINEL_PASSWORD" not in env
+
+
+def test_sentinel_needs_its_sentinels(helm: Helm) -> None:
+    error = helm.render_error(sets=("redis.mode=external", "redis.external.topology=sentinel"))
+    assert "redis.external.sentinel.sentinels" in error
+
+
+@pytest.mark.parametrize("node", ["no-port", "host:port", "http://h:6379", "h:6379/0"])
+def test_topology_nodes_must_be_host_port(helm: Helm, node: str) -> None:
+    sets = ("redis.mode=external", "redis.external.topology=cluster",
+            f"redis.external.cluster.nodes={{{node}}}")  # fmt: skip
+    assert "/redis/external/cluster/nodes/0" in helm.render_error(sets=sets)
+
+
+def test_standalone_external_sets_no_topology(helm: Helm) -> None:
+    env = env_of(container(helm.render(CHART / "ci" / "external-redis-values.yaml"),
+                           "herald-gateway"))  # fmt: skip
+    assert "HERALD_REDIS_MODE" not in env and "HERALD_REDIS_SENTINELS" not in env

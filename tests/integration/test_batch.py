@@ -55,19 +55,22 @@ async def test_mixed_items_and_per_item_errors(make_gateway, receiver: Receiver,
         {"destination": "ops/jobs", "headers": None, "body": "to a topic", "queue": None},
         {"destination": "ftp://nowhere", "headers": {}, "body": "refused"},
         {"destination": receiver.url(url_path), "headers": {"Upstash-Retries": "many"}},
-        {"destination": receiver.url(url_path), "queue": "emails"},
+        {"destination": receiver.url(url_path), "queue": "emails", "body": "queued"},
+        {"destination": receiver.url(url_path), "queue": "no such/queue"},
     ]  # fmt: skip
     response = await asyncio.to_thread(gateway.client.post, "/v2/batch", json=items)
     assert response.status_code == 200
-    url_answer, topic_answer, bad_url, bad_retries, queued = response.json()
+    url_answer, topic_answer, bad_url, bad_retries, queued, bad_queue = response.json()
     assert url_answer["messageId"].startswith("msg_")
     assert [entry["url"] for entry in topic_answer] == [receiver.url(sub_path)]
     assert "destination url" in bad_url["error"]
     assert "Upstash-Retries" in bad_retries["error"]
-    assert "queue" in queued["error"]
-    [delivered] = await asyncio.to_thread(receiver.wait_for, url_path, 1)
+    assert queued["messageId"].startswith("msg_")
+    assert "queue name" in bad_queue["error"]
+    delivered_two = await asyncio.to_thread(receiver.wait_for, url_path, 2)
+    assert sorted(r.body for r in delivered_two) == [b"queued", b"to a url"]
     [fanned] = await asyncio.to_thread(receiver.wait_for, sub_path, 1)
-    assert delivered.body == b"to a url" and fanned.body == b"to a topic"
+    assert fanned.body == b"to a topic"
     assert fanned.header("Upstash-Topic-Name") == "jobs"
 
     for body in (b"not json", b"{}", b"[]"):

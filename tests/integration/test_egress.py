@@ -40,8 +40,9 @@ def logs(gateway: Gateway, message_id: str) -> list[dict[str, Any]]:
     ],
 )
 def test_metadata_destinations_answer_400_and_store_nothing(
-    gateway: Gateway, redis_client: redis.Redis, destination: str
+    make_gateway: Callable[..., Gateway], redis_client: redis.Redis, destination: str
 ) -> None:
+    gateway = make_gateway(roles="api")  # no worker: nothing else writes to Redis
     before = snapshot(redis_client)
     response = gateway.publish(destination, b"{}")
     assert response.status_code == 400, response.text

@@ -60,7 +60,8 @@ def test_master_killed_sentinel_promotes_and_gateways_deliver_everything(
     refused, outage = publisher.refused_between(killed)
     print(f"\nsentinel: {len(accepted)} accepted, {len(accepted - set(counts))} lost, "
           f"{sum(n - 1 for n in counts.values())} duplicated; promoted after "
-          f"{promoted - killed:.1f}s, {refused} refused over {outage:.1f}s: {dict(publisher.reasons)}")  # fmt: skip
+          f"{promoted - killed:.1f}s, {refused} refused over {outage:.1f}s: "
+          f"{dict(publisher.reasons)}")  # fmt: skip
     assert accepted <= set(counts)
     for gateway in gateways:
         assert gateway.process is not None and gateway.process.poll() is None

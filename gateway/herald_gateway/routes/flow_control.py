@@ -11,6 +11,7 @@ from starlette.routing import Route
 from herald_core.durations import parse_duration
 from herald_core.errors import InvalidField, NotFound
 from herald_core.flow_control import FlowControls, global_in_use
+from herald_core.numbers import is_digits
 from herald_gateway.routes._common import authorized, json_response
 
 _ACTIONS = ("pause", "resume", "pin", "unpin", "resetRate", "reset")
@@ -53,7 +54,7 @@ async def act(request: Request) -> Response:
         period = query.get("period")
         period_ms = None
         if period is not None:
-            seconds = float(period) if period.isdigit() else parse_duration(period, field="period")
+            seconds = float(period) if is_digits(period) else parse_duration(period, field="period")
             if not 0 < seconds <= 7 * 86400:
                 raise InvalidField("period", "must be more than 0s and at most 7d")
             period_ms = int(seconds * 1000)
@@ -71,7 +72,7 @@ async def act(request: Request) -> Response:
 def _positive(value: str | None, name: str) -> int | None:
     if value is None:
         return None
-    if not value.isdigit() or int(value) < 1:
+    if not is_digits(value) or int(value) < 1:
         raise InvalidField(name, "must be a positive integer")
     return int(value)
 
