@@ -74,6 +74,9 @@ class Result:
     #: Per scenario: messages undelivered when its fault ended, and seconds until the last
     #: of them was delivered.
     recoveries: dict[str, tuple[int, float]] = field(default_factory=dict)
+    #: Per Redis scenario: accepted messages not delivered yet when Redis was killed (they
+    #: existed only in Redis then, so they are what a restart could lose).
+    at_risk: dict[str, int] = field(default_factory=dict)
     load_seconds: float = 0.0
     #: From the load stopping to an empty backlog (None: not within drain_timeout).
     drain_seconds: float | None = None
@@ -141,6 +144,8 @@ class Result:
             if name in self.recoveries:
                 waiting, seconds = self.recoveries[name]
                 line += f"; {waiting}, {seconds:.1f}s"
+            if name in self.at_risk:
+                line += f" (undelivered when Redis was killed: {self.at_risk[name]})"
             lines.append(line)
         return "\n".join(lines)
 
@@ -162,6 +167,8 @@ class _Run:
         self.killed: set[int] = set()
         #: time.time() when each scenario's fault ended.
         self.fault_ends: dict[str, float] = {}
+        #: time.time() when Redis was killed, per scenario.
+        self.redis_kills: dict[str, float] = {}
 
     async def scenario(self, name: str, body: Callable[[], Awaitable[None]]) -> None:
         self.phase, start = name, time.monotonic() - self.started
@@ -183,6 +190,7 @@ class _Run:
     async def redis_restart(self, appendfsync: str) -> None:
         await self.cluster.set_appendfsync(appendfsync)
         await asyncio.sleep(self.plan.recover)  # load runs under this policy, then the crash
+        self.redis_kills[self.phase] = time.time()
         await self.cluster.kill_redis()
         await asyncio.sleep(self.plan.redis_down)
         await self.cluster.start_redis()
@@ -265,9 +273,11 @@ async def _load_and_faults(state: _Run, session: aiohttp.ClientSession) -> Resul
                      [x for r in state.receivers for x in r.reports])  # fmt: skip
     recoveries = {name: recovery(load.publishes.values(), hits, at)
                   for name, at in state.fault_ends.items()}  # fmt: skip
+    at_risk = {name: recovery(load.publishes.values(), hits, at, ("normal", "delayed"))[0]
+               for name, at in state.redis_kills.items()}  # fmt: skip
     rss_end = cluster.gateway_rss()
     return Result(
-        plan=plan, findings=findings, phases=state.phases, recoveries=recoveries,
+        plan=plan, findings=findings, phases=state.phases, recoveries=recoveries, at_risk=at_risk,
         load_seconds=load_seconds,
         drain_seconds=drain_seconds, backlog_peak=state.backlog_peak,
         redis_memory=(memory_start, await cluster.used_memory()),

@@ -173,16 +173,21 @@ def _check_dead(
     found.duplicate_callbacks = sum(n - 1 for n in reported.values())
 
 
-def recovery(publishes: Iterable[Publish], hits: Iterable[Hit], at: float) -> tuple[int, float]:
-    """When a fault ended at `at`: how many accepted messages were still undelivered then
-    (the `normal` ones: the others are dead-lettered or cancelled), and how long until the last of
-    them was delivered (inf if one never was)."""
+def recovery(
+    publishes: Iterable[Publish],
+    hits: Iterable[Hit],
+    at: float,
+    kinds: tuple[str, ...] = ("normal",),
+) -> tuple[int, float]:
+    """At time `at` (a fault's end): how many accepted messages of `kinds` were undelivered
+    (by default the `normal` ones: the others are dead-lettered, cancelled or not due yet),
+    and how long until the last of them was delivered (inf if one never was)."""
     first_ok: dict[str, float] = {}
     for hit in hits:
         if hit.outcome == "ok" and hit.message_id not in first_ok:
             first_ok[hit.message_id] = hit.at
     waiting = [first_ok.get(p.message_id, float("inf")) for p in publishes
-               if p.message_id is not None and p.kind == "normal"
+               if p.message_id is not None and p.kind in kinds
                and p.answered is not None and p.answered <= at
                and first_ok.get(p.message_id, float("inf")) > at]  # fmt: skip
     return len(waiting), max(waiting, default=at) - at

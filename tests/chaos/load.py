@@ -1,8 +1,10 @@
 """The chaos load: an open loop of publishes at a fixed rate through the live gateways (raw
 HTTP with the admin token, as any client would), and the cancels issued while it runs.
 
-Every publish is one of four kinds, by its sequence number:
-- `normal` (85 %): to `/ok/`, 20 retries 100 ms-1 s apart: must survive every fault;
+Every publish is one of five kinds, by its sequence number:
+- `normal` (75 %): to `/ok/`, 20 retries 100 ms-1 s apart: must survive every fault;
+- `delayed` (10 %): the same, due 2 s later, so Redis always holds accepted messages that
+  nobody has received yet (what a Redis restart could lose);
 - `dead` (5 %): to `/dead/` (always 500), 1 retry, with a failure callback: must end in the
   DLQ, with exactly one failure callback reporting it;
 - `cancel` (5 %): to `/ok/` with `Upstash-Delay`, cancelled a moment after it is accepted:
@@ -28,13 +30,14 @@ from tests.support.gateway import TOKEN
 #: Retry delay of every message that must survive the faults (ms): 100 ms growing to 1 s.
 RETRY_DELAY = "min(1000, 100 * (retried + 1))"
 RETRIES = 20
-#: How far in the future `cancel` messages are due (s).
+#: How far in the future `cancel` and `delayed` messages are due (s).
 CANCEL_DELAY = 3.0
+DELAY = 2.0
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
 def kind_of(seq: int) -> str:
-    return {0: "dead", 1: "cancel", 2: "flaky"}.get(seq % 20, "normal")
+    return {0: "dead", 1: "cancel", 2: "flaky", 3: "delayed", 4: "delayed"}.get(seq % 20, "normal")
 
 
 @dataclass(slots=True)
@@ -78,9 +81,9 @@ def publish_request(seq: int, receiver: ChaosReceiver) -> tuple[str, dict[str, s
             "Upstash-Failure-Callback-Retries": str(RETRIES),
             "Upstash-Failure-Callback-Retry-Delay": RETRY_DELAY,
         })  # fmt: skip
-    elif kind == "cancel":
-        headers["Upstash-Delay"] = f"{CANCEL_DELAY:g}s"
-    path = "ok" if kind in ("normal", "cancel") else kind
+    elif kind in ("cancel", "delayed"):
+        headers["Upstash-Delay"] = f"{CANCEL_DELAY if kind == 'cancel' else DELAY:g}s"
+    path = kind if kind in ("dead", "flaky") else "ok"
     return receiver.url(path, str(seq)), headers
 
 

@@ -1,4 +1,4 @@
-"""The chaos suite at CI size (about 45 s): every invariant of tests.chaos.invariants under
+"""The chaos suite at CI size (about 40 s): every invariant of tests.chaos.invariants under
 gateway SIGKILLs, Redis restarts (AOF everysec and always), receiver 500s, stalls and cut
 connections, at 200 publishes/s through two gateways. `make chaos` runs a longer one.
 
@@ -90,4 +90,6 @@ def test_chaos_under_load(tmp_path: Path) -> None:
     assert findings.must_deliver > 1000 and not findings.lost
     assert findings.dead_letters == findings.dead_expected > 0
     assert findings.cancels_acknowledged > 0
+    # zero loss across a Redis SIGKILL with `always`, while there was something to lose
     assert result.findings.by_phase["redis-always"]["lost"] == 0
+    assert result.at_risk["redis-always"] > 0
