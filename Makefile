@@ -51,6 +51,7 @@ chaos: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench.http_clients
 	$(BIN)/python -m bench.pipeline
+	$(BIN)/python -m bench.api
 
 clean:
 	rm -rf $(VENV) .herald .mypy_cache .ruff_cache .pytest_cache tests/js/node_modules

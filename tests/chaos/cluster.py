@@ -117,6 +117,13 @@ class Cluster:
         metas = await self._pipelined([("HGET", k, "m") for k in keys]) if keys else []
         return [Message.from_json(m) for m in metas if m is not None]
 
+    async def delayed_fsyncs(self) -> int:
+        """INFO persistence `aof_delayed_fsync`: times Redis postponed an AOF write because
+        the background fsync was stalling (with `everysec`, writes acknowledged meanwhile
+        are only in Redis's memory, and a SIGKILL loses them)."""
+        [info] = await self._pipelined([("INFO", "persistence")])
+        return int(info.get("aof_delayed_fsync", 0))
+
     async def used_memory(self) -> int:
         [info] = await self._pipelined([("INFO", "memory")])
         return int(info["used_memory"])

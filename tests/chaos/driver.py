@@ -77,6 +77,8 @@ class Result:
     #: Per Redis scenario: accepted messages not delivered yet when Redis was killed (they
     #: existed only in Redis then, so they are what a restart could lose).
     at_risk: dict[str, int] = field(default_factory=dict)
+    #: Per Redis scenario: Redis's `aof_delayed_fsync` count when it was killed.
+    delayed_fsyncs: dict[str, int] = field(default_factory=dict)
     load_seconds: float = 0.0
     #: From the load stopping to an empty backlog (None: not within drain_timeout).
     drain_seconds: float | None = None
@@ -145,7 +147,8 @@ class Result:
                 waiting, seconds = self.recoveries[name]
                 line += f"; {waiting}, {seconds:.1f}s"
             if name in self.at_risk:
-                line += f" (undelivered when Redis was killed: {self.at_risk[name]})"
+                line += (f" (undelivered when Redis was killed: {self.at_risk[name]}, "
+                         f"aof_delayed_fsync: {self.delayed_fsyncs.get(name)})")  # fmt: skip
             lines.append(line)
         return "\n".join(lines)
 
@@ -169,6 +172,7 @@ class _Run:
         self.fault_ends: dict[str, float] = {}
         #: time.time() when Redis was killed, per scenario.
         self.redis_kills: dict[str, float] = {}
+        self.delayed_fsyncs: dict[str, int] = {}
 
     async def scenario(self, name: str, body: Callable[[], Awaitable[None]]) -> None:
         self.phase, start = name, time.monotonic() - self.started
@@ -190,6 +194,7 @@ class _Run:
     async def redis_restart(self, appendfsync: str) -> None:
         await self.cluster.set_appendfsync(appendfsync)
         await asyncio.sleep(self.plan.recover)  # load runs under this policy, then the crash
+        self.delayed_fsyncs[self.phase] = await self.cluster.delayed_fsyncs()
         self.redis_kills[self.phase] = time.time()
         await self.cluster.kill_redis()
         await asyncio.sleep(self.plan.redis_down)
@@ -278,6 +283,7 @@ async def _load_and_faults(state: _Run, session: aiohttp.ClientSession) -> Resul
     rss_end = cluster.gateway_rss()
     return Result(
         plan=plan, findings=findings, phases=state.phases, recoveries=recoveries, at_risk=at_risk,
+        delayed_fsyncs=state.delayed_fsyncs,
         load_seconds=load_seconds,
         drain_seconds=drain_seconds, backlog_peak=state.backlog_peak,
         redis_memory=(memory_start, await cluster.used_memory()),
