@@ -1,7 +1,8 @@
 """Operator faults (issue 7 part 5): a real `herald operator` process SIGKILLed
-mid-reconcile, objects changed and deleted while no operator runs, and Redis unreachable
-for a while. Whatever happened, the state converges: the routing tables in Redis hold
-exactly what the objects say, every live object is Ready at its generation, and the
+mid-reconcile and while deletions wait on finalizers, objects changed, moved and deleted
+while no operator runs, and Redis unreachable for a while (the operator restarted meanwhile).
+Whatever happened, the state converges: the routing tables in Redis hold exactly what the
+objects say, every live object is Ready at its generation (or TopicNotFound), and the
 finalizers of deleted objects are released (the objects disappear)."""
 
 from __future__ import annotations

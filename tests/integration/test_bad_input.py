@@ -10,6 +10,7 @@ import redis
 
 from tests.conftest import fresh_database
 from tests.support.gateway import TOKEN, Gateway
+from tests.support.snapshot import snapshot
 
 pytestmark = pytest.mark.integration
 
@@ -56,10 +57,6 @@ def redis_client(api_only: Gateway) -> Iterator[redis.Redis]:
     client = redis.Redis.from_url(api_only.redis_url)
     yield client
     client.close()
-
-
-def snapshot(client: redis.Redis) -> dict[bytes, bytes]:
-    return {key: client.dump(key) or b"" for key in client.scan_iter()}
 
 
 @pytest.mark.parametrize(

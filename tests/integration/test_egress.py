@@ -15,12 +15,9 @@ import redis
 
 from tests.support.gateway import Gateway, wait_until
 from tests.support.receiver import Receiver
+from tests.support.snapshot import snapshot
 
 pytestmark = pytest.mark.integration
-
-
-def snapshot(client: redis.Redis) -> dict[bytes, bytes]:
-    return {key: client.dump(key) or b"" for key in client.scan_iter()}
 
 
 def logs(gateway: Gateway, message_id: str) -> list[dict[str, Any]]:

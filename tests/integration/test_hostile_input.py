@@ -21,6 +21,7 @@ from tests.conftest import fresh_database
 from tests.support.fuzzing import HTTP_EXAMPLES
 from tests.support.gateway import CURRENT_KEY, NEXT_KEY, TOKEN, Gateway, wait_until
 from tests.support.receiver import Answer, Receiver
+from tests.support.snapshot import snapshot
 
 pytestmark = pytest.mark.integration
 
@@ -42,10 +43,6 @@ def store(api_only: Gateway) -> Iterator[redis.Redis]:
     client = redis.Redis.from_url(api_only.redis_url)
     yield client
     client.close()
-
-
-def snapshot(client: redis.Redis) -> dict[bytes, bytes]:
-    return {key: client.dump(key) or b"" for key in client.scan_iter()}
 
 
 def check_answer(response: httpx.Response) -> None:
