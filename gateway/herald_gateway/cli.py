@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
+import signal
 import sys
 from pathlib import Path
 
@@ -89,6 +90,9 @@ def run_dev(port: int, data_dir: Path, manifests: Path | None = None) -> None:
 
             follow_in_thread(manifests, settings)  # the operator's sync, without a cluster
             print(f"Topics and Subscriptions from {manifests}/ (re-applied on change)", flush=True)
+        # uvicorn re-raises the SIGTERM it handled once it has shut down; exit through
+        # `finally` then, so the embedded Redis is stopped too
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         serve(settings)
     finally:
         redis.stop()

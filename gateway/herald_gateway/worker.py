@@ -265,7 +265,7 @@ class Worker:
         self._settler.add(task.shard, settlement, frees_slot=frees_slot)
         if not step.final:
             self.notify(task.shard, step.due_ms)
-        if not frees_slot and label is not Result.DELIVERED:
+        if step.final and label is not Result.DELIVERED:
             logger.info("message %s failed for good after %d retries: %s",
                         message.id, task.retried, outcome.error)  # fmt: skip
 

@@ -1,0 +1,67 @@
+"""`herald dev` as `make dev` runs it: embedded Redis, credentials printed and kept, a
+delivered message, and SIGTERM stopping the embedded Redis too."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from herald_gateway.embedded import free_port
+from tests.support.gateway import wait_until
+from tests.support.receiver import Receiver
+
+pytestmark = pytest.mark.integration
+
+
+def redis_children(parent: int) -> list[int]:
+    """Pids of the redis-server processes `parent` started (Redis rewrites its command
+    line, so they are found by parent pid)."""
+    pids = []
+    for proc in Path("/proc").iterdir():
+        try:
+            stat = (proc / "stat").read_text()
+        except OSError:
+            continue
+        name, _, rest = stat.rpartition(")")[0], None, stat.rpartition(")")[2]
+        if "redis-server" in name and int(rest.split()[1]) == parent:
+            pids.append(int(proc.name))
+    return pids
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_dev_delivers_and_stops_its_redis(tmp_path: Path, receiver: Receiver) -> None:
+    port, data_dir = free_port(), tmp_path / "data"
+    command = [sys.executable, "-m", "herald_gateway.cli", "dev", "--port", str(port),
+               "--data-dir", str(data_dir)]  # fmt: skip
+    with (tmp_path / "dev.log").open("wb") as log:
+        dev = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_until(lambda: b"Uvicorn running" in (tmp_path / "dev.log").read_bytes(), 20)
+        lines = (tmp_path / "dev.log").read_text().splitlines()
+        token = next(line.split("=", 1)[1] for line in lines if line.startswith("HERALD_TOKEN="))
+        path = receiver.new_path()
+        response = httpx.post(f"{base}/v2/publish/{receiver.url(path)}", content=b"hello",
+                              headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+        assert response.status_code == 200
+        assert receiver.wait_for(path, 1)[0].body == b"hello"
+        [redis_pid] = redis_children(dev.pid)
+        dev.terminate()
+        assert dev.wait(timeout=30) == 0
+        assert not alive(redis_pid)  # the embedded Redis went with it
+        aof = list((data_dir / "redis").glob("appendonly*"))
+        assert aof, "the AOF is kept"  # appendonly.aof (Redis 6) or appendonlydir (7+)
+    finally:
+        dev.kill()
+        dev.wait()
