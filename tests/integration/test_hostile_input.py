@@ -243,6 +243,52 @@ def test_fuzzed_listing_queries_never_5xx(
     check_answer(api_only.client.request(method, path, params=tuple(query)))
 
 
+_SEGMENT = st.sampled_from(["q", "a.b-c_1", "", "bad name", "é", ".."]) | st.text(
+    st.characters(codec="ascii", exclude_categories=["Cc"]), max_size=12
+)
+_SCHEDULE_HEADERS = st.dictionaries(
+    _NAMES | st.sampled_from(["Upstash-Cron", "Upstash-Schedule-Id", "Upstash-Queue-Name"]),
+    _VALUE | st.sampled_from([b"* * * * *", b"CRON_TZ=Europe/Paris 0 4 * * *",
+                              b"CRON_TZ=Nope 1 2 3 4 5", b"61 * * * *", b"*/0 * * * *"]),
+    max_size=6,
+)  # fmt: skip
+
+
+@_FUZZ
+@given(_SEGMENT, _DESTINATION, _SCHEDULE_HEADERS, st.binary(max_size=100))
+def test_fuzzed_enqueues_and_schedules_never_5xx(
+    api_only: Gateway,
+    store: redis.Redis,
+    queue: str,
+    destination: str,
+    headers: dict[str, bytes],
+    body: bytes,
+) -> None:
+    raw_headers = [(name.encode(), value) for name, value in headers.items()]
+    for path in (f"/v2/enqueue/{queue}/{destination}", f"/v2/schedules/{destination}"):
+        before = snapshot(store)
+        response = api_only.client.post(path, content=body, headers=raw_headers)
+        check_answer(response)
+        if response.status_code >= 400:
+            assert snapshot(store) == before
+
+
+@_FUZZ
+@given(_SEGMENT, _JSON | st.fixed_dictionaries({"queueName": _SEGMENT | _JSON},
+                                              optional={"parallelism": _JSON,
+                                                        "paused": _JSON}))  # fmt: skip
+def test_fuzzed_queue_and_flow_control_calls_never_5xx(
+    api_only: Gateway, name: str, body: Any
+) -> None:
+    check_answer(api_only.client.post("/v2/queues", json=body))
+    for method, path in (("GET", f"/v2/queues/{name}"), ("POST", f"/v2/queues/{name}/pause"),
+                         ("GET", f"/v2/schedules/{name}"), ("PATCH", f"/v2/schedules/{name}/pause"),
+                         ("GET", f"/v2/flowControl/{name}"),
+                         ("POST", f"/v2/flowControl/{name}/pin?parallelism={name}&period={name}"),
+                         ("POST", f"/v2/flowControl/{name}/{name}")):  # fmt: skip
+        check_answer(api_only.client.request(method, path))
+
+
 # -- secrets never reach the logs -------------------------------------------------------------
 
 BODY_SECRET = "body-secret-7f3a9c"
