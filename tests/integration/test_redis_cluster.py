@@ -131,3 +131,33 @@ def test_failover_and_killed_master_under_load_lose_nothing(
     for gateway in gateways:  # recovered by themselves: never restarted, ready
         assert gateway.process is not None and gateway.process.poll() is None
         assert gateway.client.get("/readyz").status_code == 200
+
+
+def test_queues_schedules_and_flow_control_on_a_cluster(
+    cluster: LocalCluster, make_gateway: Callable[..., Gateway], receiver: Receiver
+) -> None:
+    gateway = make_gateway(**cluster.settings(), shards=SHARDS, cron_minute=0.2,
+                           schedule_poll=0.05, global_parallelism=4)  # fmt: skip
+    client = gateway.client
+    fifo = receiver.new_path(Answer(500), *[Answer(200)] * 4)
+    for i in range(4):
+        response = client.post(f"/v2/enqueue/cq/{receiver.url(fifo)}", content=b"%d" % i,
+                               headers={"Upstash-Retry-Delay": "20"})  # fmt: skip
+        assert response.status_code == 200
+    assert [r.body for r in receiver.wait_for(fifo, 5)] == [b"0", b"0", b"1", b"2", b"3"]
+    assert client.get("/v2/queues/cq").json()["parallelism"] == 1
+
+    ticks = receiver.new_path()
+    response = client.post(f"/v2/schedules/{receiver.url(ticks)}",
+                           headers={"Upstash-Cron": "* * * * *"})  # fmt: skip
+    schedule_id = response.json()["scheduleId"]
+    receiver.wait_for(ticks, 3)
+    client.delete(f"/v2/schedules/{schedule_id}")
+
+    limited = receiver.new_path()
+    flow = {"Upstash-Flow-Control-Key": "ck", "Upstash-Flow-Control-Value": "rate=100"}
+    gateway.publish(receiver.url(limited), b"x", **flow)
+    assert client.post("/v2/flowControl/ck/pin?parallelism=2").status_code == 200
+    assert client.get("/v2/flowControl/ck").json()["parallelismMax"] == 2
+    receiver.wait_for(limited, 1)
+    assert client.get("/v2/globalParallelism").json()["parallelismMax"] == 4
