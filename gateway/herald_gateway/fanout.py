@@ -31,7 +31,8 @@ from herald_core.routing import (
     topic_id,
 )
 from herald_core.settings import Settings
-from herald_core.store import NewMessage
+from herald_core.store import NewMessage, Store
+from herald_gateway.accepting import Notify
 from herald_gateway.publishing import (
     FlowLimits,
     PublishSpec,
@@ -57,33 +58,57 @@ async def publish_topic(request: Request, st: State, destination: str) -> Respon
     if table is None:
         raise NotFound(f'topic "{namespace}/{name}" not found')
     body = await read_body(request, settings.max_body_bytes)
-    if not table.subscriptions:
-        return json_response([])
-    now_ms = int(time.time() * 1000)
     config, _token, _own = split_query(request.scope["query_string"].decode("latin-1"))
-    given = {k.lower() for k in request.headers} | {k for k, _ in config}
-    headers = [*_group_defaults(table, given), *request.headers.items()]
+    worker = st["worker"]
+    answers = await fan_out(
+        st["store"], settings, table, config, list(request.headers.items()), body,
+        int(time.time() * 1000), request.client.host if request.client else None,
+        worker.notify if worker is not None else None,
+    )  # fmt: skip
+    st["metrics"].publishes.inc(len(answers))
+    return json_response(answers)
+
+
+async def fan_out(
+    store: Store,
+    settings: Settings,
+    table: RoutingTable,
+    config: list[tuple[str, str]],
+    headers: list[tuple[str, str]],
+    body: bytes,
+    now_ms: int,
+    caller_ip: str | None,
+    notify: Notify | None,
+    *,
+    schedule_id: str | None = None,
+) -> list[dict[str, object]]:
+    """Store one message per subscription of `table`, all in one submission; returns the
+    answer items `[{"messageId", "url", "deduplicated"?}]`."""
+    if not table.subscriptions:
+        return []
+    given = {k.lower() for k, _ in headers} | {k for k, _ in config}
+    headers = [*_group_defaults(table, given), *headers]
     spec = parse_publish(table.subscriptions[0].url, urlencode(config), headers, settings, now_ms)
     explicit = _explicit(spec, given | {k.lower() for k in table.topic.headers})
-    caller_ip = request.client.host if request.client else None
     items = []
     answers: list[dict[str, object]] = []
     for sub in table.subscriptions:
         shard, new, key = _message(table, sub, spec, explicit, body, settings, now_ms, caller_ip,
-                                   st["store"].pick_shard())  # fmt: skip
+                                   store.pick_shard())  # fmt: skip
+        if schedule_id is not None:
+            new = NewMessage(dataclasses.replace(new.message, schedule_id=schedule_id),
+                             new.body, new.due_ms)  # fmt: skip
         items.append((shard, new, key))
         answers.append({"messageId": new.message.id, "url": sub.url})
     # one submission: every subscription's message is written, or none is
-    existing = await st["store"].enqueue_all(items)
+    existing = await store.enqueue_all(items)
     for answer, earlier in zip(answers, existing, strict=True):
         if earlier is not None:
             answer["messageId"], answer["deduplicated"] = earlier, True
-    worker = st["worker"]
-    if worker is not None:
+    if notify is not None:
         for shard, new, _key in items:
-            worker.notify(shard, new.due_ms)
-    st["metrics"].publishes.inc(len(answers))
-    return json_response(answers)
+            notify(shard, new.due_ms)
+    return answers
 
 
 def _group_defaults(table: RoutingTable, given: set[str]) -> list[tuple[str, str]]:

@@ -14,12 +14,15 @@ import time
 from collections.abc import Callable
 
 from herald_core.cron import parse_cron
-from herald_core.errors import InvalidRequest, StoreError
+from herald_core.errors import InvalidRequest, NotFound, StoreError
+from herald_core.routing import split_destination, topic_id
 from herald_core.schedules import Schedule, Schedules, Tick
 from herald_core.settings import Settings
 from herald_core.store import Store
 from herald_gateway.accepting import Notify, accept
-from herald_gateway.publishing import parse_publish
+from herald_gateway.fanout import fan_out
+from herald_gateway.publishing import is_url_destination, parse_publish, split_query
+from herald_gateway.routing_cache import RoutingCache
 
 logger = logging.getLogger(__name__)
 _BATCH = 500
@@ -36,9 +39,11 @@ class Scheduler:
         store: Store,
         settings: Settings,
         notify: Notify | None,
+        routing: RoutingCache | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._store, self._settings, self._notify, self._clock = store, settings, notify, clock
+        self._routing = routing
         self._schedules = Schedules(store)
         self.fired = 0
 
@@ -89,11 +94,14 @@ class Scheduler:
         if schedule.paused:
             return Tick(schedule, None, next_tick)
         try:
-            message_id = await self._publish(schedule, tick, now)
-        except InvalidRequest as exc:  # settings changed since the schedule was created
+            if is_url_destination(schedule.destination):
+                messages = [await self._publish(schedule, tick, now)]
+            else:
+                messages = await self._fan_out(schedule, tick)
+        except (InvalidRequest, NotFound) as exc:  # settings changed, or the topic is gone
             logger.warning("schedule %s could not fire: %s", schedule.id, exc)
             return Tick(schedule, tick, next_tick, None, str(exc))
-        return Tick(schedule, tick, next_tick, [message_id])
+        return Tick(schedule, tick, next_tick, messages)
 
     async def _publish(self, schedule: Schedule, tick: int, now: int) -> str:
         spec = parse_publish(schedule.destination, schedule.query, schedule.headers,
@@ -103,3 +111,18 @@ class Scheduler:
             self._notify, dedup=tick_dedup_key(schedule.id, tick), schedule_id=schedule.id,
         )  # fmt: skip
         return accepted.message_id
+
+    async def _fan_out(self, schedule: Schedule, tick: int) -> list[str]:
+        """A topic (URL group) destination: one message per subscription, each deduplicated
+        on (schedule, tick) like a URL destination's."""
+        namespace, name = split_destination(schedule.destination, self._settings.default_namespace)
+        table = None if self._routing is None else await self._routing.lookup(
+            topic_id(namespace, name))  # fmt: skip
+        if table is None:
+            raise NotFound(f'topic "{namespace}/{name}" not found')
+        config, _token, _own = split_query(schedule.query)
+        headers = [*schedule.headers, ("upstash-deduplication-id", f"{schedule.id}-{tick}")]
+        answers = await fan_out(self._store, self._settings, table, config, headers,
+                                schedule.body, tick, schedule.caller_ip, self._notify,
+                                schedule_id=schedule.id)  # fmt: skip
+        return [str(answer["messageId"]) for answer in answers]

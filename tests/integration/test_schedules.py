@@ -193,3 +193,33 @@ def test_a_gateway_back_from_downtime_fires_once_not_a_storm(
     assert first == missed
     assert second - first >= 10 * MINUTE * 1000
     assert round((third - second) / 1000 / MINUTE) == 1
+
+
+def test_a_schedule_to_a_url_group_fans_out_each_tick(
+    make_gateway: Callable[..., Gateway], receiver: Receiver
+) -> None:
+    gateway = make_gateway(**FAST)
+    paths = [receiver.new_path(), receiver.new_path()]
+    with sdk_for(gateway) as sdk:
+        sdk.url_group.upsert_endpoints(
+            url_group="nightly-jobs", endpoints=[{"url": receiver.url(p)} for p in paths]
+        )
+        schedule_id = sdk.schedule.create(destination="nightly-jobs", cron="* * * * *",
+                                          body="run", retries=1)  # fmt: skip
+        for path in paths:
+            received = receiver.wait_for(path, 2)
+            assert {r.header("Upstash-Schedule-Id") for r in received} == {schedule_id}
+            assert {r.header("Upstash-Topic-Name") for r in received} == {"nightly-jobs"}
+        wait_until(lambda: len(sdk.schedule.get(schedule_id).last_schedule_states or {}) == 2)
+        schedule = sdk.schedule.get(schedule_id)
+        assert (schedule.destination, schedule.retries) == ("nightly-jobs", 1)
+        sdk.schedule.delete(schedule_id)
+    refused = gateway.client.post(
+        "/v2/schedules/no-such-group", headers={"Upstash-Cron": "* * * * *"}
+    )
+    assert refused.status_code == 404
+    with_queue = gateway.client.post(
+        "/v2/schedules/nightly-jobs",
+        headers={"Upstash-Cron": "* * * * *", "Upstash-Queue-Name": "q"},
+    )
+    assert with_queue.status_code == 400 and "Upstash-Queue-Name" in with_queue.json()["error"]

@@ -13,6 +13,7 @@ from starlette.routing import Route
 from herald_core.cron import parse_cron
 from herald_core.errors import InvalidField, NotFound
 from herald_core.queues import parse_queue_name
+from herald_core.routing import split_destination, topic_id
 from herald_core.schedules import Schedule, Schedules, new_schedule_id
 from herald_core.settings import Settings
 from herald_gateway.publishing import (
@@ -25,6 +26,8 @@ from herald_gateway.routes._common import authorized, json_response, read_body
 from herald_gateway.views import message_view
 
 _PREFIX = b"/v2/schedules/"
+#: Headers of a schedule to a topic are checked by parsing a publish to this URL with them.
+_PROBE_URL = "http://schedule.invalid/"
 #: Headers about the schedule itself, not its messages.
 _SCHEDULE_HEADERS = frozenset({"upstash-cron", "upstash-schedule-id", "upstash-queue-name"})
 
@@ -34,8 +37,7 @@ async def create(request: Request) -> Response:
     settings = st["settings"]
     raw_path: bytes = request.scope.get("raw_path") or request.scope["path"].encode()
     destination = raw_path[len(_PREFIX) :].decode("latin-1")
-    if not is_url_destination(destination):
-        raise InvalidField("destination url", "schedules take URL destinations, not topics")
+    to_url = is_url_destination(destination)
     cron = parse_cron(request.headers.get("upstash-cron", ""))
     schedule_id = request.headers.get("upstash-schedule-id")
     if schedule_id is None:
@@ -50,7 +52,14 @@ async def create(request: Request) -> Response:
     raw_query = request.scope["query_string"].decode("latin-1")
     query = "&".join(p for p in raw_query.split("&") if p and not _is_token(p))
     now = int(time.time() * 1000)
-    parse_publish(destination, query, headers, settings, now, queue)  # 400 now, not at a tick
+    if not to_url:  # a topic (URL group): it must exist now; each tick fans out
+        if queue is not None:
+            raise InvalidField("Upstash-Queue-Name", "a schedule to a topic cannot use a queue")
+        namespace, name = split_destination(destination, settings.default_namespace)
+        if await st["routing"].lookup(topic_id(namespace, name)) is None:
+            raise NotFound(f'topic "{namespace}/{name}" not found')
+    # 400 now, not at a tick
+    parse_publish(destination if to_url else _PROBE_URL, query, headers, settings, now, queue)
     body = await read_body(request, settings.max_body_bytes)
     schedule = Schedule(
         id=schedule_id, cron=cron.source, destination=destination, query=query,
@@ -108,14 +117,16 @@ def _is_token(query_part: str) -> bool:
 def schedule_view(schedule: Schedule, settings: Settings, states: dict[str, str]) -> dict[str, Any]:
     """The QStash `Schedule` object (keys the SDK parsers index are always present)."""
     now = int(time.time() * 1000)
-    spec = parse_publish(schedule.destination, schedule.query, schedule.headers, settings, now,
-                         schedule.queue)  # fmt: skip
+    to_url = is_url_destination(schedule.destination)
+    spec = parse_publish(schedule.destination if to_url else _PROBE_URL, schedule.query,
+                         schedule.headers, settings, now, schedule.queue)  # fmt: skip
     message = build_message(spec, "", schedule.body, schedule.created_at, schedule.caller_ip)
     view = message_view(message, schedule.body)
     for name in ("messageId", "url", "maxRetries", "notBefore"):
         view.pop(name, None)
     view.update(
-        scheduleId=schedule.id, cron=schedule.cron, destination=spec.url,
+        scheduleId=schedule.id, cron=schedule.cron,
+        destination=spec.url if to_url else schedule.destination,
         createdAt=schedule.created_at, retries=spec.max_retries, isPaused=schedule.paused,
         callerIp=schedule.caller_ip,
     )  # fmt: skip
