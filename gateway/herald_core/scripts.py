@@ -48,6 +48,8 @@ class Script:
 #   herald:{s}:qk         SET   the shard's queue names
 _STORE = """
 local function tagged(prefix, kind) return string.sub(prefix, 1, #prefix - 2) .. kind end
+-- ids `pump` and `release` just made due (a slot freed): SETTLE hands them to its worker
+local freed = {}
 local function flow_of(key)
   local k, p, q, w = string.match(key, '^(.*)\t(%d+)\t(%d+)\t(%d+)$')
   return k, tonumber(p), tonumber(q), tonumber(w)
@@ -66,6 +68,7 @@ local function pump(prefix, due, name, now)
   for _, id in ipairs(ids) do
     redis.call('ZREM', waiting, id)
     redis.call('ZADD', due, now, id)
+    freed[#freed + 1] = id
   end
   redis.call('HINCRBY', q, 'a', #ids)
 end
@@ -125,6 +128,51 @@ local function release(prefix, due, flow, now)
   if next_id then
     redis.call('ZREM', waiting, next_id)
     redis.call('ZADD', due, now, next_id)
+    freed[#freed + 1] = next_id
+  end
+end
+-- may this flow-controlled task start now? (takes a slot and a rate token if so; else it
+-- joins the key's waitlist, or waits in `due` for the rate window to move)
+-- The rate is a sliding window: at most `rate` starts within any `period`.
+local function admit(prefix, due, flow_keys, id, flow, now)
+  local key = flow_of(flow)
+  local state = tagged(prefix, 'fc:') .. key
+  local f = redis.call('HMGET', state, 'a', 'paused', 'cp', 'cr', 'cw')
+  local active = tonumber(f[1]) or 0
+  local parallelism, rate = tonumber(f[3]) or 0, tonumber(f[4]) or 0
+  local period = tonumber(f[5]) or 1000
+  if f[2] == '1' or (parallelism > 0 and active >= parallelism) then
+    redis.call('ZADD', tagged(prefix, 'fcw:') .. key, now, id)
+    redis.call('SADD', flow_keys, key)
+    return false
+  end
+  if rate > 0 then
+    local starts = tagged(prefix, 'fcr:') .. key
+    redis.call('ZREMRANGEBYSCORE', starts, '-inf', now - period)
+    if redis.call('ZCARD', starts) >= rate then
+      local oldest = redis.call('ZRANGE', starts, 0, 0, 'WITHSCORES')[2]
+      redis.call('ZADD', due, tonumber(oldest) + period, id)
+      return false
+    end
+    redis.call('ZADD', starts, now, id)
+    redis.call('PEXPIRE', starts, period)
+  end
+  redis.call('HSET', state, 'a', active + 1)
+  return true
+end
+-- claim one due task: leased until now + its timeout + margin and logged ACTIVE, unless
+-- its flow-control key says wait; appends id, metadata, body, retries done to `out`
+local function take(prefix, due, lease, log, flow_keys, id, now, margin, maxlen, out)
+  redis.call('ZREM', due, id)
+  local f = redis.call('HMGET', prefix .. id, 'm', 'b', 'r', 't', 'k')
+  if f[1] and (not f[5] or admit(prefix, due, flow_keys, id, f[5], now)) then
+    redis.call('ZADD', lease, now + tonumber(f[4]) + margin, id)
+    redis.call('XADD', log, 'MAXLEN', '~', maxlen, '*', 's', 'ACTIVE', 'id', id,
+               'm', f[1], 'r', f[3])
+    out[#out + 1] = id
+    out[#out + 1] = f[1]
+    out[#out + 1] = f[2]
+    out[#out + 1] = f[3]
   end
 end
 """
@@ -176,48 +224,10 @@ for _, id in ipairs(expired) do
   local flow = redis.call('HGET', prefix .. id, 'k')
   if flow then release(prefix, KEYS[1], flow, now) end
 end
--- may this flow-controlled task start now? (takes a slot and a rate token if so)
--- The rate is a sliding window: at most `rate` starts within any `period`.
-local function admit(id, flow)
-  local key = flow_of(flow)
-  local state = tagged(prefix, 'fc:') .. key
-  local f = redis.call('HMGET', state, 'a', 'paused', 'cp', 'cr', 'cw')
-  local active = tonumber(f[1]) or 0
-  local parallelism, rate = tonumber(f[3]) or 0, tonumber(f[4]) or 0
-  local period = tonumber(f[5]) or 1000
-  if f[2] == '1' or (parallelism > 0 and active >= parallelism) then
-    redis.call('ZADD', tagged(prefix, 'fcw:') .. key, now, id)
-    redis.call('SADD', KEYS[4], key)
-    return false
-  end
-  if rate > 0 then
-    local starts = tagged(prefix, 'fcr:') .. key
-    redis.call('ZREMRANGEBYSCORE', starts, '-inf', now - period)
-    if redis.call('ZCARD', starts) >= rate then
-      local oldest = redis.call('ZRANGE', starts, 0, 0, 'WITHSCORES')[2]
-      redis.call('ZADD', KEYS[1], tonumber(oldest) + period, id)
-      return false
-    end
-    redis.call('ZADD', starts, now, id)
-    redis.call('PEXPIRE', starts, period)
-  end
-  redis.call('HSET', state, 'a', active + 1)
-  return true
-end
 local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[2]))
 local out = {-1}
 for _, id in ipairs(ids) do
-  redis.call('ZREM', KEYS[1], id)
-  local f = redis.call('HMGET', prefix .. id, 'm', 'b', 'r', 't', 'k')
-  if f[1] and (not f[5] or admit(id, f[5])) then
-    redis.call('ZADD', KEYS[2], now + tonumber(f[4]) + tonumber(ARGV[3]), id)
-    redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[5], '*', 's', 'ACTIVE', 'id', id,
-               'm', f[1], 'r', f[3])
-    out[#out + 1] = id
-    out[#out + 1] = f[1]
-    out[#out + 1] = f[2]
-    out[#out + 1] = f[3]
-  end
+  take(prefix, KEYS[1], KEYS[2], KEYS[3], KEYS[4], id, now, tonumber(ARGV[3]), ARGV[5], out)
 end
 local head = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 if head[2] then out[1] = tonumber(head[2]) end
@@ -225,19 +235,25 @@ return out
 """
 )
 
-# KEYS[1] due zset, KEYS[2] lease zset, KEYS[3] log stream, KEYS[4] dlq index zset
-# ARGV: message prefix, dlq prefix, log maxlen, now ms, then blocks of
-#   op, id, arg, event json, k, then k new messages (8 values each, as `store` takes)
+# KEYS[1] due zset, KEYS[2] lease zset, KEYS[3] log stream, KEYS[4] dlq index zset,
+# KEYS[5] flow keys set
+# ARGV: message prefix, dlq prefix, log maxlen, now ms, lease margin ms, hand-offs, then
+#   blocks of op, id, arg, event json, k, then k new messages (8 values each, as `store`
+#   takes)
 # ops (each a no-op when the message is gone, e.g. cancelled or settled by a racing worker):
 #   'A' delivered: message removed, DELIVERED logged
 #   'R' retry (arg "<retried>:<due ms>"): ERROR and RETRY logged, task due again
 #   'F' failed for good (arg: dlq id): ERROR and FAILED logged, message moved to the DLQ
 #   'D' defer without spending an attempt (arg: due ms)
 # New messages (callbacks) are stored only when the op took effect.
+# Hand-off: an outcome that frees a flow-control or queue slot makes the next message in
+# line due; up to `hand-offs` of those are claimed here for the settling worker (whose
+# finished deliveries freed the slots), saving it a claim round trip. Returns them as
+# CLAIM does: {id1, meta1, body1, retried1, ...}.
 SETTLE = (
     _STORE
     + """
-local prefix, maxlen, now = ARGV[1], ARGV[3], ARGV[4]
+local prefix, maxlen, now = ARGV[1], ARGV[3], tonumber(ARGV[4])
 local function count(stats, outcome)
   redis.call('HINCRBY', stats, outcome, 1)
   redis.call('HINCRBY', stats, 'n', -1)
@@ -251,7 +267,7 @@ local function row(state, id, m, r, extra, x)
                'r', r, 'x', x)
   end
 end
-local i = 5
+local i = 7
 while i <= #ARGV do
   local op, id, arg, x, k = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], tonumber(ARGV[i + 4])
   local key = prefix .. id
@@ -291,7 +307,14 @@ while i <= #ARGV do
   end
   i = i + 5 + k * 8
 end
-return 1
+local out = {}
+for n = 1, math.min(tonumber(ARGV[6]), #freed) do
+  if redis.call('ZSCORE', KEYS[1], freed[n]) then
+    take(prefix, KEYS[1], KEYS[2], KEYS[3], KEYS[5], freed[n], now, tonumber(ARGV[5]), maxlen,
+         out)
+  end
+end
+return out
 """
 )
 

@@ -276,13 +276,16 @@ class Store:
                 continue
             head = int(reply[0])
             next_due[shard] = None if head < 0 else head
-            for i in range(1, len(reply), 4):
-                message = Message.from_json(reply[i + 1])
-                tasks.append(Task(shard, message, reply[i + 2] or b"", int(reply[i + 3])))
+            tasks += _tasks(shard, reply, 1)
         return ClaimResult(tasks, next_due)
 
-    async def settle(self, batches: dict[int, list[Settlement]], now_ms: int) -> None:
-        """Record attempt outcomes (ack, retry, fail, defer) in one round trip."""
+    async def settle(
+        self, batches: dict[int, list[Settlement]], now_ms: int, handoffs: dict[int, int]
+    ) -> list[Task]:
+        """Record attempt outcomes (ack, retry, fail, defer) in one round trip. Messages
+        whose turn came because these outcomes freed flow-control or queue slots are
+        claimed at once, up to `handoffs[shard]`, and returned (herald_core.scripts)."""
+        margin = self.limits.lease_margin_ms
 
         def fill(pipe: Any) -> None:
             for shard, settlements in batches.items():
@@ -292,11 +295,13 @@ class Store:
                     flat += (s.op, s.message_id, s.arg, s.event, len(s.new))
                     for new in s.new:
                         flat += self.message_args(new)
-                pipe.evalsha(_SETTLE.sha, 4, sk.due, sk.lease, sk.log, sk.dlq,
+                pipe.evalsha(_SETTLE.sha, 5, sk.due, sk.lease, sk.log, sk.dlq, sk.flow_keys,
                              sk.message_prefix, sk.dlq_prefix, self.limits.log_max_rows,
-                             now_ms, *flat)  # fmt: skip
+                             now_ms, margin, handoffs.get(shard, 0), *flat)  # fmt: skip
 
-        await self._pipelined(fill)
+        replies = await self._pipelined(fill)
+        return [task for shard, reply in zip(batches, replies, strict=True)
+                for task in _tasks(shard, reply, 0)]  # fmt: skip
 
     async def backlog(self) -> list[ShardBacklog]:
         """Per shard: tasks waiting and leased, the oldest due time, dead letters."""
@@ -485,6 +490,12 @@ async def guarded(
         # RedisClusterException (no node for a slot, a cluster not yet formed) is not a
         # RedisError; MOVED/ASK/CLUSTERDOWN are, and the client has refreshed its slot map.
         raise _store_error(exc) from exc
+
+
+def _tasks(shard: int, reply: list[Any], start: int) -> list[Task]:
+    """Claimed tasks from a script's reply: id, metadata, body, retries done, ..."""
+    return [Task(shard, Message.from_json(reply[i + 1]), reply[i + 2] or b"", int(reply[i + 3]))
+            for i in range(start, len(reply), 4)]  # fmt: skip
 
 
 def _store_error(exc: Exception) -> StoreError:

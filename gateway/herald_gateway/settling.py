@@ -3,17 +3,20 @@ then all of them go in the next one. Nothing is dropped when Redis is down: a fa
 is kept and sent again until it lands (or the process dies, and leases expire).
 
 An outcome that frees a flow-control or queue slot makes the next message in line due once
-it lands; `on_landed` hears of those shards then, so the worker claims it at once."""
+it lands. The settle script claims such messages for this worker right away (one per
+freed slot) and `on_handoff` starts them; `on_landed` hears of the shards too, so the
+worker claims whatever the hand-off could not take (rate limits, a busy host)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 
 from herald_core.errors import StoreError
+from herald_core.models import Task
 from herald_core.store import Settlement, Store
 
 logger = logging.getLogger(__name__)
@@ -26,11 +29,14 @@ class Settler:
         *,
         backoff_max: float,
         on_landed: Callable[[Iterable[int]], None] | None = None,
+        on_handoff: Callable[[list[Task]], None] | None = None,
     ) -> None:
         self._store = store
         self._on_landed = on_landed
+        self._on_handoff = on_handoff
         self._pending: dict[int, list[Settlement]] = defaultdict(list)
-        self._wakes: set[int] = set()
+        #: Per shard: slots the pending outcomes free (each may take over one message).
+        self._frees: Counter[int] = Counter()
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
         self._backoff_max = backoff_max
@@ -38,7 +44,7 @@ class Settler:
     def add(self, shard: int, settlement: Settlement, *, frees_slot: bool = False) -> None:
         self._pending[shard].append(settlement)
         if frees_slot:
-            self._wakes.add(shard)
+            self._frees[shard] += 1
         self._wake.set()
 
     def __len__(self) -> int:
@@ -60,19 +66,22 @@ class Settler:
     async def _flush(self) -> bool:
         async with self._lock:
             batch, self._pending = self._pending, defaultdict(list)
-            wakes, self._wakes = self._wakes, set()
+            frees, self._frees = self._frees, Counter()
             if not batch:
                 return True
+            handoffs = dict(frees) if self._on_handoff is not None else {}
             try:
-                await self._store.settle(batch, int(time.time() * 1000))
+                tasks = await self._store.settle(batch, int(time.time() * 1000), handoffs)
             except StoreError as exc:
                 logger.warning("recording %d outcomes failed, will retry: %s", len(batch), exc)
                 for shard, ops in batch.items():  # back in front of newer ones
                     self._pending[shard][:0] = ops
-                self._wakes |= wakes
+                self._frees.update(frees)
                 return False
-            if wakes and self._on_landed is not None:
-                self._on_landed(wakes)
+            if tasks and self._on_handoff is not None:
+                self._on_handoff(tasks)
+            if frees and self._on_landed is not None:
+                self._on_landed(frees)
             return True
 
     async def drain(self, timeout: float) -> bool:

@@ -62,8 +62,9 @@ class Worker:
         self._store, self._sender, self._keyring = store, sender, keyring
         self._settings, self._metrics, self._clock = settings, metrics, clock
         self._settler = Settler(
-            store, backoff_max=settings.redis_backoff_max, on_landed=self._slots_freed
-        )
+            store, backoff_max=settings.redis_backoff_max, on_landed=self._slots_freed,
+            on_handoff=self._handed_over,
+        )  # fmt: skip
         self._hints = [0.0] * settings.shards  # earliest known due time per shard (ms)
         self._last_poll = -math.inf
         self._wake = asyncio.Event()
@@ -79,6 +80,15 @@ class Worker:
         self._name = secrets.token_hex(8)
         self._last_claimed = 0
         self._rotation = 0
+
+    def _handed_over(self, tasks: list[Task]) -> None:
+        """Messages claimed for this worker as its outcomes freed their slots."""
+        now = self._clock() * 1000
+        for task in tasks:
+            if self._stopping:
+                self._defer(task, 0)
+            else:
+                self._dispatch(task, now)
 
     def _slots_freed(self, shards: Iterable[int]) -> None:
         now = int(self._clock() * 1000)
@@ -140,18 +150,6 @@ class Worker:
             self._claim_size = max(1, claimed - deferred)
         else:
             self._claim_size = min(self._settings.concurrency, self._claim_size * 2)
-
-    async def run_once(self) -> int:
-        """Claim one batch from every shard, deliver it and settle: for tests and tools."""
-        now = self._clock() * 1000
-        limits = dict.fromkeys(range(self._settings.shards), self._settings.claim_batch)
-        result = await self._store.claim(limits, int(now))
-        for task in result.tasks:
-            self._dispatch(task, now)
-        while self._inflight:
-            await asyncio.wait(set(self._inflight))
-        await self._settler.drain(self._settings.shutdown_grace)
-        return len(result.tasks)
 
     def _claim_limits(self, free: int, now: float) -> dict[int, int]:
         if now - self._last_poll >= self._settings.poll_interval * 1000:
