@@ -49,7 +49,10 @@ from herald_gateway.tenancy import authenticate, require_namespace
 _EXPLICIT = ("upstash-retries", "upstash-retry-delay", "upstash-timeout", "upstash-method")
 
 
-async def publish_topic(request: Request, st: State, destination: str) -> Response:
+async def publish_topic(
+    request: Request, st: State, destination: str, queue: str | None = None
+) -> Response:
+    """A publish (or, with `queue`, an enqueue) to every subscription of a topic."""
     settings = st["settings"]
     caller = await authenticate(request, st)
     namespace, name = split_destination(destination, caller.namespace)
@@ -63,7 +66,7 @@ async def publish_topic(request: Request, st: State, destination: str) -> Respon
     answers = await fan_out(
         st["store"], settings, table, config, list(request.headers.items()), body,
         int(time.time() * 1000), request.client.host if request.client else None,
-        worker.notify if worker is not None else None,
+        worker.notify if worker is not None else None, queue=queue,
     )  # fmt: skip
     st["metrics"].publishes.inc(len(answers))
     return json_response(answers)
@@ -81,14 +84,17 @@ async def fan_out(
     notify: Notify | None,
     *,
     schedule_id: str | None = None,
+    queue: str | None = None,
 ) -> list[dict[str, object]]:
     """Store one message per subscription of `table`, all in one submission; returns the
-    answer items `[{"messageId", "url", "deduplicated"?}]`."""
+    answer items `[{"messageId", "url", "deduplicated"?}]`. With `queue`, the messages wait
+    in that queue (its parallelism governs them, not the subscriptions' flow control)."""
     if not table.subscriptions:
         return []
     given = {k.lower() for k, _ in headers} | {k for k, _ in config}
     headers = [*_group_defaults(table, given), *headers]
-    spec = parse_publish(table.subscriptions[0].url, urlencode(config), headers, settings, now_ms)
+    spec = parse_publish(table.subscriptions[0].url, urlencode(config), headers, settings, now_ms,
+                         queue)  # fmt: skip
     explicit = _explicit(spec, given | {k.lower() for k in table.topic.headers})
     items = []
     answers: list[dict[str, object]] = []
@@ -145,8 +151,10 @@ def _message(
     sub_spec = dataclasses.replace(
         spec,
         # the subscription's own key: its limits, its pause and its counters (a publisher's
-        # Upstash-Flow-Control-Key does not apply to topic deliveries)
-        flow=FlowLimits(
+        # Upstash-Flow-Control-Key does not apply to topic deliveries); none in a queue
+        flow=None
+        if spec.queue is not None
+        else FlowLimits(
             subscription_flow_key(table.topic.id, sub.name),
             limits.parallelism or 0,
             limits.rate or 0,

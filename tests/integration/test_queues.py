@@ -112,7 +112,6 @@ def test_batch_items_with_a_queue(sdk: QStash, receiver: Receiver) -> None:
         ("/v2/enqueue/bad name/http://x.test/", {}, "queue name"),
         ("/v2/enqueue/q/http://x.test/", {"Upstash-Delay": "10s"}, "Upstash-Delay"),
         ("/v2/enqueue/q/http://x.test/", {"Upstash-Flow-Control-Key": "k"}, "Upstash-Flow"),
-        ("/v2/enqueue/q/some-topic", {}, "destination"),
     ],
 )
 def test_bad_enqueues_are_refused(
@@ -148,3 +147,20 @@ async def test_async_client(gateway: Gateway, receiver: Receiver) -> None:
     await client.queue.delete("async-q")
     assert await client.queue.list() == []
     await client.http._client.aclose()
+
+
+def test_enqueue_to_a_url_group(sdk: QStash, gateway: Gateway, receiver: Receiver) -> None:
+    stall = 0.1
+    paths = [receiver.new_path(*[Answer(200, delay=stall)] * 3) for _ in range(2)]
+    sdk.url_group.upsert_endpoints(
+        url_group="team", endpoints=[{"url": receiver.url(p)} for p in paths]
+    )
+    for i in range(3):
+        answer = sdk.message.enqueue(queue="team-q", url_group="team", body=str(i))
+        assert isinstance(answer, list) and len(answer) == 2
+    requests = sorted((r for p in paths for r in receiver.wait_for(p, 3)), key=lambda r: r.at)
+    # one queue (parallelism 1) for every endpoint's message: one at a time, in order
+    assert max_in_flight(requests, stall - 0.01) == 1
+    assert [r.body for r in requests] == [b"0", b"0", b"1", b"1", b"2", b"2"]
+    missing = gateway.client.post("/v2/enqueue/q/no-such-group", content=b"x")
+    assert missing.status_code == 404
