@@ -21,31 +21,17 @@ import argparse
 import asyncio
 import statistics
 import time
-from typing import Any
 
 import aiohttp
 import orjson
 import redis
 from aiohttp import web
 
-from bench.pipeline import quiet_gc, stack
+from bench.pipeline import percentile, quiet_gc, stack, wait_until
 from bench.sink import serve
 from herald_gateway.embedded import free_port
 
 SHARDS = 16
-
-
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
-def _wait(condition: Any, timeout: float = 300.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError("benchmark condition not reached")
-        time.sleep(0.1)
 
 
 def schedule_lag(schedules: int, rounds: int) -> dict[str, float]:
@@ -79,11 +65,11 @@ def schedule_lag(schedules: int, rounds: int) -> dict[str, float]:
                         out.append(float(stored - meta["created_at"]))
             return out
 
-        _wait(lambda: len(lags()) >= schedules * rounds, timeout=rounds * minute * 3 + 60)
-        found = lags()
+        wait_until(lambda: len(lags()) >= schedules * rounds, timeout=rounds * minute * 3 + 60)
+        found = sorted(lags())
         return {"schedules": schedules, "ticks_measured": len(found),
-                "lag_p50_ms": _percentile(found, 0.5), "lag_p99_ms": _percentile(found, 0.99),
-                "lag_max_ms": max(found)}  # fmt: skip
+                "lag_p50_ms": percentile(found, 50), "lag_p99_ms": percentile(found, 99),
+                "lag_max_ms": found[-1]}  # fmt: skip
 
 
 def batch_versus_single(repetitions: int = 30) -> dict[str, float]:
@@ -123,7 +109,7 @@ def batch_versus_single(repetitions: int = 30) -> dict[str, float]:
                                  ("concurrent", concurrent)):  # fmt: skip
                 p50 = statistics.median(values)
                 out[f"{name}_p50_ms"] = p50 * 1000
-                out[f"{name}_p99_ms"] = _percentile(values, 0.99) * 1000
+                out[f"{name}_p99_ms"] = percentile(sorted(values), 99) * 1000
                 out[f"{name}_msgs_per_s"] = 100 / p50
             return out
 

@@ -19,12 +19,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import time
-from typing import Any
 
 import aiohttp
 import redis
 
-from bench.pipeline import Publisher, quiet_gc, stack
+from bench.pipeline import Publisher, quiet_gc, stack, wait_until
 
 SHARDS = 16
 
@@ -36,14 +35,6 @@ def _memory(client: redis.Redis, pattern: str) -> tuple[int, int]:
         total += int(client.memory_usage(key, samples=0) or 0)
         keys += 1
     return total, keys
-
-
-def _wait(condition: Any, timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError("benchmark condition not reached")
-        time.sleep(0.2)
 
 
 async def _publish(url: str, token: str, count: int, headers: dict[str, str]) -> None:
@@ -60,7 +51,7 @@ def log_rows(messages: int) -> dict[str, float]:
         def rows() -> int:
             return sum(int(client.xlen(f"herald:{{{s}}}:log")) for s in range(SHARDS))
 
-        _wait(lambda: rows() >= 3 * messages)
+        wait_until(lambda: rows() >= 3 * messages)
         size, _ = _memory(client, "herald:*:log")
         return {"rows": rows(), "bytes_per_row": size / rows()}
 
@@ -73,7 +64,7 @@ def dead_letters(messages: int) -> dict[str, float]:
         def count() -> int:
             return sum(int(client.zcard(f"herald:{{{s}}}:dlq")) for s in range(SHARDS))
 
-        _wait(lambda: count() >= messages)
+        wait_until(lambda: count() >= messages)
         hashes, _ = _memory(client, "herald:*:d:*")
         index, _ = _memory(client, "herald:*:dlq")
         return {"dead_letters": count(), "bytes_per_dead_letter": (hashes + index) / count()}

@@ -506,6 +506,15 @@ class Snapshot:
     issued: int  # the benchmark's own Redis commands sent before the INFO stats above
 
 
+def wait_until(condition: Callable[[], object], timeout: float = 120.0) -> None:
+    """Poll `condition` until it holds; TimeoutError after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError("benchmark condition not reached")
+        time.sleep(0.1)
+
+
 def percentile(sorted_values: Sequence[float], q: float) -> float:
     """Nearest-rank percentile (``q`` in 0..100) of an already sorted sequence."""
     if not sorted_values:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 
 import orjson
@@ -63,20 +64,16 @@ async def delete_queue(request: Request) -> Response:
     return Response(status_code=200)
 
 
-async def pause(request: Request) -> Response:
-    return await _pause(request, True)
-
-
-async def resume(request: Request) -> Response:
-    return await _pause(request, False)
-
-
-async def _pause(request: Request, paused: bool) -> Response:
+async def set_paused(request: Request, paused: bool) -> Response:
+    """`.../pause` and `.../resume` (routed with `paused` bound)."""
     name = parse_queue_name(request.path_params["name"], "queue name")
     if not await _queues(request).set_paused(name, paused, _now_ms()):
         raise NotFound(f"queue {name} not found")
     return Response(status_code=200)
 
+
+_PAUSE = functools.partial(set_paused, paused=True)
+_RESUME = functools.partial(set_paused, paused=False)
 
 QUEUE_ROUTES = [
     Route("/v2/enqueue/{rest:path}", publish.enqueue, methods=["POST"]),
@@ -86,6 +83,8 @@ QUEUE_ROUTES = [
     Route("/v2/queues/", list_queues, methods=["GET"]),
     Route("/v2/queues/{name}", get_queue, methods=["GET"]),
     Route("/v2/queues/{name}", delete_queue, methods=["DELETE"]),
-    Route("/v2/queues/{name}/pause", pause, methods=["POST"]),
-    Route("/v2/queues/{name}/resume", resume, methods=["POST"]),
+    Route("/v2/queues/{name}/pause", functools.partial(set_paused, paused=True), methods=["POST"]),
+    Route(
+        "/v2/queues/{name}/resume", functools.partial(set_paused, paused=False), methods=["POST"]
+    ),
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from typing import Any
 from urllib.parse import unquote
@@ -94,15 +95,8 @@ async def delete_schedule(request: Request) -> Response:
     return Response(status_code=200)
 
 
-async def pause(request: Request) -> Response:
-    return await _pause(request, True)
-
-
-async def resume(request: Request) -> Response:
-    return await _pause(request, False)
-
-
-async def _pause(request: Request, paused: bool) -> Response:
+async def set_paused(request: Request, paused: bool) -> Response:
+    """`.../pause` and `.../resume` (routed with `paused` bound)."""
     st = authorized(request)
     schedule_id = request.path_params["schedule_id"]
     if not await Schedules(st["store"]).set_paused(schedule_id, paused):
@@ -144,11 +138,22 @@ def schedule_view(schedule: Schedule, settings: Settings, states: dict[str, str]
     return view
 
 
+_PAUSE = functools.partial(set_paused, paused=True)
+_RESUME = functools.partial(set_paused, paused=False)
+
 SCHEDULE_ROUTES = [
     Route("/v2/schedules", list_schedules, methods=["GET"]),
     Route("/v2/schedules/", list_schedules, methods=["GET"]),
-    Route("/v2/schedules/{schedule_id}/pause", pause, methods=["PATCH", "POST"]),
-    Route("/v2/schedules/{schedule_id}/resume", resume, methods=["PATCH", "POST"]),
+    Route(
+        "/v2/schedules/{schedule_id}/pause",
+        functools.partial(set_paused, paused=True),
+        methods=["PATCH", "POST"],
+    ),
+    Route(
+        "/v2/schedules/{schedule_id}/resume",
+        functools.partial(set_paused, paused=False),
+        methods=["PATCH", "POST"],
+    ),
     Route("/v2/schedules/{schedule_id}", get_schedule, methods=["GET"]),
     Route("/v2/schedules/{schedule_id}", delete_schedule, methods=["DELETE"]),
     Route("/v2/schedules/{destination:path}", create, methods=["POST"]),
