@@ -30,6 +30,7 @@ from herald_core.store import Store
 _CLAIM = Script.of(scripts.SCHEDULE_CLAIM)
 _DONE = Script.of(scripts.SCHEDULE_DONE)
 _PUT = Script.of(scripts.SCHEDULE_PUT)
+_PAUSE = Script.of(scripts.SCHEDULE_PAUSE)
 
 
 def new_schedule_id() -> str:
@@ -129,15 +130,8 @@ class Schedules:
 
     async def set_paused(self, schedule_id: str, paused: bool) -> bool:
         """Pause or resume (ticks while paused are skipped); False if it does not exist."""
-        key = self._prefix + schedule_id
-
-        async def run() -> bool:
-            exists = await self._store.redis.exists(key)
-            if exists:
-                await self._store.redis.hset(key, "paused", "1" if paused else "0")
-            return bool(exists)
-
-        return await self._store._guard(run)
+        keys = (self._prefix + schedule_id,)
+        return bool(await self._store._evalsha(_PAUSE, keys, ("1" if paused else "0",)))
 
     async def claim(
         self, now_ms: int, lease_ms: int, limit: int

@@ -572,3 +572,10 @@ redis.call('HSET', KEYS[1], 'j', ARGV[2], 'b', ARGV[3], 'v', ARGV[4], 'n', ARGV[
 redis.call('ZADD', KEYS[2], ARGV[5], ARGV[1])
 return 1
 """
+
+# KEYS[1] schedule hash; ARGV: '1' pause or '0' resume — returns 0 if there is no schedule
+SCHEDULE_PAUSE = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'paused', ARGV[1])
+return 1
+"""
