@@ -108,7 +108,8 @@ def create_app(settings: Settings, sender_factory: SenderFactory = _default_send
         scheduler = None
         if worker is not None:
             scheduler = asyncio.create_task(
-                Scheduler(store, settings, worker.notify, routing).run(), name="herald-scheduler"
+                Scheduler(store, settings, worker.notify, routing, metrics).run(),
+                name="herald-scheduler",
             )
         # Everything built so far lives as long as the process: keep it out of the cyclic
         # GC's way, so full collections (tens of ms on the hot path) stay short.

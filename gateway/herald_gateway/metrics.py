@@ -50,6 +50,13 @@ class Metrics:
         self.dlq_size = Gauge(
             "herald_dlq_size", "Dead letters kept (all shards).", registry=self.registry
         )
+        self.schedule_ticks = Counter(
+            "herald_schedule_ticks",
+            "Schedule ticks by outcome: fired, skipped (paused) or failed (a message could "
+            "not be built, e.g. its topic is gone).",
+            ["outcome"],
+            registry=self.registry,
+        )
         self.redis_errors = Counter(
             "herald_redis_errors", "Redis operations that failed.", registry=self.registry
         )

@@ -21,6 +21,7 @@ from herald_core.settings import Settings
 from herald_core.store import Store
 from herald_gateway.accepting import Notify, accept
 from herald_gateway.fanout import fan_out
+from herald_gateway.metrics import Metrics
 from herald_gateway.publishing import is_url_destination, parse_publish, split_query
 from herald_gateway.routing_cache import RoutingCache
 
@@ -40,12 +41,12 @@ class Scheduler:
         settings: Settings,
         notify: Notify | None,
         routing: RoutingCache | None = None,
+        metrics: Metrics | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._store, self._settings, self._notify, self._clock = store, settings, notify, clock
-        self._routing = routing
+        self._routing, self._metrics = routing, metrics
         self._schedules = Schedules(store)
-        self.fired = 0
 
     async def run(self) -> None:
         delay = 0.05
@@ -76,11 +77,15 @@ class Scheduler:
                                         return_exceptions=True)  # fmt: skip
         # a tick whose message could not be stored is not recorded: it comes back when its
         # lease ends
-        await self._schedules.done([t for t in outcomes if isinstance(t, Tick)])
+        recorded = [t for t in outcomes if isinstance(t, Tick)]
+        await self._schedules.done(recorded)
+        if self._metrics is not None:
+            for tick in recorded:
+                kind = "skipped" if tick.fired is None else "failed" if tick.error else "fired"
+                self._metrics.schedule_ticks.labels(kind).inc()
         for outcome in outcomes:
             if isinstance(outcome, BaseException):
                 raise outcome
-        self.fired += len(claimed)
         if len(claimed) == _BATCH:
             return 0.0
         poll = self._settings.schedule_poll

@@ -189,12 +189,13 @@ def test_prometheus_rules_cover_backlog_dlq_failures_and_redis(helm: Helm) -> No
     alerts: dict[str, Doc] = {r["alert"]: r for r in group["rules"]}
     assert set(alerts) == {"HeraldBacklogStale", "HeraldDeadLettersGrowing",
                            "HeraldDeliveryFailureRatioHigh", "HeraldRedisErrors",
-                           "HeraldGatewayDown"}  # fmt: skip
+                           "HeraldGatewayDown", "HeraldScheduleTicksFailing"}  # fmt: skip
     assert "herald_backlog_oldest_age_seconds" in alerts["HeraldBacklogStale"]["expr"]
     assert "herald_dlq_size" in alerts["HeraldDeadLettersGrowing"]["expr"]
     ratio = alerts["HeraldDeliveryFailureRatioHigh"]["expr"]
     assert 'outcome=~"retry|failed"' in ratio and "herald_deliveries_total" in ratio
     assert "herald_redis_errors_total" in alerts["HeraldRedisErrors"]["expr"]
+    assert 'outcome="failed"' in alerts["HeraldScheduleTicksFailing"]["expr"]
     for name, alert in alerts.items():
         if name != "HeraldGatewayDown":
             assert 'namespace="herald"' in alert["expr"]

@@ -34,6 +34,12 @@ def sdk_for(gateway: Gateway) -> Iterator[QStash]:
         client.http._client.close()
 
 
+def ticks_counted(metrics: str, outcome: str) -> float:
+    prefix = f'herald_schedule_ticks_total{{outcome="{outcome}"}} '
+    return sum(float(line[len(prefix) :]) for line in metrics.splitlines()
+               if line.startswith(prefix))  # fmt: skip
+
+
 def created_at(gateway: Gateway, message_id: str) -> int:
     rows = gateway.client.get("/v2/events", params={"messageId": message_id}).json()["events"]
     return int(rows[-1]["createdAt"])
@@ -144,6 +150,8 @@ def test_paused_schedules_skip_ticks_and_post_pauses_too(
     wait_until(lambda: schedule()["nextScheduleTime"] >= skipped_from + 2 * MINUTE * 1000)
     assert schedule()["lastScheduleTime"] == last  # two more ticks went by unfired
     count = len(receiver.received(path))
+    metrics = gateway.client.get("/metrics").text
+    assert ticks_counted(metrics, "fired") >= 1 and ticks_counted(metrics, "skipped") >= 2
     assert gateway.client.patch("/v2/schedules/paused/resume").status_code == 200
     wait_until(lambda: schedule()["lastScheduleTime"] > last)  # firing again
     receiver.wait_for(path, count + 2)
@@ -213,6 +221,11 @@ def test_a_schedule_to_a_url_group_fans_out_each_tick(
         wait_until(lambda: len(sdk.schedule.get(schedule_id).last_schedule_states or {}) == 2)
         schedule = sdk.schedule.get(schedule_id)
         assert (schedule.destination, schedule.retries) == ("nightly-jobs", 1)
+        # the group goes away: ticks fail, visibly (schedule error, metric)
+        sdk.url_group.delete("nightly-jobs")
+        wait_until(lambda: sdk.schedule.get(schedule_id).error is not None)
+        assert "not found" in (sdk.schedule.get(schedule_id).error or "")
+        assert ticks_counted(gateway.client.get("/metrics").text, "failed") >= 1
         sdk.schedule.delete(schedule_id)
     refused = gateway.client.post(
         "/v2/schedules/no-such-group", headers={"Upstash-Cron": "* * * * *"}
