@@ -4,8 +4,8 @@ A queue lives in one shard (chosen from its name), with all its messages, so the
 that store, settle and cancel them keep its counters exact. A message enqueued waits in
 the queue's FIFO list; the scripts move the oldest ones to `due` while fewer than
 `parallelism` hold a slot, and a message keeps its slot through its retries until it is
-delivered, failed or cancelled (herald_core.scripts, `pump`). A paused queue accepts
-messages but starts none.
+delivered, failed or cancelled, and then until its callbacks are too (herald_core.scripts,
+`pump`, `hold_done`). A paused queue accepts messages but starts none.
 """
 
 from __future__ import annotations

@@ -80,6 +80,18 @@ local function queue_done(prefix, due, name, now)
   if tonumber(redis.call('HINCRBY', q, 'n', -1)) < 0 then redis.call('HSET', q, 'n', 0) end
   pump(prefix, due, name, now)
 end
+-- A queue message's callbacks hold its slot until they are delivered or fail too (QStash
+-- waits for them): its queue keeps h:<message id> = callbacks left, and each callback
+-- carries qh = "<queue>\t<message id>".
+local function hold_done(prefix, due, holder, now)
+  local name, origin = string.match(holder, '^(.*)\t([^\t]*)$')
+  local q = tagged(prefix, 'q:') .. name
+  if redis.call('EXISTS', q) == 0 then return end
+  if tonumber(redis.call('HINCRBY', q, 'h:' .. origin, -1)) <= 0 then
+    redis.call('HDEL', q, 'h:' .. origin)
+    queue_done(prefix, due, name, now)
+  end
+end
 -- store one new message: the 8 ARGV from `i`: id, metadata json, body, timeout ms,
 -- due ms, log-the-body flag, flow control (key, parallelism, rate, period ms; tab-separated),
 -- queue name ('' = none; the message then waits in the queue, created on first use)
@@ -271,12 +283,21 @@ local i = 7
 while i <= #ARGV do
   local op, id, arg, x, k = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], tonumber(ARGV[i + 4])
   local key = prefix .. id
-  local done = false
+  local done, holder = false, false
   local leased = redis.call('ZREM', KEYS[2], id) == 1
-  local f = redis.call('HMGET', key, 'm', 'r', 'k', 'q')
+  local f = redis.call('HMGET', key, 'm', 'r', 'k', 'q', 'qh')
   if f[1] then
     done = true
-    if f[4] and (op == 'A' or op == 'F') then queue_done(prefix, KEYS[1], f[4], now) end
+    if f[4] and (op == 'A' or op == 'F') then
+      local q = tagged(prefix, 'q:') .. f[4]
+      if k > 0 and redis.call('EXISTS', q) == 1 then  -- its callbacks keep the slot
+        redis.call('HSET', q, 'h:' .. id, k)
+        holder = f[4] .. '\t' .. id
+      else
+        queue_done(prefix, KEYS[1], f[4], now)
+      end
+    end
+    if f[5] and (op == 'A' or op == 'F') then hold_done(prefix, KEYS[1], f[5], now) end
     if f[3] and leased then release(prefix, KEYS[1], f[3], now) end
     local stats = f[3] and tagged(prefix, 'fc:') .. flow_of(f[3])
     if op == 'A' then
@@ -303,7 +324,10 @@ while i <= #ARGV do
     end
   end
   for j = 0, k - 1 do
-    if done then store(prefix, KEYS[1], KEYS[3], maxlen, i + 5 + j * 8) end
+    if done then
+      store(prefix, KEYS[1], KEYS[3], maxlen, i + 5 + j * 8)
+      if holder then redis.call('HSET', prefix .. ARGV[i + 5 + j * 8], 'qh', holder) end
+    end
   end
   i = i + 5 + k * 8
 end
@@ -328,9 +352,10 @@ CANCEL = (
 local n = 0
 for i = 4, #ARGV do
   local id = ARGV[i]
-  local f = redis.call('HMGET', ARGV[1] .. id, 'm', 'r', 'k', 'q')
+  local f = redis.call('HMGET', ARGV[1] .. id, 'm', 'r', 'k', 'q', 'qh')
   if f[1] then
     redis.call('DEL', ARGV[1] .. id)
+    if f[5] then hold_done(ARGV[1], KEYS[1], f[5], ARGV[3]) end
     redis.call('ZREM', KEYS[1], id)
     local leased = redis.call('ZREM', KEYS[2], id) == 1
     if f[4] then

@@ -258,7 +258,9 @@ class Worker:
         label = Result.FAILED if step.final and outcome.result is Result.RETRY else outcome.result
         self._metrics.record_attempt(label, outcome.status, time.perf_counter() - started)
         # a flow-control or queue slot frees: once recorded, the next in line is due
-        frees_slot = message.flow_key is not None or message.queue_name is not None
+        # (a callback may hold its queue message's slot: herald_core.scripts, hold_done)
+        frees_slot = (message.flow_key is not None or message.queue_name is not None
+                      or message.callback_of is not None)  # fmt: skip
         settlement = self._settlement(task, answer, outcome, step, now_ms)
         self._settler.add(task.shard, settlement, frees_slot=frees_slot)
         if not step.final:

@@ -164,3 +164,19 @@ def test_enqueue_to_a_url_group(sdk: QStash, gateway: Gateway, receiver: Receive
     assert [r.body for r in requests] == [b"0", b"0", b"1", b"1", b"2", b"2"]
     missing = gateway.client.post("/v2/enqueue/q/no-such-group", content=b"x")
     assert missing.status_code == 404
+
+
+def test_the_next_message_waits_for_the_callbacks(sdk: QStash, receiver: Receiver) -> None:
+    stall = 0.3
+    path = receiver.new_path()
+    callbacks = receiver.new_path(*[Answer(200, delay=stall)] * 2)
+    for i in range(2):
+        sdk.message.enqueue(queue="with-callbacks", url=receiver.url(path), body=str(i),
+                            callback=receiver.url(callbacks))  # fmt: skip
+    first, second = receiver.wait_for(path, 2)
+    [first_callback, _] = receiver.wait_for(callbacks, 2)
+    # QStash: the next message starts once the previous one and its callbacks are done
+    assert first_callback.at < second.at
+    assert second.at >= first_callback.at + stall - 0.01
+    assert first.body == b"0" and second.body == b"1"
+    wait_until(lambda: sdk.queue.get("with-callbacks").lag == 0)
