@@ -28,6 +28,7 @@ from herald_gateway.routing_cache import RoutingCache
 logger = logging.getLogger(__name__)
 _BATCH = 500
 _CONCURRENT = 256
+_DAY_MS = 86_400_000
 
 
 def tick_dedup_key(schedule_id: str, tick_ms: int) -> str:
@@ -58,6 +59,9 @@ class Scheduler:
                 logger.warning("schedule claim failed, retrying in %.2fs: %s", delay, exc)
                 wait = delay
                 delay = min(delay * 2, self._settings.redis_backoff_max)
+            except Exception:  # a bug must not stop every schedule: its ticks come back
+                logger.exception("firing schedules failed; trying again")
+                wait = self._settings.schedule_poll
             await asyncio.sleep(wait)
 
     async def run_once(self) -> float:
@@ -81,7 +85,7 @@ class Scheduler:
         await self._schedules.done(recorded)
         if self._metrics is not None:
             for tick in recorded:
-                kind = "skipped" if tick.fired is None else "failed" if tick.error else "fired"
+                kind = "failed" if tick.error else "skipped" if tick.fired is None else "fired"
                 self._metrics.schedule_ticks.labels(kind).inc()
         for outcome in outcomes:
             if isinstance(outcome, BaseException):
@@ -94,8 +98,11 @@ class Scheduler:
         return max(0.0, min(poll, (head - self._clock() * 1000) / 1000))
 
     async def _fire(self, schedule: Schedule, tick: int, now: int) -> Tick:
-        minute = self._settings.cron_minute
-        next_tick = parse_cron(schedule.cron).next_after(max(now, tick), minute)
+        try:
+            cron = parse_cron(schedule.cron)
+        except InvalidRequest as exc:  # cannot happen unless the cron library changed
+            return Tick(schedule, None, now + _DAY_MS, None, str(exc))
+        next_tick = cron.next_after(max(now, tick), self._settings.cron_minute)
         if schedule.paused:
             return Tick(schedule, None, next_tick)
         try:
