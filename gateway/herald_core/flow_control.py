@@ -60,7 +60,7 @@ class FlowControls:
             for sk in self._store.keys.all_shards():
                 pipe.smembers(sk.flow_all)
 
-        found = {k.decode() for members in await self._store._pipelined(fill) for k in members}
+        found = {k.decode() for members in await self._store.pipelined(fill) for k in members}
         return sorted(k for k in found if search in k)
 
     async def info(self, keys: list[str], now_ms: int) -> list[FlowKeyInfo | None]:
@@ -71,7 +71,7 @@ class FlowControls:
                 pipe.zcard(sk.waitlist_prefix + key)
                 pipe.zrange(sk.rate_prefix + key, 0, -1, withscores=True)
 
-        replies = await self._store._pipelined(fill) if keys else []
+        replies = await self._store.pipelined(fill) if keys else []
         out: list[FlowKeyInfo | None] = []
         for i, key in enumerate(keys):
             state, waiting, starts = replies[3 * i : 3 * i + 3]
@@ -93,24 +93,24 @@ class FlowControls:
     async def set_paused(self, key: str, paused: bool, now_ms: int) -> None:
         sk = self._shard_keys(key)
         keys = (sk.flow_prefix + key, sk.waitlist_prefix + key, sk.due)
-        await self._store._evalsha(_PAUSE, keys, ("1" if paused else "0", now_ms))
+        await self._store.run_script(_PAUSE, keys, ("1" if paused else "0", now_ms))
 
     async def pin(
         self, key: str, parallelism: int | None, rate: int | None, period_ms: int | None
     ) -> None:
         sk = self._shard_keys(key)
         args = ["" if v is None else v for v in (parallelism, rate, period_ms)]
-        await self._store._evalsha(_PIN, (sk.flow_prefix + key, sk.rate_prefix + key), args)
+        await self._store.run_script(_PIN, (sk.flow_prefix + key, sk.rate_prefix + key), args)
 
     async def unpin(self, key: str, parallelism: bool, rate: bool) -> None:
         sk = self._shard_keys(key)
         fields = [name for name, chosen in (("pp", parallelism), ("pr", rate)) if chosen]
         if fields:
-            await self._store._guard(lambda: self._store.redis.hdel(sk.flow_prefix + key, *fields))
+            await self._store.guard(lambda: self._store.redis.hdel(sk.flow_prefix + key, *fields))
 
     async def reset_rate(self, key: str) -> None:
         sk = self._shard_keys(key)
-        await self._store._guard(lambda: self._store.redis.delete(sk.rate_prefix + key))
+        await self._store.guard(lambda: self._store.redis.delete(sk.rate_prefix + key))
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,12 +126,19 @@ async def request_slots(
     """Global parallelism: ask for `wanted` slots (never fewer than `in_use` is sensible);
     the grants of all live workers never sum above `cap` (0 = no cap)."""
     keys = (store.keys.parallelism_grants, store.keys.parallelism_seen)
-    reply = await store._evalsha(_GRANT, keys, (worker, wanted, in_use, cap, now_ms, ttl_ms))
+    reply = await store.run_script(_GRANT, keys, (worker, wanted, in_use, cap, now_ms, ttl_ms))
     return Grant(int(reply[0]), int(reply[1]))
 
 
 async def global_in_use(store: Store, now_ms: int) -> int:
-    """Deliveries in flight across live workers, as they last reported."""
-    keys = (store.keys.parallelism_grants, store.keys.parallelism_seen)
-    reply = await store._evalsha(_GRANT, keys, ("~reader", 0, 0, 0, now_ms, 0))
-    return int(reply[1])
+    """Deliveries in flight across live workers, as they last reported (read only)."""
+    keys = store.keys
+
+    def fill(pipe: Any) -> None:
+        pipe.hgetall(keys.parallelism_grants)
+        pipe.zrangebyscore(keys.parallelism_seen, f"({now_ms}", "+inf")
+
+    grants, live = await store.pipelined(fill)
+    live_workers = set(live)
+    return sum(int(value.split(b":")[1]) for worker, value in grants.items()
+               if worker in live_workers)  # fmt: skip

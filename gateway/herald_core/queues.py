@@ -27,7 +27,8 @@ _QUEUE_DELETE = Script.of(scripts.QUEUE_DELETE)
 MAX_PARALLELISM = 1000
 
 
-def parse_queue_name(name: object, field_name: str = "queueName") -> str:
+def parse_name(name: object, field_name: str = "queueName") -> str:
+    """A queue name or schedule id (reference §1.5: letters, digits, '-', '_', '.')."""
     if not isinstance(name, str) or not _NAME.match(name):
         raise InvalidField(
             field_name, "names are 1 to 128 characters: letters, digits, '-', '_', '.'"
@@ -88,13 +89,13 @@ class Queues:
         args = (sk.message_prefix, name, "" if parallelism is None else parallelism,
                 "" if paused is None else "1" if paused else "0", now_ms,
                 "1" if create else "0")  # fmt: skip
-        return bool(await self._store._evalsha(_QUEUE_SET, (sk.due,), args))
+        return bool(await self._store.run_script(_QUEUE_SET, (sk.due,), args))
 
     async def delete(self, name: str) -> int:
         """Delete a queue; its messages still waiting are cancelled. Returns how many."""
         sk = self._store.keys.shard(self.shard(name))
         args = (sk.message_prefix, name, self._store.limits.log_max_rows)
-        return int(await self._store._evalsha(_QUEUE_DELETE, (sk.log,), args))
+        return int(await self._store.run_script(_QUEUE_DELETE, (sk.log,), args))
 
     async def get(self, name: str) -> Queue | None:
         [queue] = await self._read([name])
@@ -107,7 +108,7 @@ class Queues:
             for sk in shards:
                 pipe.smembers(sk.queues)
 
-        names = sorted(n.decode() for found in await self._store._pipelined(members)
+        names = sorted(n.decode() for found in await self._store.pipelined(members)
                        for n in found)  # fmt: skip
         return [q for q in await self._read(names) if q is not None] if names else []
 
@@ -118,7 +119,7 @@ class Queues:
                 pipe.hmget(sk.queue_prefix + name, "p", "paused", "n", "c", "u")
 
         out: list[Queue | None] = []
-        for name, (p, paused, n, c, u) in zip(names, await self._store._pipelined(fill),
+        for name, (p, paused, n, c, u) in zip(names, await self._store.pipelined(fill),
                                                strict=True):  # fmt: skip
             if c is None:
                 out.append(None)

@@ -38,7 +38,6 @@ _DROP_TABLE = Script.of(routing_scripts.DROP_TABLE)
 _PUT_ENTRY = Script.of(routing_scripts.PUT_ENTRY)
 _SYNC_TOKENS = Script.of(routing_scripts.SYNC_TOKENS)
 _FLOW_PAUSE = Script.of(scripts.FLOW_PAUSE)
-_ALL = (_PUT_TABLE, _DROP_TABLE, _PUT_ENTRY, _SYNC_TOKENS, _FLOW_PAUSE)
 
 
 def token_hash(token: str) -> str:
@@ -69,7 +68,7 @@ class RoutingStore:
         self.keys: RoutingKeys = keys.routing
 
     async def _guard(self, call: Callable[[], Awaitable[Any]]) -> Any:
-        return await guarded(self.redis, _ALL, call)
+        return await guarded(self.redis, call)
 
     async def _run(self, script: Script, keys: Sequence[str], args: Sequence[Any]) -> int:
         reply = await self._guard(lambda: self.redis.evalsha(script.sha, len(keys), *keys, *args))

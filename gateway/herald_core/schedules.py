@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 import orjson
-from redis import exceptions as redis_errors
 
 from herald_core import scripts
 from herald_core.ids import ALPHABET
@@ -105,33 +104,33 @@ class Schedules:
         """Create, or replace whole (same id), a schedule due at `first_tick`."""
         args = (schedule.id, schedule.definition(), schedule.body, secrets.token_hex(8),
                 first_tick, "1" if schedule.paused else "0")  # fmt: skip
-        await self._store._evalsha(_PUT, (self._prefix + schedule.id, self._due), args)
+        await self._store.run_script(_PUT, (self._prefix + schedule.id, self._due), args)
 
     async def get(self, schedule_id: str) -> Schedule | None:
         key = self._prefix + schedule_id
-        raw = await self._store._guard(lambda: self._store.redis.hgetall(key))
+        raw = await self._store.guard(lambda: self._store.redis.hgetall(key))
         return Schedule.from_hash(cast(dict[bytes, bytes], raw)) if raw else None
 
     async def all(self) -> list[Schedule]:
-        ids = cast(list[bytes], await self._store._guard(
+        ids = cast(list[bytes], await self._store.guard(
             lambda: self._store.redis.zrange(self._due, 0, -1)))  # fmt: skip
 
         def fill(pipe: Any) -> None:
             for schedule_id in ids:
                 pipe.hgetall(self._prefix + schedule_id.decode())
 
-        found = await self._store._pipelined(fill) if ids else []
+        found = await self._store.pipelined(fill) if ids else []
         return sorted((Schedule.from_hash(raw) for raw in found if raw),
                       key=lambda s: s.created_at)  # fmt: skip
 
     async def delete(self, schedule_id: str) -> None:
         keys = (self._prefix + schedule_id, self._due)
-        await self._store._evalsha(_PUT, keys, (schedule_id, "", "", "", "", ""))
+        await self._store.run_script(_PUT, keys, (schedule_id, "", "", "", "", ""))
 
     async def set_paused(self, schedule_id: str, paused: bool) -> bool:
         """Pause or resume (ticks while paused are skipped); False if it does not exist."""
         keys = (self._prefix + schedule_id,)
-        return bool(await self._store._evalsha(_PAUSE, keys, ("1" if paused else "0",)))
+        return bool(await self._store.run_script(_PAUSE, keys, ("1" if paused else "0",)))
 
     async def claim(
         self, now_ms: int, lease_ms: int, limit: int
@@ -139,7 +138,7 @@ class Schedules:
         """Take the due ticks (schedule, tick ms) no other gateway has taken; and the next
         tick left (ms), if any."""
         args = (now_ms, lease_ms, limit, self._prefix)
-        reply = await self._store._evalsha(_CLAIM, (self._due,), args)
+        reply = await self._store.run_script(_CLAIM, (self._due,), args)
         head = int(float(reply[0]))
         ticks = []
         for i in range(1, len(reply), 3):
@@ -161,18 +160,4 @@ class Schedules:
                 pipe.evalsha(_DONE.sha, 2, *keys, *args)
 
         if ticks:
-            await self._store._guard(lambda: self._run(fill))
-
-    async def _run(self, fill: Any) -> list[Any]:
-        """A pipeline whose scripts are reloaded (and the pipeline rerun) after a flush."""
-        pipe = self._store.redis.pipeline(transaction=False)
-        fill(pipe)
-        replies: list[Any] = await pipe.execute(raise_on_error=False)
-        if any(isinstance(r, redis_errors.NoScriptError) for r in replies):
-            await self._store.redis.script_load(_DONE.source)
-            raise redis_errors.NoScriptError("scripts flushed")
-        return replies
-
-    async def message_states(self, message_ids: list[str]) -> dict[str, str]:
-        """IN_PROGRESS while a message is stored, FAIL once dead-lettered, else SUCCESS."""
-        return await self._store.outcomes(message_ids)
+            await self._store.pipelined(fill)

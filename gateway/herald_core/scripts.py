@@ -25,7 +25,18 @@ class Script:
 
     @classmethod
     def of(cls, source: str) -> Script:
-        return cls(source, hashlib.sha1(source.encode()).hexdigest())
+        """The script for `source`, registered so that `registered()` lists it."""
+        script = cls(source, hashlib.sha1(source.encode()).hexdigest())
+        _REGISTRY.setdefault(script.sha, script)
+        return script
+
+
+_REGISTRY: dict[str, Script] = {}
+
+
+def registered() -> tuple[Script, ...]:
+    """Every script in use: what a Redis that lost its script cache is given again."""
+    return tuple(_REGISTRY.values())
 
 
 # Shared by the scripts below.

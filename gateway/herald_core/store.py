@@ -98,8 +98,6 @@ _DLQ_RETRY = Script.of(scripts.DLQ_RETRY)
 _JANITOR = Script.of(scripts.JANITOR)
 _LOAD_KEYS = Script.of(scripts.LOAD_KEYS)
 _ROTATE_KEYS = Script.of(scripts.ROTATE_KEYS)
-_ALL = (_ENQUEUE, _CLAIM, _SETTLE, _CANCEL, _DLQ_DELETE, _DLQ_RETRY, _JANITOR, _LOAD_KEYS,
-        _ROTATE_KEYS)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,16 +144,15 @@ class Store:
     async def aclose(self) -> None:
         await self.redis.aclose()
 
-    async def _guard(self, call: Callable[[], Awaitable[T]]) -> T:
-        return await guarded(self.redis, _ALL, call)
+    async def guard(self, call: Callable[[], Awaitable[T]]) -> T:
+        """Run one Redis call the store's way (`guarded`): for the modules beside it
+        (queues, schedules, flow control) as for its own methods."""
+        return await guarded(self.redis, call)
 
-    async def _evalsha(self, script: Script, keys: Sequence[str], args: Sequence[Any]) -> Any:
-        """Run one script (the store's own, or another module's over the same shards)."""
-        known = _ALL if script in _ALL else (script, *_ALL)
-        call = lambda: self.redis.evalsha(script.sha, len(keys), *keys, *args)  # noqa: E731
-        return await guarded(self.redis, known, call)
+    async def run_script(self, script: Script, keys: Sequence[str], args: Sequence[Any]) -> Any:
+        return await self.guard(lambda: self.redis.evalsha(script.sha, len(keys), *keys, *args))
 
-    async def _pipelined(self, fill: Callable[[Any], None], *, partial: bool = False) -> list[Any]:
+    async def pipelined(self, fill: Callable[[Any], None], *, partial: bool = False) -> list[Any]:
         """One round trip: `fill` queues commands on a pipeline; returns their replies.
 
         With `partial`, a command that failed while others succeeded comes back as its
@@ -171,14 +168,13 @@ class Store:
             if failures and len(failures) == len(replies):
                 raise failures[0]  # nothing done: NOSCRIPT reloads and reruns, else StoreError
             if any(isinstance(f, redis_errors.NoScriptError) for f in failures):
-                for script in _ALL:  # a promoted replica without the scripts: next time
-                    await self.redis.script_load(script.source)
+                await load_scripts(self.redis)  # a promoted replica without them: next time
             return replies
 
-        return await self._guard(run)
+        return await self.guard(run)
 
     async def ping(self) -> None:
-        await self._guard(self.redis.ping)
+        await self.guard(self.redis.ping)
 
     # -- storing and delivering -----------------------------------------------------------
 
@@ -237,10 +233,10 @@ class Store:
                 timeout_ms=self.limits.wait_timeout_ms,
             )  # fmt: skip
             if any(isinstance(r, redis_errors.NoScriptError) for r in replies):
-                raise redis_errors.NoScriptError("scripts flushed")  # _guard reloads, reruns
+                raise redis_errors.NoScriptError("scripts flushed")  # guard reloads, reruns
             return replies
 
-        replies = dict(zip(by_shard, await self._guard(run), strict=True))
+        replies = dict(zip(by_shard, await self.guard(run), strict=True))
         positions: dict[int, int] = defaultdict(int)
         results: list[list[str | None] | Exception] = []
         for batch in batches:
@@ -267,7 +263,7 @@ class Store:
                 pipe.evalsha(_CLAIM.sha, 4, sk.due, sk.lease, sk.log, sk.flow_keys,
                              now_ms, limit, margin, sk.message_prefix, maxlen)  # fmt: skip
 
-        replies = await self._pipelined(fill, partial=True)
+        replies = await self.pipelined(fill, partial=True)
         tasks: list[Task] = []
         next_due: dict[int, int | None] = {}
         for shard, reply in zip(limits, replies, strict=True):
@@ -299,7 +295,7 @@ class Store:
                              sk.message_prefix, sk.dlq_prefix, self.limits.log_max_rows,
                              now_ms, margin, handoffs.get(shard, 0), *flat)  # fmt: skip
 
-        replies = await self._pipelined(fill)
+        replies = await self.pipelined(fill)
         return [task for shard, reply in zip(batches, replies, strict=True)
                 for task in _tasks(shard, reply, 0)]  # fmt: skip
 
@@ -313,7 +309,7 @@ class Store:
                 pipe.zrange(sk.due, 0, 0, withscores=True)
                 pipe.zcard(sk.dlq)
 
-        replies = await self._pipelined(fill)
+        replies = await self.pipelined(fill)
         out = []
         for i in range(0, len(replies), 4):
             waiting, leased, head, dead = replies[i : i + 4]
@@ -325,7 +321,7 @@ class Store:
 
     async def message(self, shard: int, message_id: str) -> tuple[Message, bytes] | None:
         key = self._shards[shard].message(message_id)
-        reply: list[Any] = await self._guard(lambda: self.redis.hmget(key, ["m", "b"]))
+        reply: list[Any] = await self.guard(lambda: self.redis.hmget(key, ["m", "b"]))
         meta, body = reply
         return None if meta is None else (Message.from_json(meta), body or b"")
 
@@ -338,7 +334,7 @@ class Store:
                 pipe.zrange(sk.lease, 0, -1)
                 pipe.smembers(sk.flow_keys)
 
-        replies = await self._pipelined(fill)
+        replies = await self.pipelined(fill)
         out = {
             shard: [i.decode() for i in replies[3 * shard] + replies[3 * shard + 1]]
             for shard in range(self.keys.shards)
@@ -350,7 +346,7 @@ class Store:
                 pipe.zrange(self._shards[shard].waitlist_prefix.encode() + key, 0, -1)
 
         if waitlists:
-            for (shard, _), ids in zip(waitlists, await self._pipelined(fill_waitlists),
+            for (shard, _), ids in zip(waitlists, await self.pipelined(fill_waitlists),
                                        strict=True):  # fmt: skip
                 out[shard] += [i.decode() for i in ids]
         return out
@@ -367,7 +363,7 @@ class Store:
                 pipe.exists(sk.message(message_id))
                 pipe.exists(sk.dlq_prefix + dlq_id_of(message_id))
 
-        replies = await self._pipelined(fill) if known else []
+        replies = await self.pipelined(fill) if known else []
         return {message_id: "IN_PROGRESS" if replies[2 * n] else
                 "FAIL" if replies[2 * n + 1] else "SUCCESS"
                 for n, (message_id, _shard) in enumerate(known)}  # fmt: skip
@@ -380,7 +376,7 @@ class Store:
             for message_id in message_ids:
                 pipe.hget(sk.message(message_id), "m")
 
-        replies = await self._pipelined(fill) if message_ids else []
+        replies = await self.pipelined(fill) if message_ids else []
         return [None if m is None else Message.from_json(m) for m in replies]
 
     async def cancel(self, by_shard: dict[int, list[str]], now_ms: int) -> int:
@@ -393,7 +389,7 @@ class Store:
                              self.limits.log_max_rows, now_ms, *ids)  # fmt: skip
 
         by_shard = {shard: ids for shard, ids in by_shard.items() if ids}
-        return sum(await self._pipelined(fill)) if by_shard else 0
+        return sum(await self.pipelined(fill)) if by_shard else 0
 
     # -- logs and dead letters ------------------------------------------------------------
 
@@ -404,7 +400,7 @@ class Store:
             for shard, end in bounds.items():
                 pipe.xrevrange(self._shards[shard].log, end, "-", count)
 
-        return dict(zip(bounds, await self._pipelined(fill), strict=True))
+        return dict(zip(bounds, await self.pipelined(fill), strict=True))
 
     async def read_dlq_index(
         self, bounds: dict[int, str], count: int
@@ -415,7 +411,7 @@ class Store:
             for shard, top in bounds.items():
                 pipe.zrevrangebyscore(self._shards[shard].dlq, top, "-inf", 0, count, True)
 
-        return dict(zip(bounds, await self._pipelined(fill), strict=True))
+        return dict(zip(bounds, await self.pipelined(fill), strict=True))
 
     async def dead_letters(
         self, shard: int, dlq_ids: Sequence[str]
@@ -426,7 +422,7 @@ class Store:
             for dlq_id in dlq_ids:
                 pipe.hgetall(sk.dlq_prefix + dlq_id)
 
-        replies = await self._pipelined(fill) if dlq_ids else []
+        replies = await self.pipelined(fill) if dlq_ids else []
         return [entry or None for entry in replies]
 
     async def delete_dead_letters(self, by_shard: dict[int, list[str]]) -> int:
@@ -436,14 +432,14 @@ class Store:
                 pipe.evalsha(_DLQ_DELETE.sha, 1, sk.dlq, sk.dlq_prefix, *ids)
 
         by_shard = {shard: ids for shard, ids in by_shard.items() if ids}
-        return sum(await self._pipelined(fill)) if by_shard else 0
+        return sum(await self.pipelined(fill)) if by_shard else 0
 
     async def retry_dead_letter(self, shard: int, dlq_id: str, new: NewMessage) -> bool:
         """Replace a dead letter by a new message (same shard, the dead letter's body)."""
         sk = self._shards[shard]
         args = (sk.message_prefix, sk.dlq_prefix, self.limits.log_max_rows, dlq_id,
                 *self.message_args(new))  # fmt: skip
-        return bool(await self._evalsha(_DLQ_RETRY, (sk.due, sk.log, sk.dlq), args))
+        return bool(await self.run_script(_DLQ_RETRY, (sk.due, sk.log, sk.dlq), args))
 
     async def enforce_retention(self, now_ms: int) -> int:
         """Trim logs and dead letters past their retention; returns dead letters dropped."""
@@ -454,42 +450,44 @@ class Store:
             for sk in self._shards:
                 pipe.evalsha(_JANITOR.sha, 2, sk.log, sk.dlq, log_floor, dlq_floor, sk.dlq_prefix)
 
-        return sum(await self._pipelined(fill))
+        return sum(await self.pipelined(fill))
 
     # -- signing keys ---------------------------------------------------------------------
 
     async def load_signing_keys(self, current: str, next_: str) -> tuple[str, str]:
         """Install the configured keys unless rotations of these same keys are stored."""
         seed = hashlib.sha256(f"{current}\0{next_}".encode()).hexdigest()
-        reply = await self._evalsha(_LOAD_KEYS, (self.keys.signing_keys,), (seed, current, next_))
+        reply = await self.run_script(_LOAD_KEYS, (self.keys.signing_keys,), (seed, current, next_))
         return _pair(reply)
 
     async def rotate_signing_keys(self, fresh: str) -> tuple[str, str]:
-        reply = await self._evalsha(_ROTATE_KEYS, (self.keys.signing_keys,), (fresh,))
+        reply = await self.run_script(_ROTATE_KEYS, (self.keys.signing_keys,), (fresh,))
         return _pair(reply)
 
     async def signing_keys(self) -> tuple[str, str] | None:
         key = self.keys.signing_keys
-        reply = await self._guard(lambda: self.redis.hmget(key, ["current", "next"]))
+        reply = await self.guard(lambda: self.redis.hmget(key, ["current", "next"]))
         return None if reply[0] is None else _pair(reply)
 
 
-async def guarded(
-    redis: RedisClient, known: Sequence[Script], call: Callable[[], Awaitable[T]]
-) -> T:
-    """Run `call`; load `known` scripts and run it again if Redis lost them (a restart
+async def guarded(redis: RedisClient, call: Callable[[], Awaitable[T]]) -> T:
+    """Run `call`; load every script and run it again if Redis lost them (a restart
     empties the script cache); turn every Redis failure into StoreError."""
     try:
         try:
             return await call()
         except redis_errors.NoScriptError:
-            for script in known:
-                await redis.script_load(script.source)
+            await load_scripts(redis)
             return await call()
     except (redis_errors.RedisError, redis_errors.RedisClusterException) as exc:
         # RedisClusterException (no node for a slot, a cluster not yet formed) is not a
         # RedisError; MOVED/ASK/CLUSTERDOWN are, and the client has refreshed its slot map.
         raise _store_error(exc) from exc
+
+
+async def load_scripts(redis: RedisClient) -> None:
+    for script in scripts.registered():
+        await redis.script_load(script.source)
 
 
 def _tasks(shard: int, reply: list[Any], start: int) -> list[Task]:

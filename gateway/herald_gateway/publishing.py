@@ -91,7 +91,7 @@ def split_query(raw_query: str) -> tuple[list[tuple[str, str]], str | None, str]
     kept: list[str] = []
     for part in raw_query.split("&") if raw_query else ():
         raw_key, _, raw_value = part.partition("=")
-        key = unquote(raw_key.replace("+", " ")).lower()
+        key = _query_key(raw_key)
         if key == "qstash_token":
             token = unquote(raw_value.replace("+", " "))
         elif key.startswith("upstash-"):
@@ -99,6 +99,16 @@ def split_query(raw_query: str) -> tuple[list[tuple[str, str]], str | None, str]
         else:
             kept.append(part)
     return config, token, "&".join(kept)
+
+
+def without_token(raw_query: str) -> str:
+    """The raw query without `qstash_token` (what may be stored and replayed)."""
+    parts = raw_query.split("&") if raw_query else []
+    return "&".join(p for p in parts if p and _query_key(p.partition("=")[0]) != "qstash_token")
+
+
+def _query_key(raw_key: str) -> str:
+    return unquote(raw_key.replace("+", " ")).lower()
 
 
 _TOPIC = re.compile(r"^(?:[a-z0-9]([-a-z0-9]*[a-z0-9])?/)?[A-Za-z0-9._-]+$")

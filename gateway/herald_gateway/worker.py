@@ -295,7 +295,8 @@ class Worker:
     async def _parallelism(self) -> None:
         """Report slots in use and, under a global cap, renew this worker's grant."""
         cap = self._settings.global_parallelism
-        interval = min(self._settings.poll_interval, 1.0)
+        # under a cap, grants follow demand closely; without one this only reports
+        interval = min(self._settings.poll_interval, 1.0) if cap else 1.0
         while True:
             in_use = len(self._inflight) + self._waiting
             # an idle worker asks for little, a busy one for twice what it last claimed

@@ -31,6 +31,9 @@ MiB = 1024 * 1024
 #: so it may grow a little) and no gateway that ran throughout more than doubled.
 REDIS_GROWTH_LIMIT = 32 * MiB
 
+#: Seconds between samples of the backlog (its peak is reported).
+BACKLOG_SAMPLE_PERIOD = 0.5
+
 
 @dataclass(frozen=True)
 class Plan:
@@ -215,7 +218,7 @@ class _Run:
                 self.backlog_peak = max(self.backlog_peak, await self.cluster.backlog(attempts=1))
             except AssertionError:  # Redis is down right now
                 pass
-            await asyncio.sleep(0.5)
+            await asyncio.sleep(BACKLOG_SAMPLE_PERIOD)  # a sampling period, not a wait
 
     async def drain(self) -> float | None:
         began = time.monotonic()

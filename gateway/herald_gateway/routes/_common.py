@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any, cast
 
 import orjson
@@ -13,6 +14,11 @@ from herald_core.ids import shard_of
 from herald_core.store import Store
 from herald_gateway.auth import require_admin
 from herald_gateway.state import State
+
+
+def now_ms() -> int:
+    """Unix time in ms, as every stored time is."""
+    return int(time.time() * 1000)
 
 
 def state(request: Request) -> State:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -12,25 +10,21 @@ from herald_core.durations import parse_duration
 from herald_core.errors import InvalidField, NotFound
 from herald_core.flow_control import FlowControls, global_in_use
 from herald_core.numbers import is_digits
-from herald_gateway.routes._common import authorized, json_response
+from herald_gateway.routes._common import authorized, json_response, now_ms
 
 _ACTIONS = ("pause", "resume", "pin", "unpin", "resetRate", "reset")
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 async def list_keys(request: Request) -> Response:
     controls = FlowControls(authorized(request)["store"])
     keys = await controls.keys(request.query_params.get("search", ""))
-    return json_response([i.view() for i in await controls.info(keys, _now_ms()) if i])
+    return json_response([i.view() for i in await controls.info(keys, now_ms()) if i])
 
 
 async def get_key(request: Request) -> Response:
     controls = FlowControls(authorized(request)["store"])
     key = request.path_params["key"]
-    [info] = await controls.info([key], _now_ms())
+    [info] = await controls.info([key], now_ms())
     if info is None:
         raise NotFound(f"flow-control key {key} not found")
     return json_response(info.view())
@@ -42,12 +36,12 @@ async def act(request: Request) -> Response:
     key, _, action = request.path_params["rest"].rpartition("/")
     if action not in _ACTIONS or not key:
         raise NotFound(f"unknown flow-control action {action!r}")
-    [info] = await controls.info([key], _now_ms())
+    [info] = await controls.info([key], now_ms())
     if info is None:
         raise NotFound(f"flow-control key {key} not found")
     query = request.query_params
     if action in ("pause", "resume"):
-        await controls.set_paused(key, action == "pause", _now_ms())
+        await controls.set_paused(key, action == "pause", now_ms())
     elif action == "pin":
         parallelism = _positive(query.get("parallelism"), "parallelism")
         rate = _positive(query.get("rate"), "rate")
@@ -87,7 +81,7 @@ def _flag(value: str | None, name: str) -> bool:
 
 async def global_parallelism(request: Request) -> Response:
     st = authorized(request)
-    in_use = await global_in_use(st["store"], _now_ms())
+    in_use = await global_in_use(st["store"], now_ms())
     return json_response(
         {"parallelismMax": st["settings"].global_parallelism, "parallelismCount": in_use}
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import orjson
@@ -16,6 +15,7 @@ from herald_gateway.routes._common import (
     authorized,
     by_shard,
     json_response,
+    now_ms,
     read_body,
     shard_or_404,
 )
@@ -41,7 +41,7 @@ async def get_message(request: Request) -> Response:
 async def cancel_message(request: Request) -> Response:
     store = authorized(request)["store"]
     message_id = request.path_params["message_id"]
-    if not await store.cancel({_shard(store, message_id): [message_id]}, _now_ms()):
+    if not await store.cancel({_shard(store, message_id): [message_id]}, now_ms()):
         raise NotFound(f"message {message_id} not found (delivered, failed or cancelled)")
     return json_response({"cancelled": 1})
 
@@ -88,8 +88,4 @@ async def cancel_many(request: Request) -> Response:
     else:
         limit = integer(query, "count", 0, 1, 500) if query.get("count") else None
         targets = await _matching(store, query, limit)
-    return json_response({"cancelled": await store.cancel(targets, _now_ms())})
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
+    return json_response({"cancelled": await store.cancel(targets, now_ms())})

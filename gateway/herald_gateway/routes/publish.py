@@ -9,7 +9,7 @@ from urllib.parse import unquote
 from starlette.requests import Request
 from starlette.responses import Response
 
-from herald_core.queues import parse_queue_name
+from herald_core.queues import parse_name
 from herald_gateway.accepting import accept
 from herald_gateway.fanout import publish_topic
 from herald_gateway.publishing import is_url_destination, parse_publish
@@ -35,7 +35,7 @@ async def enqueue(request: Request) -> Response:
     """Like a publish, into a queue (created on first use with parallelism 1)."""
     rest = _raw_path(request)[len(_ENQUEUE_PREFIX) :].decode("latin-1")
     name, _, destination = rest.partition("/")
-    queue = parse_queue_name(unquote(name), "queue name")
+    queue = parse_name(unquote(name), "queue name")
     if not is_url_destination(destination):  # every subscription's message in the queue
         return await publish_topic(request, state(request), destination, queue)
     return await _store(request, destination, queue)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import time
 
 import orjson
 from starlette.requests import Request
@@ -11,19 +10,15 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from herald_core.errors import InvalidField, NotFound
-from herald_core.queues import Queues, parse_parallelism, parse_queue_name
+from herald_core.queues import Queues, parse_name, parse_parallelism
 from herald_gateway.routes import publish
-from herald_gateway.routes._common import authorized, json_response, read_body
+from herald_gateway.routes._common import authorized, json_response, now_ms, read_body
 
 _MAX_BODY = 64 * 1024
 
 
 def _queues(request: Request) -> Queues:
     return Queues(authorized(request)["store"])
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 async def upsert(request: Request) -> Response:
@@ -35,13 +30,13 @@ async def upsert(request: Request) -> Response:
         raise InvalidField("body", "expected a JSON object") from None
     if not isinstance(spec, dict):
         raise InvalidField("body", "expected a JSON object")
-    name = parse_queue_name(spec.get("queueName"))
+    name = parse_name(spec.get("queueName"))
     raw = spec.get("parallelism")
     parallelism = None if raw is None else parse_parallelism(raw)
     paused = spec.get("paused")
     if paused is not None and not isinstance(paused, bool):
         raise InvalidField("paused", "must be true or false")
-    await queues.upsert(name, _now_ms(), parallelism, paused)
+    await queues.upsert(name, now_ms(), parallelism, paused)
     return Response(status_code=200)
 
 
@@ -50,7 +45,7 @@ async def list_queues(request: Request) -> Response:
 
 
 async def get_queue(request: Request) -> Response:
-    name = parse_queue_name(request.path_params["name"], "queue name")
+    name = parse_name(request.path_params["name"], "queue name")
     queue = await _queues(request).get(name)
     if queue is None:
         raise NotFound(f"queue {name} not found")
@@ -59,15 +54,15 @@ async def get_queue(request: Request) -> Response:
 
 async def delete_queue(request: Request) -> Response:
     """Delete a queue; messages still waiting in it are cancelled (logged CANCELED)."""
-    name = parse_queue_name(request.path_params["name"], "queue name")
+    name = parse_name(request.path_params["name"], "queue name")
     await _queues(request).delete(name)
     return Response(status_code=200)
 
 
 async def set_paused(request: Request, paused: bool) -> Response:
     """`.../pause` and `.../resume` (routed with `paused` bound)."""
-    name = parse_queue_name(request.path_params["name"], "queue name")
-    if not await _queues(request).set_paused(name, paused, _now_ms()):
+    name = parse_name(request.path_params["name"], "queue name")
+    if not await _queues(request).set_paused(name, paused, now_ms()):
         raise NotFound(f"queue {name} not found")
     return Response(status_code=200)
 

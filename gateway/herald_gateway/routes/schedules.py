@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import functools
-import time
 from typing import Any
-from urllib.parse import unquote
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -13,7 +11,7 @@ from starlette.routing import Route
 
 from herald_core.cron import parse_cron
 from herald_core.errors import InvalidField, NotFound
-from herald_core.queues import parse_queue_name
+from herald_core.queues import parse_name
 from herald_core.routing import split_destination, topic_id
 from herald_core.schedules import Schedule, Schedules, new_schedule_id
 from herald_core.settings import Settings
@@ -22,8 +20,9 @@ from herald_gateway.publishing import (
     build_message,
     is_url_destination,
     parse_publish,
+    without_token,
 )
-from herald_gateway.routes._common import authorized, json_response, read_body
+from herald_gateway.routes._common import authorized, json_response, now_ms, read_body
 from herald_gateway.views import message_view
 
 _PREFIX = b"/v2/schedules/"
@@ -44,15 +43,14 @@ async def create(request: Request) -> Response:
     if schedule_id is None:
         schedule_id = new_schedule_id()
     else:
-        schedule_id = parse_queue_name(schedule_id.strip(), "Upstash-Schedule-Id")
+        schedule_id = parse_name(schedule_id.strip(), "Upstash-Schedule-Id")
     queue = request.headers.get("upstash-queue-name")
     if queue is not None:
-        queue = parse_queue_name(queue.strip(), "Upstash-Queue-Name")
+        queue = parse_name(queue.strip(), "Upstash-Queue-Name")
     headers = [(n, v) for n, v in request.headers.items()
                if n not in _SCHEDULE_HEADERS and n not in NOT_FORWARDED]  # fmt: skip
-    raw_query = request.scope["query_string"].decode("latin-1")
-    query = "&".join(p for p in raw_query.split("&") if p and not _is_token(p))
-    now = int(time.time() * 1000)
+    query = without_token(request.scope["query_string"].decode("latin-1"))
+    now = now_ms()
     if not to_url:  # a topic (URL group): it must exist now; each tick fans out
         if queue is not None:
             raise InvalidField("Upstash-Queue-Name", "a schedule to a topic cannot use a queue")
@@ -75,7 +73,7 @@ async def list_schedules(request: Request) -> Response:
     st = authorized(request)
     schedules = Schedules(st["store"])
     found = await schedules.all()
-    states = await schedules.message_states([m for s in found for m in s.last_messages])
+    states = await st["store"].outcomes([m for s in found for m in s.last_messages])
     return json_response([schedule_view(s, st["settings"], states) for s in found])
 
 
@@ -85,7 +83,7 @@ async def get_schedule(request: Request) -> Response:
     schedule = await schedules.get(request.path_params["schedule_id"])
     if schedule is None:
         raise NotFound(f"schedule {request.path_params['schedule_id']} not found")
-    states = await schedules.message_states(schedule.last_messages)
+    states = await st["store"].outcomes(schedule.last_messages)
     return json_response(schedule_view(schedule, st["settings"], states))
 
 
@@ -104,13 +102,9 @@ async def set_paused(request: Request, paused: bool) -> Response:
     return Response(status_code=200)
 
 
-def _is_token(query_part: str) -> bool:
-    return unquote(query_part.partition("=")[0]).lower() == "qstash_token"
-
-
 def schedule_view(schedule: Schedule, settings: Settings, states: dict[str, str]) -> dict[str, Any]:
     """The QStash `Schedule` object (keys the SDK parsers index are always present)."""
-    now = int(time.time() * 1000)
+    now = now_ms()
     to_url = is_url_destination(schedule.destination)
     spec = parse_publish(schedule.destination if to_url else _PROBE_URL, schedule.query,
                          schedule.headers, settings, now, schedule.queue)  # fmt: skip

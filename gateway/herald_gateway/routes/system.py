@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import time
-
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
 from herald_core.errors import StoreError
 from herald_core.signing import new_signing_key
-from herald_gateway.routes._common import authorized, json_response, state
+from herald_gateway.routes._common import authorized, json_response, now_ms, state
 
 
 async def healthz(request: Request) -> Response:
@@ -25,7 +23,7 @@ async def readyz(request: Request) -> Response:
 async def metrics(request: Request) -> Response:
     st = state(request)
     try:
-        st["metrics"].set_backlog(await st["store"].backlog(), int(time.time() * 1000))
+        st["metrics"].set_backlog(await st["store"].backlog(), now_ms())
     except StoreError:  # metrics must render even when Redis is down
         st["metrics"].redis_errors.inc()
     return Response(st["metrics"].render(), media_type="text/plain; version=0.0.4")
