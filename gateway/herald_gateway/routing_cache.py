@@ -130,7 +130,7 @@ class RoutingCache:
                     if await self._store.version() != self._version:
                         await self.reload_all()
         finally:
-            await pubsub.aclose()  # type: ignore[no-untyped-call]
+            await pubsub.aclose()
 
     async def _collect(self, pubsub: PubSub, timeout: float) -> set[str]:
         """The ids announced within `timeout`, plus those following within the debounce."""
