@@ -10,7 +10,7 @@ UV_HOME := .cache/uv
 UV      := $(UV_HOME)/bin/uv
 UV_RUN  := UV_PYTHON_DOWNLOADS=never UV_PROJECT_ENVIRONMENT=$(VENV) $(UV)
 STAMP   := $(VENV)/.synced-$(shell cat pyproject.toml uv.lock | cksum | cut -d' ' -f1)
-STALE   := uv.lock is out of date with pyproject.toml: run `make lock` and commit uv.lock
+STALE   := uv.lock is out of date with pyproject.toml: run "make lock" and commit uv.lock
 
 .PHONY: dev test lint typecheck unit chart bench chaos clean k8s-tools lock upgrade image
 
@@ -21,7 +21,7 @@ $(UV): requirements/uv.txt
 	touch $@
 
 $(STAMP): pyproject.toml uv.lock $(UV)
-	@$(UV_RUN) lock --check --python $(PYTHON) -q || { echo "error: $(STALE)" >&2; exit 1; }
+	@$(UV_RUN) lock --check --python $(PYTHON) -q || { echo 'error: $(STALE)' >&2; exit 1; }
 	$(UV_RUN) sync --locked --python $(PYTHON) --all-extras --all-groups -q
 	$(BIN)/herald --help >/dev/null
 	rm -f $(VENV)/.synced-* && touch $@
