@@ -61,7 +61,7 @@ k8s-tools: $(STAMP)
 	$(BIN)/python -m tests.support.k8s_tools
 
 ## The production image, built here from a local Debian + Python base and run against a real
-## Redis (docs/image.md). Needs root with buildah (apt-get install buildah mmdebstrap).
+## Redis (docs/image.md). Needs root and apt-get install buildah podman runc mmdebstrap.
 image: $(STAMP)
 	$(BIN)/python -m tests.image
 
