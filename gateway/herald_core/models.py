@@ -14,8 +14,24 @@ import orjson
 
 
 @dataclass(frozen=True, slots=True)
+class Redaction:
+    """What the API must never show (`Upstash-Redact-Fields`)."""
+
+    body: bool = False
+    all_headers: bool = False
+    #: Lower-case names of redacted headers.
+    headers: tuple[str, ...] = ()
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Redaction:
+        return cls(d["body"], d["all_headers"], tuple(d["headers"]))
+
+
+@dataclass(frozen=True, slots=True)
 class Callback:
-    """Where and how to report an outcome (`Upstash-Callback` / `-Failure-Callback`)."""
+    """Where and how to report an outcome (`Upstash-Callback` / `-Failure-Callback`): the
+    callback message's own configuration, from the `Upstash-Callback-<Publish-Header>`
+    headers (None / empty: as the source message, or the defaults)."""
 
     url: str
     method: str = "POST"
@@ -24,16 +40,29 @@ class Callback:
     retries: int | None = None
     retry_delay: str | None = None
     delay: float = 0.0
+    #: None: the source message's labels.
+    labels: tuple[str, ...] | None = None
+    redact: Redaction | None = None
+    #: Flow control of the callback message (None = none), as on `Message`.
+    flow_key: str | None = None
+    flow_parallelism: int = 0
+    flow_rate: int = 0
+    flow_period: float = 1.0
+    #: The callback message's own callbacks (`Upstash-Callback-Failure-Callback`, ...).
+    callback: Callback | None = None
+    failure_callback: Callback | None = None
 
-
-@dataclass(frozen=True, slots=True)
-class Redaction:
-    """What the API must never show (`Upstash-Redact-Fields`)."""
-
-    body: bool = False
-    all_headers: bool = False
-    #: Lower-case names of redacted headers.
-    headers: tuple[str, ...] = ()
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Callback:
+        d = dict(d)
+        if d.get("labels") is not None:
+            d["labels"] = tuple(d["labels"])
+        if d.get("redact"):
+            d["redact"] = Redaction.from_dict(d["redact"])
+        for name in ("callback", "failure_callback"):
+            if d.get(name):
+                d[name] = cls.from_dict(d[name])
+        return cls(**d)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +95,8 @@ class Message:
     endpoint_name: str | None = None
     queue_name: str | None = None
     schedule_id: str | None = None
-    #: This message reports another's outcome (so it has no callbacks of its own).
+    #: This message reports another's outcome (its own callbacks, if any, were configured
+    #: by `Upstash-Callback-Callback...` headers).
     callback_of: str | None = None
     #: Flow control: messages sharing a key share these limits across all gateways
     #: (0 = no limit); the key decides the message's shard.
@@ -92,11 +122,9 @@ class Message:
         d["labels"] = tuple(d.get("labels") or ())
         for name in ("callback", "failure_callback"):
             if d.get(name):
-                d[name] = Callback(**d[name])
+                d[name] = Callback.from_dict(d[name])
         if d.get("redact"):
-            d["redact"] = Redaction(
-                d["redact"]["body"], d["redact"]["all_headers"], tuple(d["redact"]["headers"])
-            )
+            d["redact"] = Redaction.from_dict(d["redact"])
         return cls(**d)
 
 
@@ -124,3 +152,6 @@ class Task:
     body: bytes
     #: Retries already done (0 on the first attempt) — the `Upstash-Retried` header.
     retried: int
+    #: Unix ms the claim's lease runs out at, as the store set it (0: unknown). A renewal
+    #: takes effect only while the lease still ends there (`Store.renew`).
+    lease_until: int = 0

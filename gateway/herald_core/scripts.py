@@ -183,13 +183,14 @@ local function admit(prefix, due, flow_keys, id, flow, now)
   redis.call('HSET', state, 'a', active + 1)
   return true
 end
--- claim one due task: leased until now + its timeout + margin and logged ACTIVE, unless
--- its flow-control key says wait; appends id, metadata, body, retries done to `out`
-local function take(prefix, due, lease, log, flow_keys, id, now, margin, maxlen, out)
+-- claim one due task: leased until now + lease ms (the worker renews it while the attempt
+-- runs: RENEW) and logged ACTIVE, unless its flow-control key says wait; appends id,
+-- metadata, body, retries done to `out`
+local function take(prefix, due, lease, log, flow_keys, id, now, lease_ms, maxlen, out)
   redis.call('ZREM', due, id)
-  local f = redis.call('HMGET', prefix .. id, 'm', 'b', 'r', 't', 'k')
-  if f[1] and (not f[5] or admit(prefix, due, flow_keys, id, f[5], now)) then
-    redis.call('ZADD', lease, now + tonumber(f[4]) + margin, id)
+  local f = redis.call('HMGET', prefix .. id, 'm', 'b', 'r', 'k')
+  if f[1] and (not f[4] or admit(prefix, due, flow_keys, id, f[4], now)) then
+    redis.call('ZADD', lease, now + lease_ms, id)
     redis.call('XADD', log, 'MAXLEN', '~', maxlen, '*', 's', 'ACTIVE', 'id', id,
                'm', f[1], 'r', f[3])
     out[#out + 1] = id
@@ -227,10 +228,10 @@ return out
 )
 
 # KEYS[1] due zset, KEYS[2] lease zset, KEYS[3] log stream, KEYS[4] flow keys set
-# ARGV: now ms, limit, lease margin ms, message prefix, log maxlen
+# ARGV: now ms, limit, lease ms, message prefix, log maxlen
 # 1. expired leases (crashed or stuck workers) go back to `due`, due now, freeing their
 #    flow-control slot;
-# 2. up to `limit` due tasks move to `lease` until now + their timeout + margin, each
+# 2. up to `limit` due tasks move to `lease` until now + lease ms, each
 #    logged ACTIVE — unless their flow-control key is at its parallelism (then they join
 #    the key's waitlist, released when a slot frees) or rate (then they wait, in `due`,
 #    for the rate window to end); returns
@@ -258,9 +259,27 @@ return out
 """
 )
 
+# KEYS[1] lease zset
+# ARGV: new expiry ms, then pairs of (id, the expiry its holder last set) — the heartbeat
+# of a worker's in-flight tasks: each lease is moved to the new expiry only if it still
+# ends where its holder left it. A lease that expired meanwhile went back to `due` (and
+# may be another worker's now, ending elsewhere: expiries only grow), so it is never
+# taken back. Returns the ids renewed.
+RENEW = """
+local out = {}
+for i = 2, #ARGV, 2 do
+  local score = redis.call('ZSCORE', KEYS[1], ARGV[i])
+  if score and tonumber(score) == tonumber(ARGV[i + 1]) then
+    redis.call('ZADD', KEYS[1], 'XX', ARGV[1], ARGV[i])
+    out[#out + 1] = ARGV[i]
+  end
+end
+return out
+"""
+
 # KEYS[1] due zset, KEYS[2] lease zset, KEYS[3] log stream, KEYS[4] dlq index zset,
 # KEYS[5] flow keys set
-# ARGV: message prefix, dlq prefix, log maxlen, now ms, lease margin ms, hand-offs, then
+# ARGV: message prefix, dlq prefix, log maxlen, now ms, lease ms, hand-offs, then
 #   blocks of op, id, arg, event json, k, then k new messages (8 values each, as `store`
 #   takes)
 # ops (each a no-op when the message is gone, e.g. cancelled or settled by a racing worker):

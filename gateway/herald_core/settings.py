@@ -58,7 +58,9 @@ class Settings(BaseSettings):
     default_retries: int = Field(default=3, ge=0)
     max_retries: int = Field(default=20, ge=0)
     #: Per-attempt HTTP timeout (s) when `Upstash-Timeout` is absent, and the largest allowed.
-    default_timeout: float = Field(default=30.0, gt=0)
+    #: 0 (the default) means max_timeout, as QStash's default is the plan's maximum: an
+    #: endpoint that takes minutes is not cut off and delivered twice.
+    default_timeout: float = Field(default=0.0, ge=0)
     max_timeout: float = Field(default=2 * 3600.0, gt=0)
     #: Longest `Upstash-Delay` / `Upstash-Not-Before` distance in seconds (default one year).
     max_delay: float = Field(default=365 * 86400.0, gt=0)
@@ -70,15 +72,19 @@ class Settings(BaseSettings):
     host_defer: float = Field(default=0.05, ge=0)
     #: Most tasks claimed from one shard in one round trip.
     claim_batch: int = Field(default=128, ge=1)
-    #: Seconds a claim stays valid beyond the attempt's timeout; then a crashed worker's
-    #: tasks come back.
-    lease_margin: float = Field(default=15.0, gt=0)
+    #: Seconds a claimed task stays leased without a renewal. Workers renew the leases of
+    #: the tasks they hold every third of it (one script per shard), so a crashed worker's
+    #: tasks come back after at most this long, whatever their timeout.
+    lease_duration: float = Field(default=15.0, gt=0)
     #: How often idle workers look at every shard for due work (seconds).
     poll_interval: float = Field(default=0.25, gt=0)
     #: On SIGTERM, how long in-flight deliveries may take before they are handed back.
     shutdown_grace: float = Field(default=20.0, ge=0)
     #: Longest back-off between Redis reconnection attempts (seconds).
     redis_backoff_max: float = Field(default=2.0, gt=0)
+    #: `Upstash-Region` sent with every delivery (e.g. `EU-CENTRAL-1`, `US-EAST-1`: the
+    #: SDKs' receivers then pick that region's signing keys); empty sends none.
+    region: str = Field(default="", pattern=r"^[A-Za-z0-9_-]{0,64}$")
 
     #: How long log rows (`/v2/logs`) are kept (s), and at most how many per shard.
     log_retention: float = Field(default=3 * 86400.0, gt=0)
@@ -140,6 +146,11 @@ class Settings(BaseSettings):
         if unknown or not roles:
             raise ValueError(f"roles must be a list of api, worker; got {value!r}")
         return ",".join(sorted(roles))
+
+    @property
+    def attempt_timeout(self) -> float:
+        """The per-attempt timeout (s) of a message that names none."""
+        return min(self.default_timeout or self.max_timeout, self.max_timeout)
 
     @property
     def role_set(self) -> frozenset[str]:

@@ -43,7 +43,8 @@ LogRow = tuple[bytes, dict[bytes, bytes]]
 class StoreLimits:
     """The settings the store's scripts apply."""
 
-    lease_margin_ms: int = 15_000
+    #: How long a claim is leased before it must be renewed (ms).
+    lease_ms: int = 15_000
     log_max_rows: int = 20_000
     log_body_max: int = 8192
     log_retention: float = 3 * 86400.0
@@ -56,7 +57,7 @@ class StoreLimits:
     @classmethod
     def from_settings(cls, settings: Settings) -> StoreLimits:
         return cls(
-            lease_margin_ms=int(settings.lease_margin * 1000),
+            lease_ms=int(settings.lease_duration * 1000),
             log_max_rows=settings.log_max_rows,
             log_body_max=settings.log_body_max,
             log_retention=settings.log_retention,
@@ -92,6 +93,7 @@ class Settlement:
 _ENQUEUE = Script.of(scripts.ENQUEUE)
 _CLAIM = Script.of(scripts.CLAIM)
 _SETTLE = Script.of(scripts.SETTLE)
+_RENEW = Script.of(scripts.RENEW)
 _CANCEL = Script.of(scripts.CANCEL)
 _DLQ_DELETE = Script.of(scripts.DLQ_DELETE)
 _DLQ_RETRY = Script.of(scripts.DLQ_RETRY)
@@ -255,13 +257,13 @@ class Store:
 
     async def claim(self, limits: dict[int, int], now_ms: int) -> ClaimResult:
         """Claim up to `limits[shard]` due tasks from each shard, in one round trip."""
-        margin, maxlen = self.limits.lease_margin_ms, self.limits.log_max_rows
+        lease_ms, maxlen = self.limits.lease_ms, self.limits.log_max_rows
 
         def fill(pipe: Any) -> None:
             for shard, limit in limits.items():
                 sk = self._shards[shard]
                 pipe.evalsha(_CLAIM.sha, 4, sk.due, sk.lease, sk.log, sk.flow_keys,
-                             now_ms, limit, margin, sk.message_prefix, maxlen)  # fmt: skip
+                             now_ms, limit, lease_ms, sk.message_prefix, maxlen)  # fmt: skip
 
         replies = await self.pipelined(fill, partial=True)
         tasks: list[Task] = []
@@ -272,7 +274,7 @@ class Store:
                 continue
             head = int(reply[0])
             next_due[shard] = None if head < 0 else head
-            tasks += _tasks(shard, reply, 1)
+            tasks += _tasks(shard, reply, 1, now_ms + lease_ms)
         return ClaimResult(tasks, next_due)
 
     async def settle(
@@ -281,7 +283,7 @@ class Store:
         """Record attempt outcomes (ack, retry, fail, defer) in one round trip. Messages
         whose turn came because these outcomes freed flow-control or queue slots are
         claimed at once, up to `handoffs[shard]`, and returned (herald_core.scripts)."""
-        margin = self.limits.lease_margin_ms
+        lease_ms = self.limits.lease_ms
 
         def fill(pipe: Any) -> None:
             for shard, settlements in batches.items():
@@ -293,11 +295,29 @@ class Store:
                         flat += self.message_args(new)
                 pipe.evalsha(_SETTLE.sha, 5, sk.due, sk.lease, sk.log, sk.dlq, sk.flow_keys,
                              sk.message_prefix, sk.dlq_prefix, self.limits.log_max_rows,
-                             now_ms, margin, handoffs.get(shard, 0), *flat)  # fmt: skip
+                             now_ms, lease_ms, handoffs.get(shard, 0), *flat)  # fmt: skip
 
         replies = await self.pipelined(fill)
         return [task for shard, reply in zip(batches, replies, strict=True)
-                for task in _tasks(shard, reply, 0)]  # fmt: skip
+                for task in _tasks(shard, reply, 0, now_ms + lease_ms)]  # fmt: skip
+
+    async def renew(
+        self, held: dict[int, list[tuple[str, int]]], until_ms: int
+    ) -> dict[int, set[str] | None]:
+        """Move the leases of tasks a worker holds — per shard, (id, expiry it last set) —
+        to `until_ms`, in one round trip. Per shard: the ids renewed, or None when that
+        shard could not be reached (its node failing over; try again). A lease that ran out
+        (the task went back to `due`, or on to another worker) is left alone."""
+        held = {shard: pairs for shard, pairs in held.items() if pairs}
+
+        def fill(pipe: Any) -> None:
+            for shard, pairs in held.items():
+                flat = [value for pair in pairs for value in pair]
+                pipe.evalsha(_RENEW.sha, 1, self._shards[shard].lease, until_ms, *flat)
+
+        replies = await self.pipelined(fill, partial=True) if held else []
+        return {shard: None if isinstance(reply, Exception) else {i.decode() for i in reply}
+                for shard, reply in zip(held, replies, strict=True)}  # fmt: skip
 
     async def backlog(self) -> list[ShardBacklog]:
         """Per shard: tasks waiting and leased, the oldest due time, dead letters."""
@@ -490,10 +510,10 @@ async def load_scripts(redis: RedisClient) -> None:
         await redis.script_load(script.source)
 
 
-def _tasks(shard: int, reply: list[Any], start: int) -> list[Task]:
+def _tasks(shard: int, reply: list[Any], start: int, lease_until: int) -> list[Task]:
     """Claimed tasks from a script's reply: id, metadata, body, retries done, ..."""
-    return [Task(shard, Message.from_json(reply[i + 1]), reply[i + 2] or b"", int(reply[i + 3]))
-            for i in range(start, len(reply), 4)]  # fmt: skip
+    return [Task(shard, Message.from_json(reply[i + 1]), reply[i + 2] or b"", int(reply[i + 3]),
+                 lease_until) for i in range(start, len(reply), 4)]  # fmt: skip
 
 
 def _store_error(exc: Exception) -> StoreError:

@@ -26,6 +26,7 @@ from herald_core.keys import Keys
 from herald_core.routing_store import RoutingStore
 from herald_core.settings import Settings
 from herald_core.store import Store
+from herald_core.tasks import cancel_and_wait
 from herald_gateway.keyring import KeyRing
 from herald_gateway.limits import RequestLimits
 from herald_gateway.metrics import Metrics
@@ -122,8 +123,7 @@ def create_app(settings: Settings, sender_factory: SenderFactory = _default_send
             )  # fmt: skip
         finally:
             if scheduler is not None:
-                scheduler.cancel()
-                await asyncio.gather(scheduler, return_exceptions=True)
+                await cancel_and_wait(scheduler)
             if worker and runner:
                 worker.stop()
                 await runner
@@ -140,6 +140,7 @@ def create_app(settings: Settings, sender_factory: SenderFactory = _default_send
         *TOPIC_ROUTES,
         Route("/v2/keys", system.get_keys, methods=["GET"]),
         Route("/v2/keys/rotate", system.rotate_keys, methods=["POST"]),
+        Route("/v2/openapi.json", system.openapi, methods=["GET"]),
         Route("/healthz", system.healthz, methods=["GET"]),
         Route("/readyz", system.readyz, methods=["GET"]),
         Route("/metrics", system.metrics, methods=["GET"]),

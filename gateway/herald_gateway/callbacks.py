@@ -1,9 +1,11 @@
 """Callbacks and failure callbacks (reference §3.2), pure: the messages an attempt creates.
 
 A callback is an ordinary signed message to the callback URL whose JSON body reports the
-attempt. `Upstash-Callback` reports every attempt; `Upstash-Failure-Callback` reports once,
-when the message is dead-lettered. Both are stored by the same script that records the
-attempt, so they exist exactly when the outcome does.
+attempt, configured by the publish's `Upstash-Callback-<Publish-Header>` headers (its own
+labels, flow control and callbacks too: herald_gateway.publishing). `Upstash-Callback`
+reports every attempt; `Upstash-Failure-Callback` reports once, when the message is
+dead-lettered. Both are stored by the same script that records the attempt, so they exist
+exactly when the outcome does.
 """
 
 from __future__ import annotations
@@ -62,8 +64,15 @@ def callback_message(
         retry_delay=callback.retry_delay,
         caller_ip=source.caller_ip,
         body_hash=body_hash(content),
-        labels=source.labels,
+        labels=source.labels if callback.labels is None else callback.labels,
+        callback=callback.callback,
+        failure_callback=callback.failure_callback,
+        redact=callback.redact,
         callback_of=source.id,
+        flow_key=callback.flow_key,
+        flow_parallelism=callback.flow_parallelism,
+        flow_rate=callback.flow_rate,
+        flow_period=callback.flow_period,
     )
     return NewMessage(message, content, message.not_before)
 

@@ -47,10 +47,12 @@ class Step:
     due_ms: int = 0
 
 
-def request_headers(task: Task, signing_key: str, now: int) -> dict[str, str]:
+def request_headers(task: Task, signing_key: str, now: int, region: str = "") -> dict[str, str]:
     message = task.message
     headers = dict(message.headers)
     headers["User-Agent"] = "Upstash-QStash"
+    if region:
+        headers["Upstash-Region"] = region
     headers["Upstash-Message-Id"] = message.id
     headers["Upstash-Retried"] = str(task.retried)
     if message.caller_ip:

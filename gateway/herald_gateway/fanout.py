@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable, Sequence
 from urllib.parse import urlencode
 
 from starlette.requests import Request
@@ -67,6 +68,7 @@ async def publish_topic(
         st["store"], settings, table, config, list(request.headers.items()), body,
         int(time.time() * 1000), request.client.host if request.client else None,
         worker.notify if worker is not None else None, queue=queue,
+        on_ignored=st["metrics"].record_unknown_headers,
     )  # fmt: skip
     st["metrics"].publishes.inc(len(answers))
     return json_response(answers)
@@ -85,6 +87,7 @@ async def fan_out(
     *,
     schedule_id: str | None = None,
     queue: str | None = None,
+    on_ignored: Callable[[Sequence[str]], None] | None = None,
 ) -> list[dict[str, object]]:
     """Store one message per subscription of `table`, all in one submission; returns the
     answer items `[{"messageId", "url", "deduplicated"?}]`. With `queue`, the messages wait
@@ -95,6 +98,8 @@ async def fan_out(
     headers = [*_group_defaults(table, given), *headers]
     spec = parse_publish(table.subscriptions[0].url, urlencode(config), headers, settings, now_ms,
                          queue)  # fmt: skip
+    if on_ignored is not None:
+        on_ignored(spec.ignored)
     explicit = _explicit(spec, given | {k.lower() for k in table.topic.headers})
     items = []
     answers: list[dict[str, object]] = []
@@ -144,7 +149,7 @@ def _message(
     caller_ip: str | None,
     shard: int,
 ) -> tuple[int, NewMessage, str]:
-    defaults = Delivery(settings.default_retries, None, settings.default_timeout, "POST")
+    defaults = Delivery(settings.default_retries, None, settings.attempt_timeout, "POST")
     delivery = explicit.over(sub.delivery).over(defaults)
     headers = {**spec.headers, **sub.headers, "Upstash-Topic-Name": table.topic.name}
     limits = sub.flow_control or FlowControl()
@@ -165,7 +170,7 @@ def _message(
         headers=headers,
         max_retries=min(delivery.retries or 0, settings.max_retries),
         retry_delay=delivery.retry_delay,
-        timeout=min(delivery.timeout or settings.default_timeout, settings.max_timeout),
+        timeout=min(delivery.timeout or settings.attempt_timeout, settings.max_timeout),
     )
     key = dedup_key(sub_spec, body)
     shard = choose_shard(sub_spec, key, settings.shards, shard)

@@ -3,6 +3,9 @@ several apps in one process)."""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Sequence
+
 from prometheus_client import (
     CollectorRegistry,
     Counter,
@@ -14,6 +17,7 @@ from prometheus_client import (
 
 from herald_core.store import ShardBacklog
 
+logger = logging.getLogger(__name__)
 disable_created_metrics()  # type: ignore[no-untyped-call]  # _created series double the scrape
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 
@@ -60,6 +64,23 @@ class Metrics:
         self.redis_errors = Counter(
             "herald_redis_errors", "Redis operations that failed.", registry=self.registry
         )
+        self.unknown_headers = Counter(
+            "herald_unknown_headers",
+            "Upstash-* request headers Herald does not know (accepted, ignored, not forwarded).",
+            registry=self.registry,
+        )
+        self.leases_lost = Counter(
+            "herald_leases_lost",
+            "Claims whose lease ran out mid-attempt (the worker stalled or lost Redis too long); "
+            "another worker may deliver those messages too.",
+            registry=self.registry,
+        )
+
+    def record_unknown_headers(self, names: Sequence[str]) -> None:
+        """A publish carried `Upstash-*` headers Herald does not know (accepted, ignored)."""
+        if names:
+            self.unknown_headers.inc(len(names))
+            logger.debug("ignored unknown headers: %s", ", ".join(names))
 
     def record_attempt(self, outcome: str, status: int | None, seconds: float) -> None:
         status_class = f"{status // 100}xx" if status else "none"

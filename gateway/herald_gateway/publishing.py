@@ -7,28 +7,39 @@ or query key at fault. No I/O here: the route reads the request and stores the r
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from herald_core.durations import parse_duration
 from herald_core.egress import check_destination
 from herald_core.errors import InvalidField
-from herald_core.expressions import compile_expression
 from herald_core.ids import shard_for_key
 from herald_core.models import Callback, Message, Redaction
 from herald_core.numbers import is_digits
 from herald_core.queues import queue_shard
 from herald_core.settings import Settings
 from herald_core.signing import body_hash
+from herald_gateway.header_values import (
+    BAD_VALUE,
+    TOKEN,
+    FlowLimits as FlowLimits,
+    canonical_header as canonical_header,
+    check_header_value,
+    parse_boolean,
+    parse_dedup_id,
+    parse_delay,
+    parse_flow,
+    parse_labels,
+    parse_method,
+    parse_redaction,
+    parse_retries,
+    parse_retry_delay,
+    parse_timeout,
+)
 
-METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
-_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
-_BAD_VALUE = re.compile(r"[\r\n\x00]")
 #: Request headers never forwarded, even with `Upstash-Header-Forward: true`: hop-by-hop
 #: headers, what the HTTP client sets itself, and Herald's own credentials.
 NOT_FORWARDED = frozenset(
@@ -38,18 +49,7 @@ NOT_FORWARDED = frozenset(
         "expect", "accept-encoding", "user-agent",
     }
 )  # fmt: skip
-_CALLBACK_OPTIONS = ("method", "timeout", "retries", "retry-delay", "delay")
 _DESTINATION_ERROR = "endpoint has invalid scheme, add http:// or https://"
-
-
-@dataclass(frozen=True, slots=True)
-class FlowLimits:
-    """`Upstash-Flow-Control-Key` and `-Value` (reference §3.4); 0 means no limit."""
-
-    key: str
-    parallelism: int = 0
-    rate: int = 0
-    period: float = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,12 +73,8 @@ class PublishSpec:
     flow: FlowLimits | None = None
     #: `POST /v2/enqueue/{queue}/...`: the queue the message waits in.
     queue: str | None = None
-
-
-@functools.lru_cache(maxsize=1024)
-def canonical_header(name: str) -> str:
-    """Go's CanonicalMIMEHeaderKey: `x-my-header` → `X-My-Header`."""
-    return "-".join(part[:1].upper() + part[1:].lower() for part in name.split("-"))
+    #: `Upstash-*` headers accepted but not understood (not forwarded), for the metric.
+    ignored: tuple[str, ...] = ()
 
 
 def split_query(raw_query: str) -> tuple[list[tuple[str, str]], str | None, str]:
@@ -115,10 +111,11 @@ _TOPIC = re.compile(r"^(?:[a-z0-9]([-a-z0-9]*[a-z0-9])?/)?[A-Za-z0-9._-]+$")
 
 
 def is_url_destination(raw: str) -> bool:
-    """True for a URL destination, False for a topic name; 400 for anything else."""
+    """True for a URL destination, False for a topic name (`namespace/name` also as an
+    OpenAPI client sends it, `namespace%2Fname`: read it with `unquote`); 400 otherwise."""
     if raw[:8].lower().startswith(("http:", "https:", "http%3a", "https%3a")):
         return True
-    if _TOPIC.match(raw):
+    if _TOPIC.match(raw) or _TOPIC.fullmatch(unquote(raw)):
         return False
     raise InvalidField("destination url", _DESTINATION_ERROR)
 
@@ -135,7 +132,7 @@ def parse_destination(raw: str, own_query: str, field_name: str = "destination u
         raise InvalidField(field_name, str(exc)) from None
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         raise InvalidField(field_name, _DESTINATION_ERROR)
-    if _BAD_VALUE.search(raw) or " " in raw:
+    if BAD_VALUE.search(raw) or " " in raw:
         raise InvalidField(field_name, "contains whitespace or control characters")
     if own_query:
         raw = f"{raw}{'&' if parts.query else '?'}{own_query}"
@@ -162,30 +159,32 @@ def parse_publish(
             upstash[lname] = value
         else:
             plain.append((lname, value))
-    forwarded = _forwarded_headers(upstash, plain)
+    ignored: list[str] = []
+    forwarded = _forwarded_headers(upstash, plain, ignored)
     if queue is not None:
         _check_enqueue(upstash)
     return PublishSpec(
         url=url,
-        method=_method(upstash.get("upstash-method")),
+        method=parse_method(upstash.get("upstash-method")),
         headers=forwarded,
-        max_retries=_retries(upstash.get("upstash-retries"), settings),
-        retry_delay=_retry_delay(upstash.get("upstash-retry-delay")),
-        timeout=_timeout(upstash.get("upstash-timeout"), settings),
+        max_retries=parse_retries(upstash.get("upstash-retries"), settings),
+        retry_delay=parse_retry_delay(upstash.get("upstash-retry-delay")),
+        timeout=parse_timeout(upstash.get("upstash-timeout"), settings),
         not_before=_not_before(upstash, settings, now_ms),
-        labels=_labels(upstash.get("upstash-label")),
-        callback=_callback("upstash-callback", upstash, settings),
-        failure_callback=_callback("upstash-failure-callback", upstash, settings),
-        redact=_redaction(upstash.get("upstash-redact-fields")),
-        dedup_id=_dedup_id(upstash.get("upstash-deduplication-id")),
-        content_dedup=_boolean(
+        labels=parse_labels(upstash.get("upstash-label")),
+        callback=_callback("upstash-callback", upstash, settings, ignored),
+        failure_callback=_callback("upstash-failure-callback", upstash, settings, ignored),
+        redact=parse_redaction(upstash.get("upstash-redact-fields")),
+        dedup_id=parse_dedup_id(upstash.get("upstash-deduplication-id")),
+        content_dedup=parse_boolean(
             "Upstash-Content-Based-Deduplication",
             upstash.get("upstash-content-based-deduplication"),
         ),
-        flow=_flow(
+        flow=parse_flow(
             upstash.get("upstash-flow-control-key"), upstash.get("upstash-flow-control-value")
         ),
         queue=queue,
+        ignored=tuple(ignored),
     )
 
 
@@ -198,208 +197,127 @@ def _check_enqueue(upstash: dict[str, str]) -> None:
             raise InvalidField(canonical_header(lname), "not supported for queued messages")
 
 
-def _forwarded_headers(upstash: dict[str, str], plain: list[tuple[str, str]]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    forward_all = _boolean("Upstash-Header-Forward", upstash.get("upstash-header-forward"))
-    for lname, value in plain:
-        if lname == "content-type" or (forward_all and lname not in NOT_FORWARDED):
-            out[canonical_header(lname)] = _header_value(canonical_header(lname), value)
-    for lname, value in upstash.items():
-        suffix = lname[len("upstash-") :]
-        if suffix.startswith("forward-"):
-            name = lname[len("upstash-forward-") :]
-            if not name or not _TOKEN.match(name):
-                raise InvalidField(canonical_header(lname), "not a valid header name")
-            out[canonical_header(name)] = _header_value(canonical_header(lname), value)
-        elif suffix.startswith("workflow-"):
-            out[canonical_header(lname)] = _header_value(canonical_header(lname), value)
-        else:
-            _check_config_name(lname)
-    return out
-
-
+#: Configuration headers of a publish (`Upstash-<suffix>`), each parsed where it applies.
 _CONFIG = frozenset(
     {"method", "delay", "not-before", "retries", "retry-delay", "timeout", "header-forward",
      "label", "redact-fields", "deduplication-id", "content-based-deduplication",
      "flow-control-key", "flow-control-value"}
 )  # fmt: skip
+#: Of those, what a callback message cannot take: it answers no request of its own, and is
+#: stored by the script that settles its source's attempt (no deduplication there).
+_NOT_FOR_CALLBACKS = frozenset(
+    {"header-forward", "deduplication-id", "content-based-deduplication", "not-before"}
+)
+#: Callbacks of callbacks (`Upstash-Callback-Failure-Callback-...`) nest this deep at most.
+_MAX_NESTING = 4
 
 
-def _check_config_name(lname: str) -> None:
-    suffix = lname[len("upstash-") :]
-    if suffix in _CONFIG or suffix.startswith(("telemetry-", "callback", "failure-callback")):
-        return
-    raise InvalidField(canonical_header(lname), "unknown Upstash header")
+def _kind(suffix: str) -> str:
+    """What `Upstash-<suffix>` is: forward, workflow (forwarded as it is), config, callback
+    (its URL or its configuration), telemetry (SDK metadata, dropped) or unknown."""
+    if suffix.startswith("forward-"):
+        return "forward"
+    if suffix.startswith("workflow-"):
+        return "workflow"
+    if suffix in _CONFIG:
+        return "config"
+    if suffix in ("callback", "failure-callback") or suffix.startswith(
+        ("callback-", "failure-callback-")
+    ):
+        return "callback"
+    return "telemetry" if suffix.startswith("telemetry-") else "unknown"
 
 
-def _callback(prefix: str, upstash: dict[str, str], settings: Settings) -> Callback | None:
-    """`Upstash-Callback` (or `-Failure-Callback`) and its `-Forward-*` and option headers.
+def _forwarded_headers(
+    upstash: dict[str, str], plain: list[tuple[str, str]], ignored: list[str]
+) -> dict[str, str]:
+    """The headers the destination gets. `Upstash-*` headers Herald does not know are
+    accepted (a newer SDK must not break publishing) but not forwarded: their names go to
+    `ignored`."""
+    out: dict[str, str] = {}
+    forward_all = parse_boolean("Upstash-Header-Forward", upstash.get("upstash-header-forward"))
+    for lname, value in plain:
+        if lname == "content-type" or (forward_all and lname not in NOT_FORWARDED):
+            out[canonical_header(lname)] = check_header_value(canonical_header(lname), value)
+    out.update(_upstash_headers(upstash, "Upstash", ignored))
+    return out
 
-    Other `<prefix>-<Name>` headers are forwarded too: the Python SDK sends its
-    `callback_headers` that way.
-    """
-    field_name = canonical_header(prefix)
-    url = upstash.get(prefix)
-    headers: dict[str, str] = {}
-    options: dict[str, str] = {}
+
+def _upstash_headers(upstash: dict[str, str], label: str, ignored: list[str]) -> dict[str, str]:
+    """`Upstash-Forward-<Name>` (prefix removed) and `Upstash-Workflow-*` (as they are) of
+    one message; unknown names go to `ignored` as the client spelled them under `label`."""
+    out: dict[str, str] = {}
     for lname, value in upstash.items():
-        if not lname.startswith(prefix + "-"):
-            continue
-        rest = lname[len(prefix) + 1 :]
-        if rest in _CALLBACK_OPTIONS:
-            options[rest] = value
-            continue
-        name = rest[len("forward-") :] if rest.startswith("forward-") else rest
-        if not _TOKEN.match(name):
-            raise InvalidField(canonical_header(lname), "not a valid header name")
-        headers[canonical_header(name)] = _header_value(canonical_header(lname), value)
+        suffix = lname[len("upstash-") :]
+        field_name = f"{label}-{canonical_header(suffix)}"
+        kind = _kind(suffix)
+        if kind == "forward":
+            name = suffix[len("forward-") :]
+            if not name or not TOKEN.match(name):
+                raise InvalidField(field_name, "not a valid header name")
+            out[canonical_header(name)] = check_header_value(field_name, value)
+        elif kind == "workflow":
+            out[canonical_header(lname)] = check_header_value(field_name, value)
+        elif kind == "unknown":
+            ignored.append(field_name)
+    return out
+
+
+def _callback(
+    prefix: str,
+    upstash: dict[str, str],
+    settings: Settings,
+    ignored: list[str],
+    label: str = "",
+    depth: int = 0,
+) -> Callback | None:
+    """`<prefix>` (`upstash-callback` or `upstash-failure-callback`) and its
+    `<prefix>-<Publish-Header>` headers: the callback message configured as a publish with
+    those headers would be — forwarded headers, method, timeout, retries, retry delay,
+    delay, labels, redaction, flow control, and callbacks of its own (QStash docs,
+    features/callbacks "Configuring Callbacks"). `label` is the header name it was given
+    under, for errors (`Upstash-Callback-Failure-Callback` when nested)."""
+    label = label or canonical_header(prefix)
+    sub = {"upstash-" + lname[len(prefix) + 1 :]: value
+           for lname, value in upstash.items() if lname.startswith(prefix + "-")}  # fmt: skip
+    url = upstash.get(prefix)
     if url is None:
-        if headers or options:
-            raise InvalidField(field_name, f"missing, but {field_name}-* options were given")
+        if any(_kind(n[len("upstash-") :]) not in ("unknown", "telemetry") for n in sub):
+            raise InvalidField(label, f"missing, but {label}-* options were given")
+        ignored += (f"{label}-{canonical_header(n[len('upstash-') :])}" for n in sub
+                    if _kind(n[len("upstash-") :]) == "unknown")  # fmt: skip
         return None
+    if depth >= _MAX_NESTING:
+        raise InvalidField(label, f"callbacks nest at most {_MAX_NESTING} deep")
+
+    def name(suffix: str) -> str:
+        return f"{label}-{canonical_header(suffix)}"
+
+    for suffix in _NOT_FOR_CALLBACKS:
+        if "upstash-" + suffix in sub:
+            raise InvalidField(name(suffix), "not supported for callbacks")
+    options = {n[len("upstash-") :]: v for n, v in sub.items()}
+    flow = parse_flow(options.get("flow-control-key"), options.get("flow-control-value"),
+                      name("flow-control"))  # fmt: skip
     return Callback(
-        url=check_destination(parse_destination(url.strip(), "", field_name), settings, field_name),
-        method=_method(options.get("method"), f"{field_name}-Method"),
-        headers=headers,
-        timeout=None if "timeout" not in options else _timeout(
-            options["timeout"], settings, f"{field_name}-Timeout"),
-        retries=None if "retries" not in options else _retries(
-            options["retries"], settings, f"{field_name}-Retries"),
-        retry_delay=_retry_delay(options.get("retry-delay"), f"{field_name}-Retry-Delay"),
-        delay=0.0 if "delay" not in options else _delay(
-            options["delay"], settings, f"{field_name}-Delay"),
+        url=check_destination(parse_destination(url.strip(), "", label), settings, label),
+        method=parse_method(options.get("method"), name("method")),
+        headers=_upstash_headers(sub, label, ignored),
+        timeout=None if "timeout" not in options else parse_timeout(
+            options["timeout"], settings, name("timeout")),
+        retries=None if "retries" not in options else parse_retries(
+            options["retries"], settings, name("retries")),
+        retry_delay=parse_retry_delay(options.get("retry-delay"), name("retry-delay")),
+        delay=0.0 if "delay" not in options else parse_delay(
+            options["delay"], settings, name("delay")),
+        labels=None if "label" not in options else parse_labels(options["label"], name("label")),
+        redact=parse_redaction(options.get("redact-fields"), name("redact-fields")),
+        **flow_fields(flow),
+        callback=_callback("upstash-callback", sub, settings, ignored,
+                           name("callback"), depth + 1),
+        failure_callback=_callback("upstash-failure-callback", sub, settings, ignored,
+                                   name("failure-callback"), depth + 1),
     )  # fmt: skip
-
-
-_MAX_PERIOD = 7 * 86400.0
-
-
-def _flow(key: str | None, value: str | None) -> FlowLimits | None:
-    """`parallelism=N, rate=N, period=DURATION` (any subset with parallelism or rate)."""
-    field_name = "Upstash-Flow-Control-Value"
-    if key is None:
-        if value is not None:
-            raise InvalidField("Upstash-Flow-Control-Key", "missing, but a value was given")
-        return None
-    if not key.strip() or "\t" in key or len(key) > 256:
-        raise InvalidField("Upstash-Flow-Control-Key", "must be 1 to 256 characters, no tabs")
-    limits: dict[str, str] = {}
-    for part in (p.strip() for p in (value or "").split(",") if p.strip()):
-        name, _, raw = part.partition("=")
-        if name.strip() not in ("parallelism", "rate", "period") or not raw.strip():
-            raise InvalidField(field_name, f"unknown setting {part!r}")
-        limits[name.strip()] = raw.strip()
-    if "parallelism" not in limits and "rate" not in limits:
-        raise InvalidField(field_name, "needs parallelism or rate")
-    for name in ("parallelism", "rate"):
-        if name in limits and (not is_digits(limits[name]) or int(limits[name]) < 1):
-            raise InvalidField(field_name, f"{name} must be a positive integer")
-    period = limits.get("period", "1s")
-    seconds = float(period) if is_digits(period) else parse_duration(period, field=field_name)
-    if not 0 < seconds <= _MAX_PERIOD:
-        raise InvalidField(field_name, "period must be more than 0s and at most 7d")
-    return FlowLimits(key.strip(), int(limits.get("parallelism", 0)),
-                      int(limits.get("rate", 0)), seconds)  # fmt: skip
-
-
-def _labels(value: str | None) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    labels = tuple(label.strip() for label in value.split(",") if label.strip())
-    for label in labels:
-        if len(label) > 128 or _BAD_VALUE.search(label):
-            raise InvalidField("Upstash-Label", "labels are at most 128 printable characters")
-    return labels
-
-
-_REDACT = re.compile(r"^(?:body|headers?|headers?\[([!#$%&'*+\-.^_`|~0-9A-Za-z]+)\])$")
-
-
-def _redaction(value: str | None) -> Redaction | None:
-    if value is None:
-        return None
-    body, all_headers, names = False, False, []
-    for token in (t.strip() for t in value.split(",") if t.strip()):
-        match = _REDACT.match(token)
-        if match is None:
-            raise InvalidField(
-                "Upstash-Redact-Fields", f"unknown field {token!r}: use body, header, header[Name]"
-            )
-        if token == "body":
-            body = True
-        elif match.group(1):
-            names.append(match.group(1).lower())
-        else:
-            all_headers = True
-    return Redaction(body=body, all_headers=all_headers, headers=tuple(names))
-
-
-def _dedup_id(value: str | None) -> str | None:
-    if value is None:
-        return None
-    if ":" in value or not value.strip() or len(value) > 512:
-        raise InvalidField("Upstash-Deduplication-Id", "DeduplicationId cannot contain ':'"
-                           if ":" in value else "must be 1 to 512 characters")  # fmt: skip
-    return value
-
-
-def _header_value(field_name: str, value: str) -> str:
-    if _BAD_VALUE.search(value):
-        raise InvalidField(field_name, "header values may not contain CR, LF or NUL")
-    return value
-
-
-def _boolean(field_name: str, value: str | None) -> bool:
-    if value is None:
-        return False
-    lowered = value.strip().lower()
-    if lowered in ("true", "1"):
-        return True
-    if lowered in ("false", "0", ""):
-        return False
-    raise InvalidField(field_name, f"expected true or false, got {value!r}")
-
-
-def _method(value: str | None, field_name: str = "Upstash-Method") -> str:
-    if value is None:
-        return "POST"
-    method = value.strip().upper()
-    if method not in METHODS:
-        raise InvalidField(field_name, f"must be one of {', '.join(sorted(METHODS))}")
-    return method
-
-
-def _retries(value: str | None, settings: Settings, field_name: str = "Upstash-Retries") -> int:
-    if value is None:
-        return settings.default_retries
-    text = value.strip()
-    if not is_digits(text) or int(text) > settings.max_retries:
-        raise InvalidField(field_name, f"must be an integer from 0 to {settings.max_retries}")
-    return int(text)
-
-
-def _retry_delay(value: str | None, field_name: str = "Upstash-Retry-Delay") -> str | None:
-    if value is None:
-        return None
-    return compile_expression(value.strip(), field=field_name).source
-
-
-def _timeout(value: str | None, settings: Settings, field_name: str = "Upstash-Timeout") -> float:
-    if value is None:
-        return settings.default_timeout
-    seconds = parse_duration(value.strip(), field=field_name)
-    if not 0 < seconds <= settings.max_timeout:
-        raise InvalidField(
-            field_name, f"must be more than 0s and at most {settings.max_timeout:g}s"
-        )
-    return seconds
-
-
-def _delay(value: str, settings: Settings, field_name: str = "Upstash-Delay") -> float:
-    seconds = parse_duration(value.strip(), field=field_name)
-    if seconds > settings.max_delay:
-        raise InvalidField(field_name, f"longer than the maximum {settings.max_delay:g}s")
-    return seconds
 
 
 def _not_before(upstash: dict[str, str], settings: Settings, now_ms: int) -> int:
@@ -407,7 +325,7 @@ def _not_before(upstash: dict[str, str], settings: Settings, now_ms: int) -> int
     delay = upstash.get("upstash-delay")
     due = now_ms
     if delay is not None:
-        due = now_ms + int(_delay(delay, settings) * 1000)
+        due = now_ms + int(parse_delay(delay, settings) * 1000)
     if not_before is not None:  # wins over Upstash-Delay
         text = not_before.strip()
         if not is_digits(text):
@@ -457,7 +375,22 @@ def choose_shard(spec: PublishSpec, dedup: str, shards: int, default: int) -> in
         return queue_shard(spec.queue, shards)
     if spec.flow is not None:
         return shard_for_key(spec.flow.key, shards)
+    # A callback is stored in its source's shard (by the script that settles the attempt),
+    # so a callback's flow-control key places the source where the key lives. (With a queue
+    # or a key of its own the source stays there, and its callbacks' limits hold among the
+    # messages of that shard only: README "Callbacks".)
+    key = next(_callback_flow_keys(spec.callback, spec.failure_callback), None)
+    if key is not None:
+        return shard_for_key(key, shards)
     return shard_for_key(dedup, shards) if dedup else default
+
+
+def _callback_flow_keys(*callbacks: Callback | None) -> Iterator[str]:
+    for callback in callbacks:
+        if callback is not None:
+            if callback.flow_key is not None:
+                yield callback.flow_key
+            yield from _callback_flow_keys(callback.callback, callback.failure_callback)
 
 
 def dedup_key(spec: PublishSpec, body: bytes) -> str:
@@ -490,7 +423,7 @@ def redelivery(
     forwarded headers) override it."""
     upstash = {n.lower(): v for n, v in headers if n.lower().startswith("upstash-")}
     forwarded = {
-        canonical_header(n[len("upstash-forward-") :]): _header_value(canonical_header(n), v)
+        canonical_header(n[len("upstash-forward-") :]): check_header_value(canonical_header(n), v)
         for n, v in upstash.items()
         if n.startswith("upstash-forward-")
     }
@@ -500,13 +433,13 @@ def redelivery(
         created_at=now_ms,
         not_before=_not_before(upstash, settings, now_ms),
         headers={**original.headers, **forwarded},
-        max_retries=_retries(upstash.get("upstash-retries"), settings)
+        max_retries=parse_retries(upstash.get("upstash-retries"), settings)
         if "upstash-retries" in upstash else original.max_retries,
-        retry_delay=_retry_delay(upstash.get("upstash-retry-delay"))
+        retry_delay=parse_retry_delay(upstash.get("upstash-retry-delay"))
         if "upstash-retry-delay" in upstash else original.retry_delay,
-        timeout=_timeout(upstash.get("upstash-timeout"), settings)
+        timeout=parse_timeout(upstash.get("upstash-timeout"), settings)
         if "upstash-timeout" in upstash else original.timeout,
-        method=_method(upstash.get("upstash-method")) if "upstash-method" in upstash
+        method=parse_method(upstash.get("upstash-method")) if "upstash-method" in upstash
         else original.method,
         dedup_id=None,
     )  # fmt: skip

@@ -11,7 +11,6 @@ flushed or failed-over Redis); and a lookup that misses asks Redis once before a
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 
@@ -21,6 +20,7 @@ from redis.asyncio.client import PubSub
 from herald_core.errors import StoreError
 from herald_core.routing import RoutingTable
 from herald_core.routing_store import RoutingStore, token_hash
+from herald_core.tasks import cancel_and_wait
 
 logger = logging.getLogger(__name__)
 _DEBOUNCE = 0.02
@@ -80,9 +80,7 @@ class RoutingCache:
 
     async def aclose(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task)
 
     async def reload_all(self) -> None:
         version = await self._store.version()

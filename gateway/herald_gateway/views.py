@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import math
 from typing import Any
 
 import orjson
@@ -54,6 +55,20 @@ def _callback_fields(message: Message) -> dict[str, Any]:
     return out
 
 
+def flow_fields(message: Message) -> dict[str, Any]:
+    """The OpenAPI `Message` schema's flow control: `flowControlKey` and `period` (whole
+    seconds, rounded up) whenever a key is set, `parallelism` and `rate` when limited."""
+    if message.flow_key is None:
+        return {}
+    out: dict[str, Any] = {"flowControlKey": message.flow_key,
+                           "period": max(1, math.ceil(message.flow_period))}  # fmt: skip
+    if message.flow_parallelism:
+        out["parallelism"] = message.flow_parallelism
+    if message.flow_rate:
+        out["rate"] = message.flow_rate
+    return out
+
+
 def message_view(message: Message, body: bytes | None = None) -> dict[str, Any]:
     """The QStash `Message` object (every key the SDKs index directly is present)."""
     view: dict[str, Any] = {
@@ -81,6 +96,7 @@ def message_view(message: Message, body: bytes | None = None) -> dict[str, Any]:
     if message.labels:
         view["labels"] = list(message.labels)
         view["label"] = message.labels[0]
+    view.update(flow_fields(message))
     view.update(_callback_fields(message))
     return view
 
@@ -115,6 +131,7 @@ def log_view(entry_id: bytes, fields: dict[bytes, bytes]) -> dict[str, Any]:
             row[key] = value
     if message.labels:
         row["labels"], row["label"] = list(message.labels), message.labels[0]
+    row.update(flow_fields(message))
     row.update(_event_fields(event))
     for name, value in _callback_fields(message).items():
         row[name.replace("Header", "Headers")] = value

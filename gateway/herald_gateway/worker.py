@@ -6,10 +6,11 @@ Which shards to claim from is guided by hints: publishes in this process announc
 shard (`notify`), each claim reports the next due time left in a shard, and every
 `poll_interval` all shards are looked at (work published elsewhere, expired leases).
 Per-host caps keep one slow endpoint from taking every slot: a task for a host at its cap
-waits in a short local line (at most `host_concurrency` long, and never long enough to
-outlive its lease); past that it is deferred in Redis for `host_defer` seconds without
-spending an attempt. The claim size adapts (AIMD) so a worker stuck on one busy host does
-not keep claiming tasks only to hand them back.
+waits in a short local line (at most `host_concurrency` long); past that it is deferred in
+Redis for `host_defer` seconds without spending an attempt. Every task the worker holds,
+in flight or in a line, keeps its lease through the heartbeat (herald_gateway.leases).
+The claim size adapts (AIMD) so a worker stuck on one busy host does not keep claiming
+tasks only to hand them back.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from herald_gateway.delivery import (
     request_headers,
 )
 from herald_gateway.keyring import KeyRing
+from herald_gateway.leases import Leases
 from herald_gateway.metrics import Metrics
 from herald_gateway.sender import Failure, Reply, Sender
 from herald_gateway.settling import Settler
@@ -65,14 +67,15 @@ class Worker:
             store, backoff_max=settings.redis_backoff_max, on_landed=self._slots_freed,
             on_handoff=self._handed_over,
         )  # fmt: skip
+        self._leases = Leases(store, settings.lease_duration, clock, metrics.leases_lost.inc)
         self._hints = [0.0] * settings.shards  # earliest known due time per shard (ms)
         self._last_poll = -math.inf
         self._wake = asyncio.Event()
         self._stopping = False
         self._inflight: set[asyncio.Task[None]] = set()
         self._per_host: Counter[str] = Counter()
-        #: Claimed tasks waiting for a slot of their host, with their claim time (ms).
-        self._lines: dict[str, deque[tuple[Task, float]]] = {}
+        #: Claimed tasks waiting for a slot of their host.
+        self._lines: dict[str, deque[Task]] = {}
         self._waiting = 0
         self._claim_size = settings.concurrency
         #: Slots this worker may use (global parallelism grants it; else `concurrency`).
@@ -83,12 +86,11 @@ class Worker:
 
     def _handed_over(self, tasks: list[Task]) -> None:
         """Messages claimed for this worker as its outcomes freed their slots."""
-        now = self._clock() * 1000
         for task in tasks:
             if self._stopping:
                 self._defer(task, 0)
             else:
-                self._dispatch(task, now)
+                self._dispatch(task)
 
     def _slots_freed(self, shards: Iterable[int]) -> None:
         now = int(self._clock() * 1000)
@@ -108,6 +110,7 @@ class Worker:
         keys = asyncio.create_task(self._refresh_keys(), name="herald-keys")
         janitor = asyncio.create_task(self._janitor(), name="herald-janitor")
         slots = asyncio.create_task(self._parallelism(), name="herald-parallelism")
+        heartbeat = asyncio.create_task(self._leases.run(), name="herald-leases")
         try:
             delay = 0.05
             while not self._stopping:
@@ -123,7 +126,8 @@ class Worker:
             keys.cancel()
             janitor.cancel()
             slots.cancel()
-            await self._finish(settler)
+            await self._finish(settler)  # in-flight leases are renewed until the end
+            heartbeat.cancel()
 
     async def _step(self) -> None:
         free = min(self._settings.concurrency, self._granted) - len(self._inflight) - self._waiting
@@ -141,7 +145,7 @@ class Worker:
         for shard, due in result.next_due.items():
             self._hints[shard] = min(self._hints[shard], math.inf if due is None else due)
         self._last_claimed = len(result.tasks)
-        deferred = sum(not self._dispatch(task, now) for task in result.tasks)
+        deferred = sum(not self._dispatch(task) for task in result.tasks)
         self._adapt_claim_size(len(result.tasks), deferred)
 
     def _adapt_claim_size(self, claimed: int, deferred: int) -> None:
@@ -182,22 +186,25 @@ class Worker:
 
     # -- one delivery ---------------------------------------------------------------------
 
-    def _dispatch(self, task: Task, claimed_at: float) -> bool:
+    def _dispatch(self, task: Task) -> bool:
         """Start, queue or (if the host's line is full) defer a claimed task."""
         host = urlsplit(task.message.url).netloc
         cap = self._settings.host_concurrency
         if self._per_host[host] < cap:
+            self._leases.hold(task)
             self._start(task, host)
             return True
         line = self._lines.setdefault(host, deque())
         if len(line) < cap:
-            line.append((task, claimed_at))
+            self._leases.hold(task)
+            line.append(task)
             self._waiting += 1
             return True
         self._defer(task, self._settings.host_defer)
         return False
 
     def _defer(self, task: Task, seconds: float) -> None:
+        self._leases.release(task)
         due = int((self._clock() + seconds) * 1000)
         self._settler.add(task.shard, Settlement("D", task.message.id, str(due)))
 
@@ -205,9 +212,10 @@ class Worker:
         self._per_host[host] += 1
         job = asyncio.create_task(self._guarded(task))
         self._inflight.add(job)
-        job.add_done_callback(lambda done: self._done(done, host))
+        job.add_done_callback(lambda done: self._done(done, task, host))
 
-    def _done(self, job: asyncio.Task[None], host: str) -> None:
+    def _done(self, job: asyncio.Task[None], task: Task, host: str) -> None:
+        self._leases.release(task)
         self._inflight.discard(job)
         self._per_host[host] -= 1
         self._next_in_line(host)
@@ -219,16 +227,11 @@ class Worker:
         line = self._lines.get(host)
         if not line or self._stopping:
             return
-        task, claimed_at = line.popleft()
+        task = line.popleft()
         self._waiting -= 1
         if not line:
             del self._lines[host]
-        # Waited so long that its lease might run out mid-delivery: back to Redis, where it
-        # is claimed again with a fresh lease.
-        if self._clock() * 1000 - claimed_at > self._settings.lease_margin * 500:
-            self._defer(task, 0)
-        else:
-            self._start(task, host)
+        self._start(task, host)  # its lease was renewed while it waited
 
     async def _guarded(self, task: Task) -> None:
         """The outermost frame of a delivery: a bug must not strand the task until its
@@ -244,7 +247,8 @@ class Worker:
         started = time.perf_counter()
         try:
             now = self._clock()
-            headers = request_headers(task, self._keyring.current, int(now))
+            headers = request_headers(task, self._keyring.current, int(now),
+                                      self._settings.region)  # fmt: skip
             answer = await self._sender.send(
                 message.method, message.url, headers, task.body, message.timeout
             )
@@ -331,7 +335,7 @@ class Worker:
     async def _finish(self, settler: asyncio.Task[None]) -> None:
         grace = self._settings.shutdown_grace
         for line in self._lines.values():  # never started: straight back to Redis
-            for task, _claimed_at in line:
+            for task in line:
                 self._defer(task, 0)
         self._lines.clear()
         self._waiting = 0

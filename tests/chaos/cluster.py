@@ -23,7 +23,7 @@ from tests.support.gateway import Gateway
 #: quick Redis reconnection, small capped logs (so Redis memory can be compared).
 GATEWAY_SETTINGS: dict[str, object] = {
     "default_timeout": 1,
-    "lease_margin": 1,
+    "lease_duration": 1,
     "redis_backoff_max": 0.2,
     "log_max_rows": 200,
     "log_body_max": 0,

@@ -36,7 +36,23 @@ CASES = [
     ("expr-name", GOOD, {"Upstash-Retry-Delay": "__import__('os')"}, b"", 400, "Retry-Delay"),
     ("expr-function", GOOD, {"Upstash-Retry-Delay": "sin(retried)"}, b"", 400, "Retry-Delay"),
     ("method", GOOD, {"Upstash-Method": "TRACE"}, b"", 400, "Upstash-Method"),
-    ("unknown-upstash", GOOD, {"Upstash-Retires": "3"}, b"", 400, "Upstash-Retires"),
+    # unknown Upstash-* headers are accepted (test_headers.py); malformed known ones are not
+    (
+        "callback-option",
+        GOOD,
+        {"Upstash-Callback": "http://127.0.0.1:9/cb", "Upstash-Callback-Retries": "many"},
+        b"",
+        400,
+        "Upstash-Callback-Retries",
+    ),
+    (
+        "callback-missing",
+        GOOD,
+        {"Upstash-Failure-Callback-Label": "x"},
+        b"",
+        400,
+        "Upstash-Failure-Callback",
+    ),
     ("header-forward", GOOD, {"Upstash-Header-Forward": "maybe"}, b"", 400, "Header-Forward"),
     ("oversized", GOOD, {}, b"x" * (64 * 1024 + 1), 413, "larger than"),
 ]

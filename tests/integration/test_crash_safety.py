@@ -32,9 +32,9 @@ def test_sigkill_mid_batch_then_restart_delivers_everything(
     make_gateway, receiver: Receiver
 ) -> None:
     # Every delivery stalls 300 ms, so a batch is in flight when the gateway is killed;
-    # a 1 s timeout + 0.5 s lease margin lets the next gateway reclaim it quickly.
+    # a 0.5 s lease lets the next gateway reclaim it quickly.
     path = receiver.new_path(*[Answer(200, delay=0.3)] * 60)
-    settings = {"default_timeout": 1, "lease_margin": 0.5, "host_concurrency": 8}
+    settings = {"default_timeout": 1, "lease_duration": 0.5, "host_concurrency": 8}
     first = make_gateway(**settings)
     accepted = {first.publish(receiver.url(path), b"%d" % i).json()["messageId"] for i in range(60)}
     receiver.wait_for(path, 5)

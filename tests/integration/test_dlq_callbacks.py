@@ -120,7 +120,9 @@ def test_callbacks_report_every_attempt_and_failure_once(
     message_id = sdk.message.publish(
         url=receiver.url(path), body="payload", retries=1, retry_delay="0",
         callback=receiver.url(callback), failure_callback=receiver.url(failure),
-        headers={"X-Src": "1"}, callback_headers={"X-Cb": "yes"},
+        # the SDK sends a bare name as Upstash-Callback-X-Cb, which QStash's docs read as a
+        # (unknown) config header of the callback; the documented way forwards it
+        headers={"X-Src": "1"}, callback_headers={"Upstash-Callback-Forward-X-Cb": "yes"},
     ).message_id  # type: ignore[union-attr]  # fmt: skip
     reports = _payloads(receiver, callback, 2)
     assert sorted(r["retried"] for r in reports) == [0, 1]

@@ -283,6 +283,61 @@ def test_dlq_lists_and_deletes_a_dead_letter(js: Js, receiver: Receiver) -> None
     assert js("dlq.mjs", {"op": "list", "filter": {"url": url}})["messages"] == []
 
 
+def test_bulk_calls_touch_only_what_their_filters_name(
+    js: Js, gateway: Gateway, receiver: Receiver
+) -> None:
+    """`messages.cancel({filter})` (the SDK adds `count=100`), `dlq.listMessages({dlqIds})`,
+    `dlq.retry({filter})` and `dlq.delete({filter})`: each touches the matching messages only,
+    with others (other key, other label, other status) present."""
+    later = {"Upstash-Delay": "1h"}
+
+    def publish(key: str, label: str) -> str:
+        headers = {
+            **later,
+            "Upstash-Flow-Control-Key": key,
+            "Upstash-Flow-Control-Value": "parallelism=1",
+            "Upstash-Label": label,
+        }
+        return str(gateway.publish("http://127.0.0.1:9/x", b"x", **headers).json()["messageId"])
+
+    pending = {(key, label): publish(key, label) for key in ("js-k1", "js-k2")
+               for label in ("x", "y")}  # fmt: skip
+    answer = js(
+        "messages.mjs",
+        {"op": "cancel", "request": {"filter": {"flowControlKey": "js-k1", "label": "x"}}},
+    )
+    assert answer == {"cancelled": 1}
+    status = {k: gateway.client.get(f"/v2/messages/{i}").status_code for k, i in pending.items()}
+    assert status == {("js-k1", "x"): 404, ("js-k1", "y"): 200, ("js-k2", "x"): 200,
+                      ("js-k2", "y"): 200}  # fmt: skip
+    refused = js.error("messages.mjs", {"op": "cancel", "request": {"filter": {"nope": "1"}}})
+    assert refused["status"] == 400 and "nope" in refused["message"]
+
+    path = receiver.new_path(Answer(500), Answer(500), Answer(404))  # then 200s
+    url = receiver.url(path)
+    for label in ("a", "b", "c"):
+        js("publish.mjs", {"url": url, "body": {"label": label}, "retries": 0, "label": label})
+    entries = wait_until(
+        lambda: len(m := js("dlq.mjs", {"op": "list", "filter": {"url": url}})["messages"]) == 3
+        and m, what="3 dead letters")  # fmt: skip
+    by_label = {e["labels"][0]: e for e in entries}
+    ids = [by_label["a"]["dlqId"], by_label["c"]["dlqId"]]
+    listed = js("dlq.mjs", {"op": "list", "dlqIds": ids})["messages"]
+    assert sorted(m["dlqId"] for m in listed) == sorted(ids)
+
+    retried = js("dlq.mjs", {"op": "retry", "request": {"filter": {"label": "a", "url": url}}})
+    assert len(retried["responses"]) == 1 and "cursor" not in retried
+    [delivery] = receiver.wait_for(path, 4)[3:]
+    assert json.loads(delivery.body) == {"label": "a"}
+    assert delivery.header("Upstash-Message-Id") == retried["responses"][0]["messageId"]
+    status_of_b = by_label["b"]["responseStatus"]
+    deleted = js("dlq.mjs", {"op": "delete", "request": {
+        "filter": {"responseStatus": status_of_b, "label": "b"}}})  # fmt: skip
+    assert deleted["deleted"] == 1
+    left = js("dlq.mjs", {"op": "list", "filter": {"url": url}})["messages"]
+    assert [m["labels"] for m in left] == [["c"]]
+
+
 def test_missing_node_fails_loudly(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(pytest.fail.Exception, match="`node` is not on PATH"):

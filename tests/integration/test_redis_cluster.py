@@ -79,6 +79,60 @@ def test_publish_deliver_retry_dlq_and_fan_out_on_a_cluster(
         receiver.wait_for(path, 1)
 
 
+def test_filtered_bulk_actions_on_a_cluster(
+    cluster: LocalCluster, make_gateway: Callable[..., Gateway], receiver: Receiver
+) -> None:
+    """Messages and dead letters spread over shards on every master: a filtered cancel, list,
+    retry and delete touch exactly the matching ones, wherever they live."""
+    gateway = make_gateway(**cluster.settings(), shards=SHARDS)
+    keys = [f"key-{i}" for i in range(8)]  # a message's flow key decides its shard
+    pending = {}
+    for key in keys:
+        for label in ("keep", "drop"):
+            headers = {
+                "Upstash-Delay": "1h",
+                "Upstash-Flow-Control-Key": key,
+                "Upstash-Flow-Control-Value": "rate=10",
+                "Upstash-Label": label,
+            }
+            answer = gateway.publish("http://127.0.0.1:9/x", b"x", **headers).json()
+            pending[(key, label)] = answer["messageId"]  # fmt: skip
+    assert len({shard_of(i, SHARDS) for i in pending.values()}) > 2
+
+    def alive() -> set[tuple[str, str]]:
+        return {k for k, i in pending.items()
+                if gateway.client.get(f"/v2/messages/{i}").status_code == 200}  # fmt: skip
+
+    by_key = gateway.client.delete("/v2/messages", params={"flowControlKey": keys[:2]})
+    assert by_key.json() == {"cancelled": 4}
+    by_label = gateway.client.delete("/v2/messages", params={"label": "drop"})
+    assert by_label.json() == {"cancelled": 6}
+    assert alive() == {(key, "keep") for key in keys[2:]}
+
+    path = receiver.new_path(*[Answer(500)] * 6)
+    for n in range(6):
+        headers = {
+            "Upstash-Retries": "0",
+            "Upstash-Label": f"l{n % 3}",
+            "Upstash-Flow-Control-Key": keys[n],
+            "Upstash-Flow-Control-Value": "rate=10",
+        }
+        gateway.publish(receiver.url(path), b"%d" % n, **headers)  # fmt: skip
+
+    def letters(**params: str) -> list[dict[str, object]]:
+        return list(gateway.client.get("/v2/dlq", params=params).json()["messages"])
+
+    wait_until(lambda: len(letters()) == 6, what="6 dead letters")
+    assert len({shard_of(str(m["dlqId"]), SHARDS) for m in letters()}) > 1
+    assert len(letters(label="l0")) == 2
+    retried = gateway.client.post("/v2/dlq/retry", params={"label": "l0"}).json()
+    assert len(retried["responses"]) == 2
+    assert sorted(d.body for d in receiver.wait_for(path, 8)[6:]) == [b"0", b"3"]
+    deleted = gateway.client.delete("/v2/dlq", params={"label": "l1", "flowControlKey": keys[1]})
+    assert deleted.json()["deleted"] == 1
+    assert sorted(m["labels"][0] for m in letters()) == ["l1", "l2", "l2"]  # type: ignore[index]
+
+
 def _wait_accepted(publisher: Publisher, since: float, count: int, what: str) -> None:
     wait_until(lambda: publisher.accepted_since(since) >= count, timeout=30, what=what)
 
@@ -90,7 +144,7 @@ def test_failover_and_killed_master_under_load_lose_nothing(
     # cannot take an acknowledged message with it. A claim whose reply died with the master
     # is handed out again when its lease ends: short leases (1 s timeout + 1 s margin).
     settings = {**cluster.settings(), "shards": SHARDS, "redis_wait_replicas": 1,
-                "redis_backoff_max": 0.2, "default_timeout": 1, "lease_margin": 1}  # fmt: skip
+                "redis_backoff_max": 0.2, "default_timeout": 1, "lease_duration": 1}  # fmt: skip
     gateways = [make_gateway(**settings), make_gateway(**settings)]
     path = receiver.new_path()
     publisher = Publisher(gateways, receiver.url(path))

@@ -31,7 +31,7 @@ def test_master_killed_sentinel_promotes_and_gateways_deliver_everything(
 ) -> None:
     # WAIT 1 makes an acknowledged publish survive the kill (see test_redis_cluster.py).
     settings = {**sentinel.settings(), "redis_wait_replicas": 1, "redis_backoff_max": 0.2,
-                "default_timeout": 1, "lease_margin": 1}  # fmt: skip
+                "default_timeout": 1, "lease_duration": 1}  # fmt: skip
     gateways = [make_gateway(**settings), make_gateway(**settings)]
     path = receiver.new_path()
     before = {gateways[0].publish(receiver.url(path), b"x").json()["messageId"] for _ in range(20)}

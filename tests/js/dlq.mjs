@@ -1,4 +1,5 @@
-// client.dlq: argv[2] is {op: "list", ...listMessages options} or {op: "delete", request}.
+// client.dlq: argv[2] is {op: "list", ...listMessages options}, {op: "delete", request} or
+// {op: "retry", request}.
 import { client, run } from "./sdk.mjs";
 
 await run(async ({ op, request, ...options }) => {
@@ -8,6 +9,8 @@ await run(async ({ op, request, ...options }) => {
       return await dlq.listMessages(options);
     case "delete":
       return await dlq.delete(request);
+    case "retry":
+      return await dlq.retry(request);
     default:
       throw new Error(`unknown op ${op}`);
   }

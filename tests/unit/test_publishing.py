@@ -5,9 +5,13 @@ from __future__ import annotations
 import pytest
 
 from herald_core.errors import InvalidField
+from herald_core.ids import shard_for_key
+from herald_core.models import Message
 from herald_core.settings import Settings
 from herald_gateway.publishing import (
+    build_message,
     canonical_header,
+    choose_shard,
     is_url_destination,
     parse_destination,
     parse_publish,
@@ -56,10 +60,17 @@ def test_bad_destination(raw: str) -> None:
 
 @pytest.mark.parametrize(
     ("raw", "is_url"),
-    [("https://x", True), ("HTTP://x", True), ("orders", False), ("shop/orders", False)],
-)
+    [("https://x", True), ("HTTP://x", True), ("orders", False), ("shop/orders", False),
+     ("shop%2Forders", False)],  # as an OpenAPI client encodes the path parameter
+)  # fmt: skip
 def test_url_or_topic(raw: str, is_url: bool) -> None:
     assert is_url_destination(raw) is is_url
+
+
+@pytest.mark.parametrize("raw", ["shop%2F", "shop%2Forders%0A", "a%20b", "%2Forders"])
+def test_encoded_non_topics_are_refused(raw: str) -> None:
+    with pytest.raises(InvalidField, match="destination url"):
+        is_url_destination(raw)
 
 
 def test_split_query_keeps_destination_query_raw() -> None:
@@ -135,7 +146,36 @@ def test_query_configuration_and_header_precedence() -> None:
             {"upstash-flow-control-key": "k", "upstash-flow-control-value": "rate=1, period=8d"},
             "Upstash-Flow-Control-Value",
         ),
-        ({"upstash-bogus": "1"}, "Upstash-Bogus"),
+        # a known header's malformed value is still refused, in a callback's config too
+        (
+            {"upstash-callback": "https://cb", "upstash-callback-label": "a\x00"},
+            "Upstash-Callback-Label",
+        ),
+        (
+            {"upstash-callback": "https://cb", "upstash-callback-flow-control-key": "k"},
+            "Upstash-Callback-Flow-Control-Value",
+        ),
+        (
+            {"upstash-callback": "https://cb", "upstash-callback-failure-callback": "ftp://x"},
+            "Upstash-Callback-Failure-Callback",
+        ),
+        (
+            {
+                "upstash-callback": "https://cb",
+                "upstash-callback-failure-callback-retries": "x",
+                "upstash-callback-failure-callback": "https://f",
+            },
+            "Upstash-Callback-Failure-Callback-Retries",
+        ),
+        (
+            {"upstash-callback": "https://cb", "upstash-callback-forward-": "x"},
+            "Upstash-Callback-Forward-",
+        ),
+        (
+            {"upstash-callback": "https://cb", "upstash-callback-deduplication-id": "d"},
+            "Upstash-Callback-Deduplication-Id",
+        ),
+        ({"upstash-callback-label": "l"}, "Upstash-Callback"),
     ],
 )
 def test_invalid_values_name_their_field(headers: dict[str, str], field: str) -> None:
@@ -168,3 +208,71 @@ def test_flow_control_value() -> None:
     assert spec.flow.period == 5403
     only = parse({"upstash-flow-control-key": "k", "upstash-flow-control-value": "rate=5"}).flow
     assert only is not None and (only.parallelism, only.rate, only.period) == (0, 5, 1.0)
+
+
+def test_unknown_upstash_headers_are_accepted_not_forwarded_and_reported() -> None:
+    """A newer SDK's headers (the Workflow SDKs send Upstash-Feature-Set on every publish)
+    must not break publishing; Herald does not forward what it does not understand."""
+    spec = parse(
+        {"upstash-feature-set": "LazyFetch,InitialBody", "Upstash-Brand-New": "1",
+         "upstash-telemetry-sdk": "py", "upstash-forward-x-a": "1"},
+        query="upstash-from-query=2",
+    )  # fmt: skip
+    assert spec.headers == {"X-A": "1"}
+    assert sorted(spec.ignored) == ["Upstash-Brand-New", "Upstash-Feature-Set",
+                                    "Upstash-From-Query"]  # fmt: skip
+
+
+def test_timeout_defaults_to_the_maximum_unless_configured() -> None:
+    qstash_like = Settings(max_timeout=900)
+    assert parse_publish("https://a.b/c", "", [], qstash_like, NOW).timeout == 900
+    assert SETTINGS.attempt_timeout == 30  # an explicit default still applies
+    assert Settings(default_timeout=5000, max_timeout=900).attempt_timeout == 900
+
+
+def test_callback_headers_configure_the_callback_message_as_a_publish() -> None:
+    spec = parse(
+        {
+            "upstash-callback": "https://cb.example/done",
+            "upstash-callback-forward-x-cb": "yes",
+            "upstash-callback-workflow-runid": "wfr_1",
+            "upstash-callback-label": "cb-label",
+            "upstash-callback-retries": "7",
+            "upstash-callback-timeout": "2m",
+            "upstash-callback-flow-control-key": "cbkey",
+            "upstash-callback-flow-control-value": "parallelism=2",
+            "upstash-callback-redact-fields": "body",
+            "upstash-callback-feature-set": "LazyFetch",
+            "upstash-callback-x-team": "python-sdk-style",
+            "upstash-callback-failure-callback": "https://cb.example/failed",
+            "upstash-callback-failure-callback-forward-x-f": "1",
+            "upstash-callback-failure-callback-retries": "0",
+        }
+    )
+    cb = spec.callback
+    assert cb is not None and cb.url == "https://cb.example/done"
+    assert cb.headers == {"X-Cb": "yes", "Upstash-Workflow-Runid": "wfr_1"}
+    assert (cb.labels, cb.retries, cb.timeout) == (("cb-label",), 7, 120)
+    assert (cb.flow_key, cb.flow_parallelism) == ("cbkey", 2)
+    assert cb.redact is not None and cb.redact.body
+    nested = cb.failure_callback
+    assert nested is not None and nested.url == "https://cb.example/failed"
+    assert (nested.headers, nested.retries) == ({"X-F": "1"}, 0)
+    assert cb.callback is None and spec.failure_callback is None
+    # unknown suffixes configure nothing and are not forwarded (QStash docs); reported
+    assert sorted(spec.ignored) == ["Upstash-Callback-Feature-Set", "Upstash-Callback-X-Team"]
+    # the callback's flow-control key decides the source's shard (its callback is stored
+    # there), unless the source has a key of its own
+    assert choose_shard(spec, "", 16, 0) == shard_for_key("cbkey", 16)
+    own = parse({"upstash-flow-control-key": "mine", "upstash-flow-control-value": "rate=1",
+                 "upstash-callback": "https://cb", "upstash-callback-flow-control-key": "cbkey",
+                 "upstash-callback-flow-control-value": "rate=1"})  # fmt: skip
+    assert choose_shard(own, "", 16, 0) == shard_for_key("mine", 16)
+
+
+def test_stored_callback_configuration_round_trips() -> None:
+    spec = parse({"upstash-failure-callback": "https://f", "upstash-failure-callback-label": "x",
+                  "upstash-failure-callback-callback": "https://g",
+                  "upstash-failure-callback-callback-redact-fields": "header[A]"})  # fmt: skip
+    message = build_message(spec, "msg_1", b"", NOW, None)
+    assert Message.from_json(message.to_json()) == message

@@ -9,7 +9,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from herald_core.errors import NotFound, PayloadTooLarge
+from herald_core.errors import InvalidField, NotFound, PayloadTooLarge
 from herald_core.ids import shard_of
 from herald_core.store import Store
 from herald_gateway.auth import require_admin
@@ -47,6 +47,20 @@ async def read_body(request: Request, limit: int) -> bytes:
             raise PayloadTooLarge(f"body larger than {limit} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+async def json_object(request: Request, limit: int = 1024 * 1024) -> dict[str, Any] | None:
+    """The request's body as a JSON object; None when it has no body."""
+    raw = await read_body(request, limit)
+    if not raw.strip():
+        return None
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise InvalidField("body", "not valid JSON") from None
+    if not isinstance(body, dict):
+        raise InvalidField("body", "must be a JSON object")
+    return body
 
 
 def shard_or_404(store: Store, item_id: str, prefix: str, what: str) -> int:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -14,13 +13,14 @@ from herald_core.ids import new_message_id
 from herald_core.models import Message
 from herald_core.numbers import is_digits
 from herald_core.store import NewMessage, Store
-from herald_gateway.listing import Key, integer, newest_first, values, view_filter
+from herald_gateway.filters import DLQ, Filters, parse
+from herald_gateway.listing import Key, newest_first
 from herald_gateway.publishing import redelivery
 from herald_gateway.routes._common import (
     authorized,
     by_shard,
+    json_object,
     json_response,
-    read_body,
     shard_or_404,
 )
 from herald_gateway.views import dlq_view
@@ -41,9 +41,10 @@ def _cursor(raw: str | None) -> Key | None:
     return (int(score), dlq_id)
 
 
-async def _page(store: Store, query: Any, count: int) -> tuple[list[Entry], Key | None]:
-    matches = view_filter(query, "createdAt")
-    cursor = _cursor(query.get("cursor"))
+async def _page(
+    store: Store, filters: Filters, cursor: Key | None, count: int
+) -> tuple[list[Entry], Key | None]:
+    """Up to `count` matching dead letters, newest failure first, below the cursor."""
 
     async def fetch(wanted: dict[int, Key | None], n: int) -> dict[int, list[tuple[Key, Entry]]]:
         tops = {s: "+inf" if b is None else str(b[0]) for s, b in wanted.items()}
@@ -58,11 +59,31 @@ async def _page(store: Store, query: Any, count: int) -> tuple[list[Entry], Key 
         return out
 
     def keep(entry: Entry) -> bool:
-        return matches(dlq_view(*entry))
+        return filters.matches(dlq_view(*entry))
 
     bounds: dict[int, Key | None] = dict.fromkeys(range(store.keys.shards), cursor)
     page = await newest_first(fetch, bounds, count, keep)
     return page.rows, page.last
+
+
+async def _named(store: Store, filters: Filters, ids: tuple[str, ...]) -> list[Entry]:
+    """The dead letters `dlqIds` names that still exist and match every other filter."""
+    found: list[Entry] = []
+    for shard, shard_ids in by_shard(store, list(dict.fromkeys(ids)), "dlq_").items():
+        entries = await store.dead_letters(shard, shard_ids)
+        found += [(i, e) for i, e in zip(shard_ids, entries, strict=True) if e is not None]
+    return [entry for entry in found if filters.matches(dlq_view(*entry))]
+
+
+async def _selected(store: Store, filters: Filters) -> tuple[list[Entry], Key | None]:
+    """The dead letters a request selects: named by `dlqIds` (all of them unless `count` is
+    given), else a page of those matching the filters (`count`, default 100)."""
+    cursor = _cursor(filters.cursor)
+    ids = filters.get("dlqIds")
+    if ids is not None:
+        named = await _named(store, filters, ids)
+        return named[: filters.count] if filters.count else named, None
+    return await _page(store, filters, cursor, filters.count or 100)
 
 
 def _cursor_text(last: Key | None) -> str | None:
@@ -71,8 +92,7 @@ def _cursor_text(last: Key | None) -> str | None:
 
 async def list_dlq(request: Request) -> Response:
     store = authorized(request)["store"]
-    count = integer(request.query_params, "count", 100, 1, 100)
-    rows, last = await _page(store, request.query_params, count)
+    rows, last = await _selected(store, parse(DLQ, request.query_params.multi_items()))
     body: dict[str, Any] = {"messages": [dlq_view(*row) for row in rows]}
     if last is not None:
         body["cursor"] = _cursor_text(last)
@@ -100,27 +120,15 @@ async def delete_dlq(request: Request) -> Response:
     return Response(status_code=200)
 
 
-async def _selected(request: Request, store: Store, limit: int) -> tuple[list[str], Key | None]:
-    """Dead letters named by `dlqIds` (query or JSON body), else those the filters match."""
-    ids = values(request.query_params, "dlqIds")
-    raw = await read_body(request, 1024 * 1024)
-    if not ids and raw.strip():
-        try:
-            ids = orjson.loads(raw).get("dlqIds") or []
-        except (orjson.JSONDecodeError, AttributeError):
-            raise InvalidField("body", 'expected {"dlqIds": [...]}') from None
-        if not all(isinstance(i, str) for i in ids):
-            raise InvalidField("dlqIds", "must be a list of DLQ ids")
-    if ids:
-        return ids, None
-    rows, last = await _page(store, request.query_params, limit)
-    return [dlq_id for dlq_id, _ in rows], last
+async def _bulk_filters(request: Request) -> Filters:
+    """Filters in the query string, or a JSON body such as the Python SDK's `{"dlqIds"}`."""
+    return parse(DLQ, request.query_params.multi_items(), await json_object(request))
 
 
 async def delete_many(request: Request) -> Response:
     store = authorized(request)["store"]
-    limit = integer(request.query_params, "count", 100, 1, 100)
-    ids, last = await _selected(request, store, limit)
+    entries, last = await _selected(store, await _bulk_filters(request))
+    ids = [dlq_id for dlq_id, _ in entries]
     body: dict[str, Any] = {
         "deleted": await store.delete_dead_letters(by_shard(store, ids, "dlq_"))
     }
@@ -162,10 +170,9 @@ async def retry_one(request: Request) -> Response:
 
 async def retry_many(request: Request) -> Response:
     store = authorized(request)["store"]
-    limit = integer(request.query_params, "count", 100, 1, 100)
-    ids, last = await _selected(request, store, limit)
+    entries, last = await _selected(store, await _bulk_filters(request))
     responses = []
-    for dlq_id in ids:
+    for dlq_id, _ in entries:
         message_id = await _retry(request, store, dlq_id)
         if message_id is not None:
             responses.append({"messageId": message_id})

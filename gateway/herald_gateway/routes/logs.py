@@ -11,9 +11,10 @@ from herald_core.errors import InvalidField
 from herald_core.ids import shard_of
 from herald_core.numbers import is_digits
 from herald_core.store import Store
-from herald_gateway.listing import Key, integer, newest_first, states, values, view_filter
+from herald_gateway.filters import LOGS, parse
+from herald_gateway.listing import Key, newest_first
 from herald_gateway.routes._common import authorized, json_response
-from herald_gateway.views import STATES, log_view
+from herald_gateway.views import log_view
 
 
 def _cursor(raw: str | None, shards: int) -> Key | None:
@@ -34,15 +35,15 @@ def _end(bound: Key | None, shard: int) -> str:
 
 
 async def _page(store: Store, request: Request) -> dict[str, Any]:
-    query = request.query_params
+    filters = parse(LOGS, request.query_params.multi_items())
     shards = store.keys.shards
-    count = integer(query, "count", 100, 1, 1000)
-    cursor = _cursor(query.get("cursor"), shards)
-    wanted_states = states(query, STATES)
-    matches = view_filter(query, "time")
-    ids = values(query, "messageIds") + values(query, "messageId")
-    scope = sorted({s for s in (shard_of(i, shards) for i in ids) if s is not None}) if ids else []
-    bounds: dict[int, Key | None] = {s: cursor for s in (scope or range(shards))}
+    cursor = _cursor(filters.cursor, shards)
+    # rows must match every id filter given: the shards of one of them hold them all
+    ids = filters.get("messageIds") or filters.get("messageId")
+    scope = range(shards) if ids is None else sorted(
+        {s for s in (shard_of(i, shards) for i in ids) if s is not None}
+    )  # fmt: skip
+    bounds: dict[int, Key | None] = dict.fromkeys(scope, cursor)
 
     async def fetch(wanted: dict[int, Key | None], n: int) -> dict[int, list[tuple[Key, Any]]]:
         rows = await store.read_logs({s: _end(b, s) for s, b in wanted.items()}, n)
@@ -55,11 +56,9 @@ async def _page(store: Store, request: Request) -> dict[str, Any]:
         return out
 
     def keep(row: tuple[bytes, dict[bytes, bytes]]) -> bool:
-        if wanted_states and row[1][b"s"].decode() not in wanted_states:
-            return False
-        return matches(log_view(*row))
+        return filters.matches(log_view(*row))
 
-    page = await newest_first(fetch, bounds, count, keep)
+    page = await newest_first(fetch, bounds, filters.count or 100, keep)
     body: dict[str, Any] = {"events": [log_view(*row) for row in page.rows]}
     if page.last is not None:
         body["cursor"] = "-".join(map(str, page.last))

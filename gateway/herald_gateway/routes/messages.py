@@ -2,27 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from herald_core.errors import InvalidField, NotFound
+from herald_core.errors import NotFound
 from herald_core.store import Store
-from herald_gateway.listing import integer, values, view_filter
+from herald_gateway.filters import MESSAGES, Filters, parse
 from herald_gateway.routes._common import (
     authorized,
     by_shard,
+    json_object,
     json_response,
     now_ms,
-    read_body,
     shard_or_404,
 )
 from herald_gateway.views import message_view
 
-_FILTERS = ("topicName", "queueName", "url", "label", "scheduleId", "callerIp", "callerIP",
-            "fromDate", "toDate", "host", "path", "endpointName")  # fmt: skip
+#: Messages whose metadata one round trip reads while matching filters.
+_CHUNK = 1000
 
 
 def _shard(store: Store, item_id: str) -> int:
@@ -46,46 +43,36 @@ async def cancel_message(request: Request) -> Response:
     return json_response({"cancelled": 1})
 
 
-async def _body_ids(request: Request) -> list[str] | None:
-    raw = await read_body(request, 1024 * 1024)
-    if not raw.strip():
-        return None
-    try:
-        ids = orjson.loads(raw).get("messageIds")
-    except (orjson.JSONDecodeError, AttributeError):
-        raise InvalidField("body", 'expected {"messageIds": [...]}') from None
-    if ids is not None and not (isinstance(ids, list) and all(isinstance(i, str) for i in ids)):
-        raise InvalidField("messageIds", "must be a list of message ids")
-    return ids or None
-
-
-async def _matching(store: Store, query: Any, limit: int | None) -> dict[int, list[str]]:
-    """Pending messages matching the query's filters (all of them without filters)."""
-    pending = await store.pending()
-    if not any(values(query, name) for name in _FILTERS):
-        chosen = {s: ids for s, ids in pending.items() if ids}
-    else:
-        keep = view_filter(query, "createdAt")
-        chosen = {}
-        for shard, ids in pending.items():
-            metas = await store.metadata(shard, ids)
-            chosen[shard] = [m.id for m in metas if m is not None and keep(message_view(m))]
-    if limit is not None:
-        remaining, limited = limit, {}
-        for shard, ids in chosen.items():
-            limited[shard], remaining = ids[:remaining], remaining - len(ids[:remaining])
-        chosen = limited
+async def _targets(store: Store, filters: Filters) -> dict[int, list[str]]:
+    """The messages a bulk cancel selects, by shard: those named by `messageIds` (else every
+    pending one) that match every other filter, at most `count` of them."""
+    named = filters.get("messageIds")
+    candidates = await store.pending() if named is None else by_shard(store, list(named), "msg_")
+    remaining = filters.count
+    chosen: dict[int, list[str]] = {}
+    for shard, ids in candidates.items():
+        ids = list(dict.fromkeys(ids))
+        if not filters.only("messageIds"):  # read only what the filters need to look at
+            kept = []
+            for at in range(0, len(ids), _CHUNK):
+                metas = await store.metadata(shard, ids[at : at + _CHUNK])
+                kept += [m.id for m in metas if m is not None and filters.matches(message_view(m))]
+                if remaining is not None and len(kept) >= remaining:
+                    break
+            ids = kept
+        if remaining is not None:
+            ids, remaining = ids[:remaining], remaining - len(ids[:remaining])
+        if ids:
+            chosen[shard] = ids
+        if remaining == 0:
+            break
     return chosen
 
 
 async def cancel_many(request: Request) -> Response:
-    """JSON body `{"messageIds": [...]}` (no body: all), or query `messageIds` / filters."""
+    """Filters (herald_gateway.filters) in the query or a JSON body such as the Python SDK's
+    `{"messageIds": [...]}`; no filter at all cancels every pending message (`count` caps it)."""
     store = authorized(request)["store"]
-    query = request.query_params
-    ids = values(query, "messageIds") or await _body_ids(request)
-    if ids:
-        targets = by_shard(store, ids, "msg_")
-    else:
-        limit = integer(query, "count", 0, 1, 500) if query.get("count") else None
-        targets = await _matching(store, query, limit)
-    return json_response({"cancelled": await store.cancel(targets, now_ms())})
+    filters = parse(MESSAGES, request.query_params.multi_items(), await json_object(request))
+    cancelled = await store.cancel(await _targets(store, filters), now_ms())
+    return json_response({"cancelled": cancelled})

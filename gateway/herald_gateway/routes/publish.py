@@ -27,7 +27,7 @@ def _raw_path(request: Request) -> bytes:
 async def publish(request: Request) -> Response:
     destination = _raw_path(request)[len(_PREFIX) :].decode("latin-1")
     if not is_url_destination(destination):  # a topic: herald_gateway.fanout (own auth)
-        return await publish_topic(request, state(request), destination)
+        return await publish_topic(request, state(request), unquote(destination))
     return await _store(request, destination, None)
 
 
@@ -37,7 +37,7 @@ async def enqueue(request: Request) -> Response:
     name, _, destination = rest.partition("/")
     queue = parse_name(unquote(name), "queue name")
     if not is_url_destination(destination):  # every subscription's message in the queue
-        return await publish_topic(request, state(request), destination, queue)
+        return await publish_topic(request, state(request), unquote(destination), queue)
     return await _store(request, destination, queue)
 
 
@@ -54,6 +54,7 @@ async def _store(request: Request, destination: str, queue: str | None) -> Respo
         now_ms,
         queue,
     )
+    st["metrics"].record_unknown_headers(spec.ignored)
     caller_ip = request.client.host if request.client else None
     worker = st["worker"]
     accepted = await accept(store, settings, spec, body, now_ms, caller_ip,

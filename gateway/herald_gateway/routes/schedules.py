@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from typing import Any
+from urllib.parse import unquote
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -38,6 +39,8 @@ async def create(request: Request) -> Response:
     raw_path: bytes = request.scope.get("raw_path") or request.scope["path"].encode()
     destination = raw_path[len(_PREFIX) :].decode("latin-1")
     to_url = is_url_destination(destination)
+    if not to_url:
+        destination = unquote(destination)  # `namespace%2Fname` names `namespace/name`
     cron = parse_cron(request.headers.get("upstash-cron", ""))
     schedule_id = request.headers.get("upstash-schedule-id")
     if schedule_id is None:
@@ -58,7 +61,9 @@ async def create(request: Request) -> Response:
         if await st["routing"].lookup(topic_id(namespace, name)) is None:
             raise NotFound(f'topic "{namespace}/{name}" not found')
     # 400 now, not at a tick
-    parse_publish(destination if to_url else _PROBE_URL, query, headers, settings, now, queue)
+    spec = parse_publish(destination if to_url else _PROBE_URL, query, headers, settings, now,
+                         queue)  # fmt: skip
+    st["metrics"].record_unknown_headers(spec.ignored)
     body = await read_body(request, settings.max_body_bytes)
     schedule = Schedule(
         id=schedule_id, cron=cron.source, destination=destination, query=query,
@@ -116,14 +121,11 @@ def schedule_view(schedule: Schedule, settings: Settings, states: dict[str, str]
         scheduleId=schedule.id, cron=schedule.cron,
         destination=spec.url if to_url else schedule.destination,
         createdAt=schedule.created_at, retries=spec.max_retries, isPaused=schedule.paused,
-        callerIp=schedule.caller_ip,
     )  # fmt: skip
+    if schedule.caller_ip is not None:  # never `null`: the OpenAPI schema says a string
+        view["callerIp"] = schedule.caller_ip
     if spec.not_before > now:
         view["delay"] = (spec.not_before - now) // 1000
-    if spec.flow is not None:
-        view.update(flowControlKey=spec.flow.key, period=int(spec.flow.period))
-        view.update({k: v for k, v in (("parallelism", spec.flow.parallelism),
-                                       ("rate", spec.flow.rate)) if v})  # fmt: skip
     optional = {"lastScheduleTime": schedule.last_tick, "nextScheduleTime": schedule.next_tick,
                 "error": schedule.error}  # fmt: skip
     view.update({k: v for k, v in optional.items() if v is not None})

@@ -1,4 +1,4 @@
-"""Health, readiness, metrics and signing keys."""
+"""Health, readiness, metrics, signing keys and the OpenAPI document."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from starlette.responses import PlainTextResponse, Response
 
 from herald_core.errors import StoreError
 from herald_core.signing import new_signing_key
+from herald_gateway.openapi import document_bytes
 from herald_gateway.routes._common import authorized, json_response, now_ms, state
 
 
@@ -27,6 +28,11 @@ async def metrics(request: Request) -> Response:
     except StoreError:  # metrics must render even when Redis is down
         st["metrics"].redis_errors.inc()
     return Response(st["metrics"].render(), media_type="text/plain; version=0.0.4")
+
+
+async def openapi(request: Request) -> Response:
+    """Herald's OpenAPI document (herald_gateway.openapi): public, like /healthz."""
+    return Response(document_bytes(), media_type="application/json")
 
 
 async def get_keys(request: Request) -> Response:
