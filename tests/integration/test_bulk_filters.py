@@ -165,15 +165,20 @@ def _populate(out: Publisher) -> list[Sent]:
     return out.sent
 
 
-def alive(gateway: Gateway, sent: list[Sent]) -> set[str]:
-    """The ids of `sent` still pending (GET answers 200; 404 once cancelled)."""
+def present(gateway: Gateway, collection: str, ids: list[str]) -> set[str]:
+    """Those of `ids` that `GET {collection}/{id}` still finds (200; 404 once gone)."""
     found = set()
-    for s in sent:
-        status = gateway.client.get(f"/v2/messages/{s.id}").status_code
+    for one in ids:
+        status = gateway.client.get(f"{collection}/{one}").status_code
         assert status in (200, 404)
         if status == 200:
-            found.add(s.id)
+            found.add(one)
     return found
+
+
+def alive(gateway: Gateway, sent: list[Sent]) -> set[str]:
+    """The ids of `sent` still pending."""
+    return present(gateway, "/v2/messages", [s.id for s in sent])
 
 
 def labelled(*labels: str) -> Callable[[Sent], bool]:
@@ -397,13 +402,7 @@ def dead(
 
 def in_dlq(gateway: Gateway, sent: list[Sent]) -> set[str]:
     """The dead letters of `sent` still there (by DLQ id)."""
-    found = set()
-    for s in sent:
-        status = gateway.client.get(f"/v2/dlq/{s.dlq_id}").status_code
-        assert status in (200, 404)
-        if status == 200:
-            found.add(s.dlq_id)
-    return found
+    return present(gateway, "/v2/dlq", [s.dlq_id for s in sent])
 
 
 DLQ_CASES: dict[str, Case] = {
