@@ -133,6 +133,12 @@ class Settings(BaseSettings):
     #: Operator: server-side timeout of Kubernetes watch requests (s); the client gives up
     #: a little later, so a silently dropped connection is noticed.
     operator_watch_timeout: int = Field(default=300, ge=10)
+    #: Operator: sync namespace tokens (Secrets labelled `herald.dev/token`) into Redis.
+    #: Off, the operator lists and watches no Secret for them and revokes those it stored.
+    namespace_tokens: bool = True
+    #: Operator: Subscription headers may be read from Secrets in the Subscription's
+    #: namespace. Off (the default), the operator reads no Secret for them.
+    subscription_secrets: bool = False
 
     #: Log as JSON lines instead of text; and the level.
     log_json: bool = False
