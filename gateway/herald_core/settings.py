@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     #: Address and port the gateway listens on.
     host: str = "0.0.0.0"
     port: int = Field(default=8080, ge=1, le=65535)
+    #: Port of the gateway's metrics listener: `/metrics` (Prometheus, unauthenticated) is
+    #: served there and only there, never on `port`; 0 serves no metrics at all.
+    metrics_port: int = Field(default=9090, ge=0, le=65535)
     #: What this process runs: `api`, `worker` or both (comma-separated).
     roles: str = "api,worker"
     #: Admin tokens accepted as `Authorization: Bearer ...` (comma-separated for several).

@@ -57,8 +57,12 @@ def test_gateway_probes(helm: Helm) -> None:
     gateway = container(helm.render(), "herald-gateway")
     assert gateway["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
     assert gateway["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
-    assert gateway["ports"] == [{"name": "http", "containerPort": 8080, "protocol": "TCP"}]
+    assert gateway["ports"] == [
+        {"name": "http", "containerPort": 8080, "protocol": "TCP"},
+        {"name": "metrics", "containerPort": 9090, "protocol": "TCP"},
+    ]
     assert env_of(gateway)["HERALD_PORT"]["value"] == "8080"
+    assert env_of(gateway)["HERALD_METRICS_PORT"]["value"] == "9090"
 
 
 def test_probes_can_be_turned_off(helm: Helm) -> None:
@@ -153,13 +157,17 @@ def test_disruption_budgets_select_their_component(helm: Helm) -> None:
         assert spec["selector"]["matchLabels"]["app.kubernetes.io/component"] == component
 
 
-def test_ingress_routes_every_path_to_the_gateway(helm: Helm) -> None:
-    ingress = one(helm.render(HA), "Ingress", "herald")
+def test_ingress_routes_the_api_port_only_never_metrics(helm: Helm) -> None:
+    docs = helm.render(HA)
+    ingress = one(docs, "Ingress", "herald")
     assert ingress["spec"]["ingressClassName"] == "nginx"
     [rule] = ingress["spec"]["rules"]
     assert rule["host"] == "herald.example.com"
     [path] = rule["http"]["paths"]
     assert path["backend"]["service"] == {"name": "herald", "port": {"name": "http"}}
+    # The Service behind it exposes the API port alone: /metrics lives on another port.
+    service = one(docs, "Service", "herald")
+    assert [p["targetPort"] for p in service["spec"]["ports"]] == ["http"]
     assert ingress["spec"]["tls"] == [{"hosts": ["herald.example.com"],
                                        "secretName": "herald-tls"}]  # fmt: skip
 
@@ -169,18 +177,33 @@ def test_ingress_without_hosts_is_refused(helm: Helm) -> None:
     assert "gateway.ingress.hosts" in error
 
 
-def test_service_monitor_scrapes_gateways_and_workers(helm: Helm) -> None:
+def test_service_monitor_scrapes_the_metrics_ports(helm: Helm) -> None:
     docs = helm.render(HA)
     monitor = one(docs, "ServiceMonitor", "herald")
     assert monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
     [endpoint] = monitor["spec"]["endpoints"]
-    assert endpoint["port"] == "http" and endpoint["path"] == "/metrics"
-    [expression] = monitor["spec"]["selector"]["matchExpressions"]
-    assert expression["values"] == ["gateway", "worker"]
-    for service in find(docs, "Service"):
-        component = service["metadata"]["labels"]["app.kubernetes.io/component"]
-        if component in ("gateway", "worker"):
-            assert [p["name"] for p in service["spec"]["ports"]] == ["http"]
+    assert endpoint["port"] == "metrics" and endpoint["path"] == "/metrics"
+    selector = monitor["spec"]["selector"]["matchLabels"]
+    assert selector["herald.dev/metrics"] == "true"
+    selected = [
+        s
+        for s in find(docs, "Service")
+        if all(s["metadata"]["labels"].get(k) == v for k, v in selector.items())
+    ]
+    by_component = {s["metadata"]["labels"]["app.kubernetes.io/component"]: s for s in selected}
+    assert set(by_component) == {"gateway", "worker", "operator"}
+    for component, service in by_component.items():
+        assert service["metadata"]["name"] == f"herald-{component}-metrics"
+        assert service["spec"]["clusterIP"] == "None"
+        assert service["spec"]["ports"] == [
+            {"name": "metrics", "port": 9090, "targetPort": "metrics", "protocol": "TCP"}
+        ]
+        assert service["spec"]["selector"]["app.kubernetes.io/component"] == component
+        ports = {p["name"]: p["containerPort"] for p in container(docs, f"herald-{component}")
+                 ["ports"]}  # fmt: skip
+        assert ports["metrics"] == 9090
+        assert env_of(container(docs, f"herald-{component}"))["HERALD_METRICS_PORT"] == {
+            "name": "HERALD_METRICS_PORT", "value": "9090"}  # fmt: skip
 
 
 def test_prometheus_rules_cover_backlog_dlq_failures_and_redis(helm: Helm) -> None:
@@ -213,9 +236,20 @@ def test_network_policies_restrict_ingress_only(helm: Helm) -> None:
     [peer] = redis_rule["from"]
     assert peer["podSelector"]["matchExpressions"][0]["values"] == ["gateway", "worker",
                                                                     "operator"]  # fmt: skip
-    [gateway_rule] = policies["herald-gateway"]["ingress"]
-    assert gateway_rule["from"] == [{"namespaceSelector": {"matchLabels": {
+    api_rule, metrics_rule = policies["herald-gateway"]["ingress"]
+    assert api_rule["ports"] == [{"port": "http", "protocol": "TCP"}]
+    assert api_rule["from"] == [{"namespaceSelector": {"matchLabels": {
         "herald.dev/publisher": "true"}}}]  # fmt: skip
+    # Publishers may not scrape: the metrics port admits only networkPolicy.metricsFrom.
+    monitoring = [{"namespaceSelector": {"matchLabels": {
+        "kubernetes.io/metadata.name": "monitoring"}}}]  # fmt: skip
+    assert metrics_rule == {"ports": [{"port": "metrics", "protocol": "TCP"}],
+                            "from": monitoring}  # fmt: skip
+    assert policies["herald-worker"]["ingress"] == [metrics_rule]
+    assert policies["herald-operator"]["ingress"] == [
+        {"ports": [{"port": "health", "protocol": "TCP"}]},
+        metrics_rule,
+    ]
 
 
 def test_image_tag_defaults_to_app_version_and_digest_wins(helm: Helm) -> None:
