@@ -206,19 +206,35 @@ def test_service_monitor_scrapes_the_metrics_ports(helm: Helm) -> None:
             "name": "HERALD_METRICS_PORT", "value": "9090"}  # fmt: skip
 
 
-def test_prometheus_rules_cover_backlog_dlq_failures_and_redis(helm: Helm) -> None:
+def test_prometheus_rules_cover_backlog_dlq_failures_redis_and_objects(helm: Helm) -> None:
     rule = one(helm.render(HA), "PrometheusRule", "herald")
     [group] = rule["spec"]["groups"]
     alerts: dict[str, Doc] = {r["alert"]: r for r in group["rules"]}
     assert set(alerts) == {"HeraldBacklogStale", "HeraldDeadLettersGrowing",
                            "HeraldDeliveryFailureRatioHigh", "HeraldRedisErrors",
-                           "HeraldGatewayDown", "HeraldScheduleTicksFailing"}  # fmt: skip
+                           "HeraldGatewayDown", "HeraldScheduleTicksFailing",
+                           "HeraldTopicNotReady", "HeraldSubscriptionNotReady",
+                           "HeraldTopicDegraded", "HeraldSubscriptionDegraded",
+                           "HeraldOperatorReconcileErrors"}  # fmt: skip
+    # The series come from the metrics Services the ServiceMonitor scrapes.
+    assert 'service=~"herald-gateway-metrics|herald-worker-metrics"' in alerts[
+        "HeraldBacklogStale"]["expr"]  # fmt: skip
     assert "herald_backlog_oldest_age_seconds" in alerts["HeraldBacklogStale"]["expr"]
     assert "herald_dlq_size" in alerts["HeraldDeadLettersGrowing"]["expr"]
     ratio = alerts["HeraldDeliveryFailureRatioHigh"]["expr"]
     assert 'outcome=~"retry|failed"' in ratio and "herald_deliveries_total" in ratio
     assert "herald_redis_errors_total" in alerts["HeraldRedisErrors"]["expr"]
     assert 'outcome="failed"' in alerts["HeraldScheduleTicksFailing"]["expr"]
+    operator = 'namespace="herald", service="herald-operator-metrics"'
+    for kind in ("Topic", "Subscription"):
+        not_ready = alerts[f"Herald{kind}NotReady"]
+        assert not_ready["expr"] == (f'max(herald_operator_objects{{{operator}, kind="{kind}", '
+                                     'condition="Ready", status!="True"}) > 0')  # fmt: skip
+        assert not_ready["for"] == "15m"
+        degraded = alerts[f"Herald{kind}Degraded"]["expr"]
+        assert f'kind="{kind}", condition="Degraded", status="True"' in degraded
+    errors = alerts["HeraldOperatorReconcileErrors"]["expr"]
+    assert "herald_operator_reconciles_total" in errors and 'outcome=~"error|failed"' in errors
     for name, alert in alerts.items():
         if name != "HeraldGatewayDown":
             assert 'namespace="herald"' in alert["expr"]
@@ -258,3 +274,10 @@ def test_image_tag_defaults_to_app_version_and_digest_wins(helm: Helm) -> None:
     assert pinned == "registry.example.com/herald@sha256:" + "0" * 64
     assert pod_specs(helm.render(HA))["herald-gateway"]["imagePullSecrets"] == [
         {"name": "registry-credentials"}]  # fmt: skip
+
+
+def test_without_operator_no_operator_alerts_or_metrics_service(helm: Helm) -> None:
+    docs = helm.render(HA, sets=("operator.enabled=false",))
+    [group] = one(docs, "PrometheusRule", "herald")["spec"]["groups"]
+    assert not [r for r in group["rules"] if "operator" in r["expr"]]
+    assert not find(docs, "Service", "herald-operator-metrics")
