@@ -304,3 +304,33 @@ spec:
 {{- $url }}
 {{- end }}
 {{- end }}
+
+{{/*
+A Kubernetes memory quantity (`1Gi`, `512Mi`, `2G`, `1073741824`) in bytes.
+*/}}
+{{- define "herald.quantityBytes" -}}
+{{- $quantity := toString . }}
+{{- $number := regexFind "^[0-9]+([.][0-9]+)?" $quantity }}
+{{- $unit := trimPrefix $number $quantity }}
+{{- $units := dict "" 1 "k" 1000 "M" 1000000 "G" 1000000000 "T" 1000000000000 "Ki" 1024 "Mi" 1048576 "Gi" 1073741824 "Ti" 1099511627776 }}
+{{- if or (not $number) (not (hasKey $units $unit)) }}
+{{- fail (printf "cannot read the memory quantity %q (use e.g. 1Gi or 512Mi)" $quantity) }}
+{{- end }}
+{{- mulf (float64 $number) (index $units $unit) | floor | int64 }}
+{{- end }}
+
+{{/*
+The bundled Redis' maxmemory: redis.bundled.maxmemory, else maxmemoryPercent of the memory
+limit in bytes. Without either Redis would grow until the kernel kills it: refused.
+*/}}
+{{- define "herald.redis.maxmemory" -}}
+{{- $redis := .Values.redis.bundled }}
+{{- $limit := dig "limits" "memory" "" ($redis.resources | default dict) }}
+{{- if $redis.maxmemory }}
+{{- $redis.maxmemory }}
+{{- else if $limit }}
+{{- div (mul (include "herald.quantityBytes" $limit | int64) (int $redis.maxmemoryPercent)) 100 }}
+{{- else }}
+{{- fail "redis.bundled needs resources.limits.memory or maxmemory: an unbounded Redis is OOM-killed instead of refusing publishes" }}
+{{- end }}
+{{- end }}
