@@ -33,8 +33,9 @@ spec:
         {{- with $values.podLabels }}
         {{- toYaml . | nindent 8 }}
         {{- end }}
-      {{- with $values.podAnnotations }}
       annotations:
+        checksum/secrets: {{ include "herald.secretsChecksum" $root }}
+        {{- with $values.podAnnotations }}
         {{- toYaml . | nindent 8 }}
       {{- end }}
     spec:

@@ -334,3 +334,27 @@ limit in bytes. Without either Redis would grow until the kernel kills it: refus
 {{- fail "redis.bundled needs resources.limits.memory or maxmemory: an unbounded Redis is OOM-killed instead of refusing publishes" }}
 {{- end }}
 {{- end }}
+
+{{/*
+checksum/secrets: a hash of the data of every Secret the pods read (the chart's own and any
+existingSecret), read from the cluster with `lookup` at install/upgrade time. Pods restart
+on the `helm upgrade` after a rotated Secret; the chart's generated Secrets never change (they
+are kept on upgrade), so they never cause a restart. Rendering without a cluster (`helm
+template`, GitOps tools) sees no Secret and a constant hash: restart there with `kubectl
+rollout restart`, or let a controller such as Stakater Reloader do it (podAnnotations).
+*/}}
+{{- define "herald.secretsChecksum" -}}
+{{- $names := list (include "herald.auth.secretName" .) }}
+{{- if eq .Values.redis.mode "bundled" }}
+{{- $names = append $names (include "herald.redis.secretName" .) }}
+{{- else }}
+{{- $names = append $names .Values.redis.external.existingSecret }}
+{{- $names = append $names .Values.redis.external.sentinel.existingSecret }}
+{{- end }}
+{{- $parts := list }}
+{{- range $name := compact $names }}
+{{- $data := (lookup "v1" "Secret" $.Release.Namespace $name).data | default dict }}
+{{- $parts = append $parts (printf "%s:%s" $name (toJson $data)) }}
+{{- end }}
+{{- join "\n" $parts | sha256sum }}
+{{- end }}
