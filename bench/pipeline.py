@@ -284,6 +284,7 @@ def _gateway_env(redis_url: str, port: int, token: str, extra: dict[str, str]) -
         HERALD_REDIS_URL=redis_url,
         HERALD_HOST="127.0.0.1",
         HERALD_PORT=str(port),
+        HERALD_METRICS_PORT="0",  # no second listener: several stacks may share the machine
         HERALD_TOKEN=token,
         HERALD_CURRENT_SIGNING_KEY=new_signing_key(),
         HERALD_NEXT_SIGNING_KEY=new_signing_key(),

@@ -330,6 +330,7 @@ def gateway_env(redis_url: str, port: int) -> dict[str, str]:
         "HERALD_REDIS_URL": redis_url,
         "HERALD_HOST": "127.0.0.1",
         "HERALD_PORT": str(port),
+        "HERALD_METRICS_PORT": "0",
         "HERALD_TOKEN": TOKEN,
         "HERALD_CURRENT_SIGNING_KEY": CURRENT_KEY,
         "HERALD_NEXT_SIGNING_KEY": NEXT_KEY,

@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     #: Address and port the gateway listens on.
     host: str = "0.0.0.0"
     port: int = Field(default=8080, ge=1, le=65535)
+    #: Port of the gateway's metrics listener: `/metrics` (Prometheus, unauthenticated) is
+    #: served there and only there, never on `port`; 0 serves no metrics at all.
+    metrics_port: int = Field(default=9090, ge=0, le=65535)
     #: What this process runs: `api`, `worker` or both (comma-separated).
     roles: str = "api,worker"
     #: Admin tokens accepted as `Authorization: Bearer ...` (comma-separated for several).
@@ -133,6 +136,12 @@ class Settings(BaseSettings):
     #: Operator: server-side timeout of Kubernetes watch requests (s); the client gives up
     #: a little later, so a silently dropped connection is noticed.
     operator_watch_timeout: int = Field(default=300, ge=10)
+    #: Operator: sync namespace tokens (Secrets labelled `herald.dev/token`) into Redis.
+    #: Off, the operator lists and watches no Secret for them and revokes those it stored.
+    namespace_tokens: bool = True
+    #: Operator: Subscription headers may be read from Secrets in the Subscription's
+    #: namespace. Off (the default), the operator reads no Secret for them.
+    subscription_secrets: bool = False
 
     #: Log as JSON lines instead of text; and the level.
     log_json: bool = False

@@ -30,6 +30,7 @@ from herald_core.tasks import cancel_and_wait
 from herald_gateway.keyring import KeyRing
 from herald_gateway.limits import RequestLimits
 from herald_gateway.metrics import Metrics
+from herald_gateway.metrics_listener import MetricsListener
 from herald_gateway.routes import publish, system
 from herald_gateway.routes._common import json_response
 from herald_gateway.routes.flow_control import FLOW_CONTROL_ROUTES
@@ -83,6 +84,8 @@ def check_settings(settings: Settings) -> None:
         if len(getattr(settings, name).get_secret_value().encode()) < 32:
             raise ConfigError(f"HERALD_{name.upper()} must be at least 32 bytes")
     policy_for(settings)  # a malformed HERALD_EGRESS_* entry stops the start here
+    if settings.metrics_port == settings.port:
+        raise ConfigError("HERALD_METRICS_PORT must differ from HERALD_PORT")
 
 
 def create_app(settings: Settings, sender_factory: SenderFactory = _default_sender) -> Starlette:
@@ -143,7 +146,7 @@ def create_app(settings: Settings, sender_factory: SenderFactory = _default_send
         Route("/v2/openapi.json", system.openapi, methods=["GET"]),
         Route("/healthz", system.healthz, methods=["GET"]),
         Route("/readyz", system.readyz, methods=["GET"]),
-        Route("/metrics", system.metrics, methods=["GET"]),
+        # /metrics: only on HERALD_METRICS_PORT (MetricsListener), never on the API port.
     ]
     return Starlette(
         routes=routes,
@@ -153,5 +156,5 @@ def create_app(settings: Settings, sender_factory: SenderFactory = _default_send
             HTTPException: _http_error,
             ClientDisconnect: _client_gone,
         },
-        middleware=[limits(settings)],
+        middleware=[Middleware(MetricsListener, port=settings.metrics_port), limits(settings)],
     )

@@ -10,6 +10,7 @@ import argparse
 import os
 import secrets
 import signal
+import socket
 import sys
 from pathlib import Path
 
@@ -24,8 +25,23 @@ from herald_core.signing import new_signing_key
 _CREDENTIALS = ("HERALD_TOKEN", "HERALD_CURRENT_SIGNING_KEY", "HERALD_NEXT_SIGNING_KEY")
 
 
+def listen(host: str, port: int) -> socket.socket:
+    """A bound TCP socket, as uvicorn binds its own (IPv6 when the host is)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc}") from exc
+    sock.set_inheritable(True)
+    return sock
+
+
 def serve(settings: Settings) -> None:
-    """Run the gateway until SIGINT/SIGTERM."""
+    """Run the gateway until SIGINT/SIGTERM: the API on HERALD_PORT and, in the same server
+    (so on the same state), /metrics on HERALD_METRICS_PORT (herald_gateway.metrics_listener)."""
     import uvicorn
 
     from herald_gateway.app import create_app
@@ -43,7 +59,8 @@ def serve(settings: Settings) -> None:
         log_config=None,
         timeout_graceful_shutdown=int(settings.shutdown_grace) + 5,
     )
-    uvicorn.Server(config).run()
+    ports = [settings.port] + ([settings.metrics_port] if settings.metrics_port else [])
+    uvicorn.Server(config).run(sockets=[listen(settings.host, port) for port in ports])
 
 
 def dev_credentials(data_dir: Path) -> dict[str, str]:
@@ -63,7 +80,9 @@ def dev_credentials(data_dir: Path) -> dict[str, str]:
     return values
 
 
-def run_dev(port: int, data_dir: Path, manifests: Path | None = None) -> None:
+def run_dev(
+    port: int, data_dir: Path, manifests: Path | None = None, metrics_port: int = 0
+) -> None:
     from herald_gateway.embedded import RedisServer
 
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -75,6 +94,7 @@ def run_dev(port: int, data_dir: Path, manifests: Path | None = None) -> None:
             redis_url=redis.url,
             redis_mode="standalone",  # the embedded server, whatever HERALD_REDIS_MODE says
             port=port,
+            metrics_port=metrics_port,
             host="127.0.0.1",
             token=SecretStr(credentials["HERALD_TOKEN"]),
             current_signing_key=SecretStr(credentials["HERALD_CURRENT_SIGNING_KEY"]),
@@ -113,6 +133,8 @@ def _parser() -> argparse.ArgumentParser:
     dev = sub.add_parser("dev", help="embedded Redis + gateway on localhost, for development")
     dev.add_argument("--port", type=int, default=8080)
     dev.add_argument("--data-dir", type=Path, default=Path(".herald"))
+    dev.add_argument("--metrics-port", type=int, default=0, metavar="PORT",
+                     help="serve /metrics on this port (default: none)")  # fmt: skip
     dev.add_argument("--manifests", type=Path, default=Path("examples"), metavar="DIR",
                      help="apply the Topic/Subscription YAML in DIR")  # fmt: skip
     gateway = sub.add_parser("gateway", help="the API and delivery workers (production)")
@@ -135,7 +157,7 @@ def main(argv: list[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     try:
         if args.command == "dev":
-            run_dev(args.port, args.data_dir, args.manifests)
+            run_dev(args.port, args.data_dir, args.manifests, args.metrics_port)
         elif args.command == "gateway":
             settings = Settings() if args.port is None else Settings(port=args.port)
             configure_logging(settings.log_level, json=settings.log_json)

@@ -143,7 +143,7 @@ async def topic_sync(name: str, namespace: str, spec: Any, status: Any, meta: An
 
 async def topic_resync(**kwargs: Any) -> None:
     await cast(Any, topic_sync)(**kwargs)
-    await reconcile_tokens(kwargs["memo"], kwargs["token_secrets"])  # heals a flushed Redis
+    await reconcile_tokens(kwargs["memo"], kwargs.get("token_secrets"))  # heals a flushed Redis
 
 
 @kopf.on.delete(GROUP, VERSION, "topics")
@@ -198,7 +198,7 @@ async def subscription_sync(name: str, namespace: str, spec: Any, status: Any, m
 
 async def subscription_resync(**kwargs: Any) -> None:
     await cast(Any, subscription_sync)(**kwargs)
-    await reconcile_tokens(kwargs["memo"], kwargs["token_secrets"])
+    await reconcile_tokens(kwargs["memo"], kwargs.get("token_secrets"))
 
 
 @kopf.on.delete(GROUP, VERSION, "subscriptions")

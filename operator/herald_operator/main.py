@@ -3,7 +3,10 @@
 Watches every namespace unless `--namespace` narrows it; finds the cluster through the
 in-cluster service account or $KUBECONFIG (kopf's login handlers), and Redis through
 HERALD_REDIS_URL. One replica runs `--standalone` (the default); several run active/standby
-with `--peering NAME` (a KopfPeering object, as kopf documents).
+with `--peering NAME` (a KopfPeering object, as kopf documents). Features that read Secrets
+are registered only when their setting is on (HERALD_NAMESPACE_TOKENS), so the operator
+needs RBAC on Secrets only then. Prometheus metrics on HERALD_METRICS_PORT
+(herald_operator.metrics).
 """
 
 from __future__ import annotations
@@ -38,8 +41,12 @@ def run(
     priority: int | None = None,
     liveness: str = "http://0.0.0.0:8081/healthz",
 ) -> None:
-    import herald_operator.handlers  # noqa: F401  (registers the handlers)
+    import herald_operator.handlers  # registers the handlers
+    import herald_operator.metrics  # noqa: F401  (after them: it wraps them at start-up)
+    from herald_operator import tokens
 
+    if not settings.namespace_tokens:
+        tokens.unregister(kopf.get_default_registry())  # then no Secret is listed or watched
     chosen = None
     if peering is not None:
         chosen = peering_priority(priority)

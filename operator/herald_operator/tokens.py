@@ -3,11 +3,17 @@ in Redis (herald_operator.reconcile.tokens decides what changes).
 
 An index and event handlers only, never kopf's changing handlers (create/update/resume/
 delete): those make kopf add its finalizer and annotations, and users' Secrets are not the
-operator's to patch (the chart grants get/list/watch on Secrets, nothing more). Without a
-finalizer, a Secret deleted while no operator runs is noticed afterwards: `reconcile_tokens`
-drops the owners the index no longer holds. It runs after every Secret event, on the
-namespace listing every start makes (kopf calls handlers only once all indexes are filled,
-so the index is complete by then), and from the Topic/Subscription resync timers.
+operator's to patch (the chart grants list/watch on Secrets, nothing more; the operator
+never writes to one). Without a finalizer, a Secret deleted while no operator runs is
+noticed afterwards: `reconcile_tokens` drops the owners the index no longer holds. It runs
+after every Secret event, on the namespace listing every start makes (kopf calls handlers
+only once all indexes are filled, so the index is complete by then), and from the
+Topic/Subscription resync timers.
+
+`HERALD_NAMESPACE_TOKENS=false` switches the feature off: `unregister` takes the Secret
+handlers out of kopf's registry before the operator starts (kopf then never lists or
+watches a Secret for them), and `reconcile_tokens`, handed no index, revokes every
+namespace token stored earlier.
 """
 
 from __future__ import annotations
@@ -26,8 +32,6 @@ from herald_core.routing_store import RoutingStore
 from herald_operator.reconcile.tokens import namespace_scope, token_changes, token_hashes
 
 TOKEN_LABEL = "herald.dev/token"
-#: The finalizer earlier versions added to token Secrets (when RBAC let them): removed.
-LEGACY_FINALIZER = "herald.dev/finalizer"
 _LABELS = {TOKEN_LABEL: kopf.PRESENT}
 _LAST_RUN = "tokens-reconciled-at"
 logger = logging.getLogger(__name__)
@@ -54,26 +58,35 @@ def token_secrets(name: str, namespace: str, body: Any, meta: Any, **_: Any) -> 
 
 @kopf.on.event("", "v1", "secrets", labels=_LABELS)
 async def token_event(event: Any, name: str, namespace: str, body: Any, meta: Any,
-                      patch: kopf.Patch, memo: kopf.Memo,
-                      token_secrets: kopf.Index[str, Any], **_: Any) -> None:  # fmt: skip
+                      memo: kopf.Memo, token_secrets: kopf.Index[str, Any],
+                      **_: Any) -> None:  # fmt: skip
     """A namespace token: its SHA-256 goes to Redis, the token itself never does."""
     owner = f"{namespace}/{name}"
-    deleted = event.get("type") == "DELETED"
-    gone = deleted or bool(meta.get("deletionTimestamp"))
+    gone = event.get("type") == "DELETED" or bool(meta.get("deletionTimestamp"))
     hashes = set() if gone else token_hashes(body.get("data"))
     await _until_stored(lambda: _store(memo).sync_token_hashes(owner, hashes), owner)
-    finalizers = list(meta.get("finalizers") or [])
-    if not deleted and LEGACY_FINALIZER in finalizers:
-        patch.metadata["finalizers"] = [f for f in finalizers if f != LEGACY_FINALIZER]
     await reconcile_tokens(memo, token_secrets, force=True)
 
 
 @kopf.on.event("", "v1", "namespaces")
-async def namespace_event(memo: kopf.Memo, token_secrets: kopf.Index[str, Any],
+async def namespace_event(memo: kopf.Memo, token_secrets: kopf.Index[str, Any] | None = None,
                           **_: Any) -> None:  # fmt: skip
     """Every start lists the namespaces (there always are some) once the Secret index is
-    complete: the moment to revoke tokens of Secrets deleted while no operator ran."""
+    complete: the moment to revoke tokens of Secrets deleted while no operator ran (or all
+    of them, when namespace tokens are switched off)."""
     await reconcile_tokens(memo, token_secrets)
+
+
+def unregister(registry: kopf.OperatorRegistry) -> None:
+    """Namespace tokens off: remove the Secret index and event handler from the registry,
+    before the operator starts, so that kopf neither lists nor watches Secrets (the chart
+    then grants no access to them). kopf has no public call to remove a handler; this edits
+    its registries' handler lists (kopf 1.45; tests/control_plane/test_tokens.py proves
+    that no Secret is requested)."""
+    ours: set[Any] = {token_secrets, token_event}
+    indexing, watching = registry._indexing, registry._watching
+    indexing._handlers[:] = [h for h in indexing._handlers if h.fn not in ours]
+    watching._handlers[:] = [h for h in watching._handlers if h.fn not in ours]
 
 
 async def _until_stored(write: Callable[[], Awaitable[None]], owner: str) -> None:
@@ -91,16 +104,17 @@ async def _until_stored(write: Callable[[], Awaitable[None]], owner: str) -> Non
 
 
 async def reconcile_tokens(
-    memo: kopf.Memo, index: kopf.Index[str, Any], *, force: bool = False
+    memo: kopf.Memo, index: kopf.Index[str, Any] | None, *, force: bool = False
 ) -> None:
     """Make Redis hold the token of every indexed Secret and none of a vanished one; at most
-    once per resync interval unless forced. A Redis failure is logged and tried next time."""
+    once per resync interval unless forced. A Redis failure is logged and tried next time.
+    No index (namespace tokens off): every stored namespace token in scope is revoked."""
     now = time.monotonic()
     interval = memo["herald"].operator_resync_interval
     if not force and now - memo.get(_LAST_RUN, -math.inf) < interval:
         return
     memo[_LAST_RUN] = now
-    live = {owner: set().union(*values) for owner, values in index.items()}
+    live = {owner: set().union(*values) for owner, values in (index or {}).items()}
     in_scope = namespace_scope(memo.get("namespaces") or ())
     store = _store(memo)
     try:

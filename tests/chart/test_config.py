@@ -87,7 +87,8 @@ def test_operator_gets_only_the_settings_it_uses(helm: Helm) -> None:
     assert set(operator) == {"REDIS_PASSWORD", "HERALD_REDIS_URL", "HERALD_KEY_PREFIX",
                              "HERALD_LOG_JSON", "HERALD_LOG_LEVEL", "HERALD_SHARDS",
                              "HERALD_PUBLIC_URL", "HERALD_OPERATOR_RESYNC_INTERVAL",
-                             "HERALD_OPERATOR_WATCH_TIMEOUT"}  # fmt: skip
+                             "HERALD_OPERATOR_WATCH_TIMEOUT", "HERALD_NAMESPACE_TOKENS",
+                             "HERALD_SUBSCRIPTION_SECRETS", "HERALD_METRICS_PORT"}  # fmt: skip
     assert operator["HERALD_OPERATOR_WATCH_TIMEOUT"]["value"] == "300"
 
 

@@ -1,12 +1,17 @@
 """The operator's RBAC is exactly what it needs (STYLE rule 47) and nothing more; the
-gateway and workers get none. Peering objects and their RBAC appear only with
+gateway and workers get none. Secrets are granted only to the features that read them
+(namespaceTokens: list/watch; subscriptionSecrets: get/list/watch), per watched namespace
+when the operator watches a list. Peering objects and their RBAC appear only with
 operator.replicaCount > 1."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from tests.chart.conftest import CHART, Doc, Helm, container, find, one, pod_specs
+import pytest
+
+from herald_core.settings import Settings
+from tests.chart.conftest import CHART, Doc, Helm, container, env_of, find, one, pod_specs
 
 CLUSTER_ROLE = "herald-herald-operator"
 PEERING = "herald-herald-operator"
@@ -18,13 +23,21 @@ FRAMEWORK_CLUSTER: Rules = {
     ("apiextensions.k8s.io", "customresourcedefinitions"): {"list", "watch"},
     ("", "namespaces"): {"list", "watch"},
 }
-PER_NAMESPACE: Rules = {
+CUSTOM_RESOURCES: Rules = {
     ("", "events"): {"create"},
     ("herald.dev", "topics"): {"get", "list", "watch", "patch"},
     ("herald.dev", "subscriptions"): {"get", "list", "watch", "patch"},
     ("herald.dev", "topics/status"): {"get", "patch"},
     ("herald.dev", "subscriptions/status"): {"get", "patch"},
-    ("", "secrets"): {"get", "list", "watch"},
+}
+# The defaults: namespace tokens on, Secret-sourced headers off.
+PER_NAMESPACE: Rules = CUSTOM_RESOURCES | {("", "secrets"): {"list", "watch"}}
+# (namespaceTokens.enabled, subscriptionSecrets.enabled) → the verbs on Secrets.
+SECRET_VERBS: dict[tuple[bool, bool], set[str] | None] = {
+    (True, False): {"list", "watch"},
+    (True, True): {"get", "list", "watch"},
+    (False, True): {"get", "list", "watch"},
+    (False, False): None,
 }
 
 
@@ -97,6 +110,45 @@ def test_operator_replicas_run_active_standby_through_kopf_peering(helm: Helm) -
     # The kinds' CRDs ship with the chart (kopf-peering subchart, installed before templates).
     crds = {d["metadata"]["name"] for d in find(docs, "CustomResourceDefinition")}
     assert {"clusterkopfpeerings.kopf.dev", "kopfpeerings.kopf.dev"} <= crds
+
+
+def feature_sets(tokens: bool, headers: bool) -> tuple[str, ...]:
+    return (f"namespaceTokens.enabled={str(tokens).lower()}",
+            f"subscriptionSecrets.enabled={str(headers).lower()}")  # fmt: skip
+
+
+def expected_rules(tokens: bool, headers: bool) -> Rules:
+    verbs = SECRET_VERBS[tokens, headers]
+    return CUSTOM_RESOURCES | ({("", "secrets"): verbs} if verbs else {})
+
+
+@pytest.mark.parametrize(("tokens", "headers"), list(SECRET_VERBS))
+def test_secrets_are_granted_only_to_the_features_that_read_them(
+    helm: Helm, tokens: bool, headers: bool
+) -> None:
+    docs = helm.render(sets=feature_sets(tokens, headers))
+    expected = FRAMEWORK_CLUSTER | expected_rules(tokens, headers)
+    assert rules(one(docs, "ClusterRole", CLUSTER_ROLE)) == expected
+    env = env_of(container(docs, "herald-operator"))
+    assert env["HERALD_NAMESPACE_TOKENS"]["value"] == str(tokens).lower()
+    assert env["HERALD_SUBSCRIPTION_SECRETS"]["value"] == str(headers).lower()
+    # What the operator process reads from those variables.
+    settings = Settings.model_validate({
+        "namespace_tokens": env["HERALD_NAMESPACE_TOKENS"]["value"],
+        "subscription_secrets": env["HERALD_SUBSCRIPTION_SECRETS"]["value"]})  # fmt: skip
+    assert (settings.namespace_tokens, settings.subscription_secrets) == (tokens, headers)
+
+
+@pytest.mark.parametrize(("tokens", "headers"), list(SECRET_VERBS))
+def test_namespaced_secret_access_stays_in_the_watched_namespaces(
+    helm: Helm, tokens: bool, headers: bool
+) -> None:
+    docs = helm.render(CHART / "ci" / "namespaced-operator-values.yaml",
+                       sets=feature_sets(tokens, headers))  # fmt: skip
+    assert rules(one(docs, "ClusterRole", CLUSTER_ROLE)) == FRAMEWORK_CLUSTER
+    peering = {("kopf.dev", "kopfpeerings"): {"get", "list", "watch", "patch"}}
+    for role in find(docs, "Role"):
+        assert rules(role) == expected_rules(tokens, headers) | peering
 
 
 def test_rbac_comments_group_framework_and_application() -> None:

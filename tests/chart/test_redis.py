@@ -4,9 +4,28 @@ may be a Redis Cluster (seed nodes) or Sentinel-managed (Sentinels + master name
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
-from tests.chart.conftest import CHART, Helm, container, env_of, find, one, pod_specs
+from tests.chart.conftest import CHART, CI_VALUES, Helm, container, env_of, find, one, pod_specs
+
+_K8S_UNITS = {"": 1, "k": 1000, "M": 1000**2, "G": 1000**3, "T": 1000**4,
+              "Ki": 1024, "Mi": 1024**2, "Gi": 1024**3, "Ti": 1024**4}  # fmt: skip
+# redis.conf units: k/m/g are powers of 1000, kb/mb/gb powers of 1024 (case-insensitive).
+_REDIS_UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1024, "m": 1000**2, "mb": 1024**2,
+                "g": 1000**3, "gb": 1024**3}  # fmt: skip
+
+
+def quantity_bytes(quantity: str) -> float:
+    number, unit = re.fullmatch(r"([0-9.]+)([A-Za-z]*)", quantity).groups()  # type: ignore[union-attr]
+    return float(number) * _K8S_UNITS[unit]
+
+
+def redis_bytes(value: str) -> int:
+    number, unit = re.fullmatch(r"([0-9]+)([a-z]*)", value.lower()).groups()  # type: ignore[union-attr]
+    return int(number) * _REDIS_UNITS[unit]
 
 
 def flags(args: list[str]) -> dict[str, str]:
@@ -26,6 +45,7 @@ def test_bundled_redis_runs_aof_with_noeviction(helm: Helm) -> None:
         "--appendonly": "yes",
         "--appendfsync": "everysec",
         "--maxmemory-policy": "noeviction",
+        "--maxmemory": str(1024**3 * 75 // 100),  # 75 % of the default 1Gi limit
         "--save": "",
         "--requirepass": "$(REDIS_PASSWORD)",
     }
@@ -170,3 +190,39 @@ def test_standalone_external_sets_no_topology(helm: Helm) -> None:
     env = env_of(container(helm.render(CHART / "ci" / "external-redis-values.yaml"),
                            "herald-gateway"))  # fmt: skip
     assert "HERALD_REDIS_MODE" not in env and "HERALD_REDIS_SENTINELS" not in env
+
+
+BUNDLED = [pytest.param(None, id="defaults")] + [
+    pytest.param(path, id=path.stem) for path in CI_VALUES if "external" not in path.name
+]
+
+
+@pytest.mark.parametrize("values", BUNDLED)
+def test_maxmemory_stays_under_the_memory_limit(helm: Helm, values: Path | None) -> None:
+    """A full Redis must refuse writes (noeviction: publishes answer 503) before the kernel
+    OOM-kills it: maxmemory is set, below the container's memory limit, with headroom."""
+    redis = container(helm.render(*([values] if values else [])), "herald-redis")
+    args = flags(redis["args"])
+    assert args["--maxmemory-policy"] == "noeviction"
+    limit = quantity_bytes(redis["resources"]["limits"]["memory"])
+    maxmemory = redis_bytes(args["--maxmemory"])
+    assert 0 < maxmemory <= 0.9 * limit, (maxmemory, limit)
+    assert redis["resources"]["requests"]["memory"] == redis["resources"]["limits"]["memory"]
+
+
+@pytest.mark.parametrize(("limit", "percent", "expected"), [
+    ("2Gi", 75, 2 * 1024**3 * 3 // 4), ("1500M", 80, 1_200_000_000), ("512Mi", 50, 256 * 1024**2),
+])  # fmt: skip
+def test_maxmemory_is_a_share_of_the_limit(
+    helm: Helm, limit: str, percent: int, expected: int
+) -> None:
+    sets = (f"redis.bundled.resources.limits.memory={limit}",
+            f"redis.bundled.resources.requests.memory={limit}",
+            f"redis.bundled.maxmemoryPercent={percent}")  # fmt: skip
+    args = flags(container(helm.render(sets=sets), "herald-redis")["args"])
+    assert args["--maxmemory"] == str(expected)
+
+
+def test_an_unbounded_redis_is_refused(helm: Helm) -> None:
+    error = helm.render_error(sets=("redis.bundled.resources=null",))
+    assert "resources.limits.memory or maxmemory" in error

@@ -123,6 +123,7 @@ def test_notes_are_actionable(helm: Helm) -> None:
     assert "get secret herald-auth" in notes
     assert "kind: Topic" in notes and "| kubectl apply -f -" in notes
     assert "kubectl apply --server-side -f crds/" in notes
+    assert "--reset-then-reuse-values" in notes
 
 
 def test_notes_sample_topic_is_a_valid_custom_resource(helm: Helm) -> None:

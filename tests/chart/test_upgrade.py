@@ -56,14 +56,18 @@ def installed_secret(name: str, data: dict[str, str]) -> Doc:
     }  # fmt: skip
 
 
-def render_against(helm: Helm, cluster: KubeServer, tmp_path: Path) -> dict[str, dict[str, str]]:
+def render_docs(helm: Helm, cluster: KubeServer, tmp_path: Path, *args: str) -> list[Doc]:
     env = dict(helm.env, KUBECONFIG=str(cluster.kubeconfig(tmp_path / "kubeconfig")))
     result = helm.run_with_env(
         env, "template", RELEASE, str(CHART), "--namespace", NAMESPACE,
-        "--dry-run=server", "--disable-openapi-validation",
+        "--dry-run=server", "--disable-openapi-validation", *args,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    docs = [d for d in yaml.safe_load_all(result.stdout) if d]
+    return [d for d in yaml.safe_load_all(result.stdout) if d]
+
+
+def render_against(helm: Helm, cluster: KubeServer, tmp_path: Path) -> dict[str, dict[str, str]]:
+    docs = render_docs(helm, cluster, tmp_path)
     return {
         s["metadata"]["name"]: {k: base64.b64decode(v).decode() for k, v in s["data"].items()}
         for s in find(docs, "Secret")
@@ -88,3 +92,41 @@ def test_first_install_generates_credentials(
     secrets = render_against(helm, cluster, tmp_path)
     assert secrets["herald-auth"]["token"].startswith("herald_")
     assert len(secrets["herald-redis"]["redis-password"]) == 40
+
+
+def checksums(docs: list[Doc]) -> dict[str, str]:
+    """Workload → its pods' checksum/secrets annotation."""
+    workloads = [d for d in docs if d["kind"] in ("Deployment", "StatefulSet")]
+    return {d["metadata"]["name"]: d["spec"]["template"]["metadata"]["annotations"]
+            ["checksum/secrets"] for d in workloads}  # fmt: skip
+
+
+def test_pods_restart_when_an_existing_secret_rotates(
+    helm: Helm, cluster: KubeServer, tmp_path: Path
+) -> None:
+    """An existingSecret is not the chart's, yet its rotation followed by `helm upgrade`
+    changes the pods' checksum/secrets (read through `lookup`), so they roll."""
+    values = ("--set", "auth.existingSecret=herald-credentials")
+    credentials = {"token": "t0", "current-signing-key": "c" * 40, "next-signing-key": "n" * 40}
+    cluster.create("v1", "secrets", installed_secret("herald-credentials", credentials))
+    cluster.create("v1", "secrets", installed_secret("herald-redis", {"redis-password": "pw0"}))
+    before = checksums(render_docs(helm, cluster, tmp_path, *values))
+    assert set(before) == {"herald-gateway", "herald-operator", "herald-redis"}
+    assert len(set(before.values())) == 1
+    assert checksums(render_docs(helm, cluster, tmp_path, *values)) == before  # stable
+    cluster.patch("v1", "secrets", NAMESPACE, "herald-credentials",
+                  {"data": {"token": _b64("t1")}})  # fmt: skip
+    after = checksums(render_docs(helm, cluster, tmp_path, *values))
+    assert after.keys() == before.keys()
+    assert all(after[name] != before[name] for name in before)
+
+
+def test_generated_secrets_kept_on_upgrade_restart_nothing(
+    helm: Helm, cluster: KubeServer, tmp_path: Path
+) -> None:
+    auth = {"token": "herald_x", "current-signing-key": "sig_" + "a" * 40,
+            "next-signing-key": "sig_" + "b" * 40}  # fmt: skip
+    cluster.create("v1", "secrets", installed_secret("herald-auth", auth))
+    cluster.create("v1", "secrets", installed_secret("herald-redis", {"redis-password": "pw0"}))
+    first = checksums(render_docs(helm, cluster, tmp_path))
+    assert checksums(render_docs(helm, cluster, tmp_path)) == first

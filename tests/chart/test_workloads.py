@@ -41,10 +41,12 @@ def test_security_contexts_everywhere(helm: Helm, values: Path) -> None:
 
 
 def test_defaults_set_no_resources_and_no_optional_objects(helm: Helm) -> None:
+    """Resources are the user's to size, except the bundled Redis': its maxmemory is
+    derived from its memory limit (tests/chart/test_redis.py)."""
     docs = helm.render()
     for name, spec in pod_specs(docs).items():
         for c in spec["containers"]:
-            assert "resources" not in c, name
+            assert ("resources" in c) == (name == "herald-redis"), name
     assert not [d for d in docs if d["kind"] in OPTIONAL_KINDS]
 
 
@@ -57,8 +59,12 @@ def test_gateway_probes(helm: Helm) -> None:
     gateway = container(helm.render(), "herald-gateway")
     assert gateway["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
     assert gateway["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
-    assert gateway["ports"] == [{"name": "http", "containerPort": 8080, "protocol": "TCP"}]
+    assert gateway["ports"] == [
+        {"name": "http", "containerPort": 8080, "protocol": "TCP"},
+        {"name": "metrics", "containerPort": 9090, "protocol": "TCP"},
+    ]
     assert env_of(gateway)["HERALD_PORT"]["value"] == "8080"
+    assert env_of(gateway)["HERALD_METRICS_PORT"]["value"] == "9090"
 
 
 def test_probes_can_be_turned_off(helm: Helm) -> None:
@@ -153,13 +159,17 @@ def test_disruption_budgets_select_their_component(helm: Helm) -> None:
         assert spec["selector"]["matchLabels"]["app.kubernetes.io/component"] == component
 
 
-def test_ingress_routes_every_path_to_the_gateway(helm: Helm) -> None:
-    ingress = one(helm.render(HA), "Ingress", "herald")
+def test_ingress_routes_the_api_port_only_never_metrics(helm: Helm) -> None:
+    docs = helm.render(HA)
+    ingress = one(docs, "Ingress", "herald")
     assert ingress["spec"]["ingressClassName"] == "nginx"
     [rule] = ingress["spec"]["rules"]
     assert rule["host"] == "herald.example.com"
     [path] = rule["http"]["paths"]
     assert path["backend"]["service"] == {"name": "herald", "port": {"name": "http"}}
+    # The Service behind it exposes the API port alone: /metrics lives on another port.
+    service = one(docs, "Service", "herald")
+    assert [p["targetPort"] for p in service["spec"]["ports"]] == ["http"]
     assert ingress["spec"]["tls"] == [{"hosts": ["herald.example.com"],
                                        "secretName": "herald-tls"}]  # fmt: skip
 
@@ -169,33 +179,64 @@ def test_ingress_without_hosts_is_refused(helm: Helm) -> None:
     assert "gateway.ingress.hosts" in error
 
 
-def test_service_monitor_scrapes_gateways_and_workers(helm: Helm) -> None:
+def test_service_monitor_scrapes_the_metrics_ports(helm: Helm) -> None:
     docs = helm.render(HA)
     monitor = one(docs, "ServiceMonitor", "herald")
     assert monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
     [endpoint] = monitor["spec"]["endpoints"]
-    assert endpoint["port"] == "http" and endpoint["path"] == "/metrics"
-    [expression] = monitor["spec"]["selector"]["matchExpressions"]
-    assert expression["values"] == ["gateway", "worker"]
-    for service in find(docs, "Service"):
-        component = service["metadata"]["labels"]["app.kubernetes.io/component"]
-        if component in ("gateway", "worker"):
-            assert [p["name"] for p in service["spec"]["ports"]] == ["http"]
+    assert endpoint["port"] == "metrics" and endpoint["path"] == "/metrics"
+    selector = monitor["spec"]["selector"]["matchLabels"]
+    assert selector["herald.dev/metrics"] == "true"
+    selected = [
+        s
+        for s in find(docs, "Service")
+        if all(s["metadata"]["labels"].get(k) == v for k, v in selector.items())
+    ]
+    by_component = {s["metadata"]["labels"]["app.kubernetes.io/component"]: s for s in selected}
+    assert set(by_component) == {"gateway", "worker", "operator"}
+    for component, service in by_component.items():
+        assert service["metadata"]["name"] == f"herald-{component}-metrics"
+        assert service["spec"]["clusterIP"] == "None"
+        assert service["spec"]["ports"] == [
+            {"name": "metrics", "port": 9090, "targetPort": "metrics", "protocol": "TCP"}
+        ]
+        assert service["spec"]["selector"]["app.kubernetes.io/component"] == component
+        ports = {p["name"]: p["containerPort"] for p in container(docs, f"herald-{component}")
+                 ["ports"]}  # fmt: skip
+        assert ports["metrics"] == 9090
+        assert env_of(container(docs, f"herald-{component}"))["HERALD_METRICS_PORT"] == {
+            "name": "HERALD_METRICS_PORT", "value": "9090"}  # fmt: skip
 
 
-def test_prometheus_rules_cover_backlog_dlq_failures_and_redis(helm: Helm) -> None:
+def test_prometheus_rules_cover_backlog_dlq_failures_redis_and_objects(helm: Helm) -> None:
     rule = one(helm.render(HA), "PrometheusRule", "herald")
     [group] = rule["spec"]["groups"]
     alerts: dict[str, Doc] = {r["alert"]: r for r in group["rules"]}
     assert set(alerts) == {"HeraldBacklogStale", "HeraldDeadLettersGrowing",
                            "HeraldDeliveryFailureRatioHigh", "HeraldRedisErrors",
-                           "HeraldGatewayDown", "HeraldScheduleTicksFailing"}  # fmt: skip
+                           "HeraldGatewayDown", "HeraldScheduleTicksFailing",
+                           "HeraldTopicNotReady", "HeraldSubscriptionNotReady",
+                           "HeraldTopicDegraded", "HeraldSubscriptionDegraded",
+                           "HeraldOperatorReconcileErrors"}  # fmt: skip
+    # The series come from the metrics Services the ServiceMonitor scrapes.
+    assert 'service=~"herald-gateway-metrics|herald-worker-metrics"' in alerts[
+        "HeraldBacklogStale"]["expr"]  # fmt: skip
     assert "herald_backlog_oldest_age_seconds" in alerts["HeraldBacklogStale"]["expr"]
     assert "herald_dlq_size" in alerts["HeraldDeadLettersGrowing"]["expr"]
     ratio = alerts["HeraldDeliveryFailureRatioHigh"]["expr"]
     assert 'outcome=~"retry|failed"' in ratio and "herald_deliveries_total" in ratio
     assert "herald_redis_errors_total" in alerts["HeraldRedisErrors"]["expr"]
     assert 'outcome="failed"' in alerts["HeraldScheduleTicksFailing"]["expr"]
+    operator = 'namespace="herald", service="herald-operator-metrics"'
+    for kind in ("Topic", "Subscription"):
+        not_ready = alerts[f"Herald{kind}NotReady"]
+        assert not_ready["expr"] == (f'max(herald_operator_objects{{{operator}, kind="{kind}", '
+                                     'condition="Ready", status!="True"}) > 0')  # fmt: skip
+        assert not_ready["for"] == "15m"
+        degraded = alerts[f"Herald{kind}Degraded"]["expr"]
+        assert f'kind="{kind}", condition="Degraded", status="True"' in degraded
+    errors = alerts["HeraldOperatorReconcileErrors"]["expr"]
+    assert "herald_operator_reconciles_total" in errors and 'outcome=~"error|failed"' in errors
     for name, alert in alerts.items():
         if name != "HeraldGatewayDown":
             assert 'namespace="herald"' in alert["expr"]
@@ -213,9 +254,20 @@ def test_network_policies_restrict_ingress_only(helm: Helm) -> None:
     [peer] = redis_rule["from"]
     assert peer["podSelector"]["matchExpressions"][0]["values"] == ["gateway", "worker",
                                                                     "operator"]  # fmt: skip
-    [gateway_rule] = policies["herald-gateway"]["ingress"]
-    assert gateway_rule["from"] == [{"namespaceSelector": {"matchLabels": {
+    api_rule, metrics_rule = policies["herald-gateway"]["ingress"]
+    assert api_rule["ports"] == [{"port": "http", "protocol": "TCP"}]
+    assert api_rule["from"] == [{"namespaceSelector": {"matchLabels": {
         "herald.dev/publisher": "true"}}}]  # fmt: skip
+    # Publishers may not scrape: the metrics port admits only networkPolicy.metricsFrom.
+    monitoring = [{"namespaceSelector": {"matchLabels": {
+        "kubernetes.io/metadata.name": "monitoring"}}}]  # fmt: skip
+    assert metrics_rule == {"ports": [{"port": "metrics", "protocol": "TCP"}],
+                            "from": monitoring}  # fmt: skip
+    assert policies["herald-worker"]["ingress"] == [metrics_rule]
+    assert policies["herald-operator"]["ingress"] == [
+        {"ports": [{"port": "health", "protocol": "TCP"}]},
+        metrics_rule,
+    ]
 
 
 def test_image_tag_defaults_to_app_version_and_digest_wins(helm: Helm) -> None:
@@ -224,3 +276,10 @@ def test_image_tag_defaults_to_app_version_and_digest_wins(helm: Helm) -> None:
     assert pinned == "registry.example.com/herald@sha256:" + "0" * 64
     assert pod_specs(helm.render(HA))["herald-gateway"]["imagePullSecrets"] == [
         {"name": "registry-credentials"}]  # fmt: skip
+
+
+def test_without_operator_no_operator_alerts_or_metrics_service(helm: Helm) -> None:
+    docs = helm.render(HA, sets=("operator.enabled=false",))
+    [group] = one(docs, "PrometheusRule", "herald")["spec"]["groups"]
+    assert not [r for r in group["rules"] if "operator" in r["expr"]]
+    assert not find(docs, "Service", "herald-operator-metrics")

@@ -58,6 +58,7 @@ def operator_env(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("HERALD_OPERATOR_RESYNC_INTERVAL", str(RESYNC))
     monkeypatch.setenv("HERALD_PUBLIC_URL", "http://herald.test")
     monkeypatch.setenv("HERALD_SHARDS", "4")
+    monkeypatch.setenv("HERALD_METRICS_PORT", "0")  # several operators may run side by side
     return redis_url
 
 

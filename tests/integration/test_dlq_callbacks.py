@@ -32,7 +32,7 @@ def test_404_with_no_retries_lands_in_the_dlq(gateway: Gateway, sdk: QStash, rec
     assert entry.retry_delay_expression == "7000 * retried" and entry.label == "orders"
     assert entry.body == "lost" and entry.method == "GET" and entry.max_retries == 0
     assert (entry.headers or {})["X-Trace"] == ["t1"]
-    metrics = gateway.client.get("/metrics").text
+    metrics = gateway.metrics()
     assert "herald_dlq_size 1.0" in metrics and "herald_backlog_oldest_age_seconds 0.0" in metrics
     again = sdk.dlq.get(entry.dlq_id)
     assert again.message_id == message_id and again.dlq_id == entry.dlq_id

@@ -29,7 +29,7 @@ pytestmark = pytest.mark.integration
 
 
 def _metric(gateway: Gateway, name: str) -> float:
-    text = gateway.client.get("/metrics").text
+    text = gateway.metrics()
     match = re.search(rf"^{name} ([0-9.e+]+)$", text, re.MULTILINE)
     return float(match.group(1)) if match else 0.0
 

@@ -19,9 +19,10 @@ schedule `destination`, `Upstash-Callback` / `Upstash-Failure-Callback` (also in
 and URL-group default headers), batch item destinations and URL-group endpoint URLs — is
 replaced by a local receiver (or the seeded URL group / Topic, whose endpoints are that
 receiver), so fuzzing never sends a delivery off the machine. Nothing else is left out:
-every operation of the document is fuzzed, `/readyz`, `/metrics` and the document itself
-included. Not provoked here: the 408/413/431 limits (tests/integration/test_hostile_input.py)
-and 503 while Redis is down (tests/integration/test_crash_safety.py, test_lifecycle.py).
+every operation of the document is fuzzed, `/readyz` and the document itself included
+(`/metrics` is not on the API port: herald_gateway.metrics_listener). Not provoked here:
+the 408/413/431 limits (tests/integration/test_hostile_input.py) and 503 while Redis is
+down (tests/integration/test_crash_safety.py, test_lifecycle.py).
 
 Hypothesis runs derandomized with no shrinking and no example database, so a run is
 reproducible and bounded; `HERALD_OPENAPI_EXAMPLES` raises the examples per operation for a

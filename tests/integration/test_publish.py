@@ -6,6 +6,7 @@ import base64
 import hashlib
 import time
 
+import httpx
 import jwt
 import pytest
 from qstash import QStash, Receiver as SignatureReceiver
@@ -224,8 +225,19 @@ def test_health_readiness_and_metrics(gateway: Gateway, receiver: Receiver) -> N
     path = receiver.new_path()
     gateway.publish(receiver.url(path), b"m")
     receiver.wait_for(path, 1)
-    metrics = gateway.client.get("/metrics").text
+    metrics = gateway.metrics()
     assert "herald_publishes_total 1.0" in metrics
     assert 'herald_deliveries_total{outcome="delivered",status_class="2xx"}' in metrics
     assert "herald_attempt_duration_seconds_bucket" in metrics
     assert 'herald_backlog{shard="0",state="waiting"}' in metrics
+
+
+def test_metrics_only_on_their_own_port(gateway: Gateway) -> None:
+    """/metrics (unauthenticated) is served by the metrics listener alone: the API port,
+    which the Service and the Ingress expose, answers 404, and the metrics port serves
+    nothing but /metrics."""
+    assert gateway.client.get("/metrics").status_code == 404
+    assert "herald_publishes_total" in gateway.metrics()
+    base = gateway.metrics_url.removesuffix("/metrics")
+    assert httpx.get(f"{base}/v2/messages", headers=gateway.client.headers).status_code == 404
+    assert httpx.get(f"{base}/healthz").status_code == 404

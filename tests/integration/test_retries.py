@@ -100,7 +100,7 @@ def test_exhausted_retries_leave_the_queue(
     wait_until(lambda: queue_is_empty(redis_client), what="exhausted message removed")
     assert len(receiver.received(path)) == 3
     assert [a.header("Upstash-Retried") for a in attempts] == ["0", "1", "2"]
-    metrics = gateway.client.get("/metrics").text
+    metrics = gateway.metrics()
     assert 'herald_deliveries_total{outcome="retry",status_class="5xx"} 2.0' in metrics
     assert 'herald_deliveries_total{outcome="failed",status_class="5xx"} 1.0' in metrics
 
@@ -111,7 +111,7 @@ def test_connection_refused_is_retried(gateway: Gateway, receiver: Receiver) -> 
     dead = f"http://127.0.0.1:{free_port()}/nobody"
     gateway.publish(dead, b"x", **{"Upstash-Retries": "1", "Upstash-Retry-Delay": "0"})
     wait_until(
-        lambda: 'outcome="failed",status_class="none"} 1.0' in gateway.client.get("/metrics").text,
+        lambda: 'outcome="failed",status_class="none"} 1.0' in gateway.metrics(),
         what="the last connection attempt failing for good",
     )
-    assert 'outcome="retry",status_class="none"} 1.0' in gateway.client.get("/metrics").text
+    assert 'outcome="retry",status_class="none"} 1.0' in gateway.metrics()

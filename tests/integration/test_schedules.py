@@ -150,7 +150,7 @@ def test_paused_schedules_skip_ticks_and_post_pauses_too(
     wait_until(lambda: schedule()["nextScheduleTime"] >= skipped_from + 2 * MINUTE * 1000)
     assert schedule()["lastScheduleTime"] == last  # two more ticks went by unfired
     count = len(receiver.received(path))
-    metrics = gateway.client.get("/metrics").text
+    metrics = gateway.metrics()
     assert ticks_counted(metrics, "fired") >= 1 and ticks_counted(metrics, "skipped") >= 2
     assert gateway.client.patch("/v2/schedules/paused/resume").status_code == 200
     wait_until(lambda: schedule()["lastScheduleTime"] > last)  # firing again
@@ -225,7 +225,7 @@ def test_a_schedule_to_a_url_group_fans_out_each_tick(
         sdk.url_group.delete("nightly-jobs")
         wait_until(lambda: sdk.schedule.get(schedule_id).error is not None)
         assert "not found" in (sdk.schedule.get(schedule_id).error or "")
-        assert ticks_counted(gateway.client.get("/metrics").text, "failed") >= 1
+        assert ticks_counted(gateway.metrics(), "failed") >= 1
         sdk.schedule.delete(schedule_id)
     refused = gateway.client.post(
         "/v2/schedules/no-such-group", headers={"Upstash-Cron": "* * * * *"}

@@ -36,12 +36,14 @@ class Gateway:
 
     def __init__(self, redis_url: str, log_path: Path, **settings: object) -> None:
         self.port = free_port()
+        self.metrics_port = free_port()
         self.redis_url = redis_url
         self.log_path = log_path
         self.env = {
             **os.environ,
             "HERALD_REDIS_URL": redis_url,
             "HERALD_PORT": str(self.port),
+            "HERALD_METRICS_PORT": str(self.metrics_port),
             "HERALD_HOST": "127.0.0.1",
             "HERALD_TOKEN": TOKEN,
             "HERALD_CURRENT_SIGNING_KEY": CURRENT_KEY,
@@ -52,6 +54,7 @@ class Gateway:
         }
         self.env.update({f"HERALD_{k.upper()}": str(v) for k, v in settings.items()})
         self.url = f"http://127.0.0.1:{self.port}"
+        self.metrics_url = f"http://127.0.0.1:{self.metrics_port}/metrics"
         self.client = httpx.Client(
             base_url=self.url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10
         )
@@ -67,6 +70,12 @@ class Gateway:
             )
         wait_until(self._ready, timeout=20, what=f"gateway on {self.port} (log {self.log_path})")
         return self
+
+    def metrics(self) -> str:
+        """The Prometheus text its metrics listener serves (never the API port)."""
+        response = httpx.get(self.metrics_url, timeout=10)
+        response.raise_for_status()
+        return response.text
 
     def _ready(self) -> bool:
         assert self.process is not None

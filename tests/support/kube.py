@@ -59,6 +59,9 @@ parsing.parse_path = _parse_path_fixed
 class Emulator(kmock.KubernetesEmulator):
     _counter: Any = attrs.field(factory=lambda: itertools.count(1000), init=False)
     resource_version: int = attrs.field(default=1000, init=False)
+    #: Every `METHOD path` requested (no query): what a test may check was, or was never,
+    #: asked for.
+    requested_paths: set[str] = attrs.field(factory=set, init=False)
 
     def __attrs_post_init__(self) -> None:
         super().__attrs_post_init__()
@@ -94,6 +97,8 @@ class Emulator(kmock.KubernetesEmulator):
         return str(self.resource_version)
 
     async def _handle(self, request: rendering.Request) -> Any:
+        method = getattr(request.method, "value", request.method)
+        self.requested_paths.add(f"{method} {str(request.url).partition('?')[0]}")
         if request.resource is not None and isinstance(request.data, (dict, list)):
             if request.action == enums.action.CREATE:
                 self._stamp_create(request)

@@ -1,7 +1,8 @@
 {{/*
 The Deployment of `herald gateway`, shared by the gateway (API, and the workers unless they
 run apart) and the separate workers: (list $ componentValues "component" "roles").
-Both components serve /healthz, /readyz and /metrics on their HTTP port.
+Both components serve /healthz and /readyz on their HTTP port, /metrics on the metrics port
+only (HERALD_METRICS_PORT).
 */}}
 {{- define "herald.gatewayDeployment" -}}
 {{- $root := index . 0 }}{{- $values := index . 1 }}{{- $component := index . 2 }}{{- $roles := index . 3 }}
@@ -32,8 +33,9 @@ spec:
         {{- with $values.podLabels }}
         {{- toYaml . | nindent 8 }}
         {{- end }}
-      {{- with $values.podAnnotations }}
       annotations:
+        checksum/secrets: {{ include "herald.secretsChecksum" $root }}
+        {{- with $values.podAnnotations }}
         {{- toYaml . | nindent 8 }}
       {{- end }}
     spec:
@@ -63,11 +65,16 @@ spec:
             - name: http
               containerPort: 8080
               protocol: TCP
+            - name: metrics
+              containerPort: {{ $root.Values.metrics.port }}
+              protocol: TCP
           env:
             - name: HERALD_ROLES
               value: {{ $roles | quote }}
             - name: HERALD_PORT
               value: "8080"
+            - name: HERALD_METRICS_PORT
+              value: {{ $root.Values.metrics.port | quote }}
             {{- if has "api" (splitList "," $roles) }}
             - name: HERALD_TOKEN
               valueFrom:

@@ -304,3 +304,57 @@ spec:
 {{- $url }}
 {{- end }}
 {{- end }}
+
+{{/*
+A Kubernetes memory quantity (`1Gi`, `512Mi`, `2G`, `1073741824`) in bytes.
+*/}}
+{{- define "herald.quantityBytes" -}}
+{{- $quantity := toString . }}
+{{- $number := regexFind "^[0-9]+([.][0-9]+)?" $quantity }}
+{{- $unit := trimPrefix $number $quantity }}
+{{- $units := dict "" 1 "k" 1000 "M" 1000000 "G" 1000000000 "T" 1000000000000 "Ki" 1024 "Mi" 1048576 "Gi" 1073741824 "Ti" 1099511627776 }}
+{{- if or (not $number) (not (hasKey $units $unit)) }}
+{{- fail (printf "cannot read the memory quantity %q (use e.g. 1Gi or 512Mi)" $quantity) }}
+{{- end }}
+{{- mulf (float64 $number) (index $units $unit) | floor | int64 }}
+{{- end }}
+
+{{/*
+The bundled Redis' maxmemory: redis.bundled.maxmemory, else maxmemoryPercent of the memory
+limit in bytes. Without either Redis would grow until the kernel kills it: refused.
+*/}}
+{{- define "herald.redis.maxmemory" -}}
+{{- $redis := .Values.redis.bundled }}
+{{- $limit := dig "limits" "memory" "" ($redis.resources | default dict) }}
+{{- if $redis.maxmemory }}
+{{- $redis.maxmemory }}
+{{- else if $limit }}
+{{- div (mul (include "herald.quantityBytes" $limit | int64) (int $redis.maxmemoryPercent)) 100 }}
+{{- else }}
+{{- fail "redis.bundled needs resources.limits.memory or maxmemory: an unbounded Redis is OOM-killed instead of refusing publishes" }}
+{{- end }}
+{{- end }}
+
+{{/*
+checksum/secrets: a hash of the data of every Secret the pods read (the chart's own and any
+existingSecret), read from the cluster with `lookup` at install/upgrade time. Pods restart
+on the `helm upgrade` after a rotated Secret; the chart's generated Secrets never change (they
+are kept on upgrade), so they never cause a restart. Rendering without a cluster (`helm
+template`, GitOps tools) sees no Secret and a constant hash: restart there with `kubectl
+rollout restart`, or let a controller such as Stakater Reloader do it (podAnnotations).
+*/}}
+{{- define "herald.secretsChecksum" -}}
+{{- $names := list (include "herald.auth.secretName" .) }}
+{{- if eq .Values.redis.mode "bundled" }}
+{{- $names = append $names (include "herald.redis.secretName" .) }}
+{{- else }}
+{{- $names = append $names .Values.redis.external.existingSecret }}
+{{- $names = append $names .Values.redis.external.sentinel.existingSecret }}
+{{- end }}
+{{- $parts := list }}
+{{- range $name := compact $names }}
+{{- $data := (lookup "v1" "Secret" $.Release.Namespace $name).data | default dict }}
+{{- $parts = append $parts (printf "%s:%s" $name (toJson $data)) }}
+{{- end }}
+{{- join "\n" $parts | sha256sum }}
+{{- end }}

@@ -1,10 +1,12 @@
 {{/*
-Rules the operator needs in each namespace it watches, (list peering? peeringResource):
+Rules the operator needs in each namespace it watches, (list $ peering? peeringResource):
 granted through the ClusterRole when it watches every namespace, else through a Role in
-each of operator.watchNamespaces.
+each of operator.watchNamespaces. Secrets only for the features that read them.
 */}}
 {{- define "herald.operator.namespacedRules" -}}
-{{- $peering := index . 0 }}
+{{- $root := index . 0 }}{{- $peering := index . 1 }}
+{{- $tokens := $root.Values.namespaceTokens.enabled }}
+{{- $headers := $root.Values.subscriptionSecrets.enabled }}
 # Framework: posting Events about the handlers' progress and errors (kopf only creates them).
 - apiGroups: [""]
   resources: [events]
@@ -17,18 +19,25 @@ each of operator.watchNamespaces.
 - apiGroups: [herald.dev]
   resources: [topics/status, subscriptions/status]
   verbs: [get, patch]
-# Application: namespace-scoped publish tokens are Secrets labelled `herald.dev/token`,
-# which the operator syncs into Redis. RBAC cannot grant by label, so this covers every
-# Secret in scope, read-only; the operator lists and watches with a label selector (the API
-# server sends it the labelled ones only) and never writes to a Secret. Narrow it with
-# operator.watchNamespaces.
+{{- if or $tokens $headers }}
+# Application: Secrets, read-only, never written (RBAC cannot grant by label or name, so
+# this covers every Secret in scope: narrow it with operator.watchNamespaces).
+{{- if $tokens }}
+# namespaceTokens.enabled: publish tokens are Secrets labelled `herald.dev/token`, listed
+# and watched with that label selector (the API server sends only those) and synced into
+# Redis as hashes.
+{{- end }}
+{{- if $headers }}
+# subscriptionSecrets.enabled: Subscription headers read from Secrets of its namespace.
+{{- end }}
 - apiGroups: [""]
   resources: [secrets]
-  verbs: [get, list, watch]
+  verbs: [{{ if $headers }}get, {{ end }}list, watch]
+{{- end }}
 {{- if $peering }}
 # Framework: knowing which other operator pods run (kopf peering, active/standby).
 - apiGroups: [kopf.dev]
-  resources: [{{ index . 1 }}]
+  resources: [{{ index . 2 }}]
   verbs: [get, list, watch, patch]
 {{- end }}
 {{- end }}

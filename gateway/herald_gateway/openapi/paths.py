@@ -426,9 +426,6 @@ def _system_ops() -> dict[str, dict[str, Operation]]:
                                 description="Never touches Redis.")},
         "/readyz": {"get": _op("Readiness", "System", {200: {"description": "Redis answers.",
                                "content": text}}, 503, public=True)},
-        "/metrics": {"get": _op("Prometheus metrics", "System", {200: {
-            "description": "Prometheus text format.",
-            "content": {"text/plain": {"schema": {"type": "string"}}}}}, public=True)},
     }  # fmt: skip
 
 
