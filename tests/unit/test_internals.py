@@ -4,11 +4,13 @@ a hang or a wrong status deep inside an integration test.
 
 - `herald_gateway.limits.SlowClientProtocol` subclasses uvicorn's `HttpToolsProtocol`
   (pyproject.toml bounds uvicorn below the next minor release for this reason).
+- `herald_operator.tokens.unregister` and `herald_operator.metrics.instrument` edit kopf's
+  handler registries (kopf is bounded below its next minor release).
 - `tests.support.kube.Emulator` subclasses kmock's `KubernetesEmulator` and patches its path
   parser (kmock is pinned exactly in the `test` group).
 
-Widening either bound: update uv.lock (`make upgrade`), run this file, then the tests that use
-the part (tests/integration/test_hostile_input.py, tests/operator, tests/control_plane).
+Widening a bound: update uv.lock (`make upgrade`), run this file, then the tests that use
+the part (tests/integration/test_hostile_input.py, tests/control_plane).
 """
 
 from __future__ import annotations
@@ -82,3 +84,26 @@ def test_kmock_emulator_has_what_the_test_emulator_extends() -> None:
              "the six-field ParsedPath", user, "kmock")  # fmt: skip
     _fail_if(_missing(enums.action, "CREATE", "UPDATE"), "action kinds", user, "kmock")
     _fail_if(_missing(k8s, "KubernetesError"), "k8s.KubernetesError", user, "kmock")
+
+
+def test_kopf_registry_has_the_handler_lists_the_operator_edits() -> None:
+    import dataclasses
+
+    import kopf
+
+    user = "herald_operator/tokens.py (unregister) and herald_operator/metrics.py (instrument)"
+    registry = kopf.OperatorRegistry()
+    lists = ("_indexing", "_watching", "_changing", "_spawning")
+    _fail_if(_missing(registry, *lists), "OperatorRegistry handler registries", user, "kopf")
+    _fail_if([name for name in lists if not isinstance(getattr(registry, name)._handlers, list)],
+             "a _handlers list in each registry", user, "kopf")  # fmt: skip
+
+    @kopf.on.create("herald.dev", "v1alpha1", "topics", registry=registry)
+    def handler(**_: object) -> None: ...
+
+    [record] = registry._changing._handlers
+    _fail_if([] if dataclasses.is_dataclass(record) else [type(record).__name__],
+             "dataclass handler records", user, "kopf")  # fmt: skip
+    _fail_if(_missing(record, "fn", "selector"), "handler record fields", user, "kopf")
+    _fail_if(_missing(record.selector, "plural", "any_name", "group"),
+             "selector fields", user, "kopf")  # fmt: skip
