@@ -40,6 +40,13 @@ def alive(pid: int) -> bool:
     return state != "Z"
 
 
+def healthy(base: str) -> bool:
+    try:
+        return httpx.get(f"{base}/healthz", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
 def test_dev_delivers_and_stops_its_redis(tmp_path: Path, receiver: Receiver) -> None:
     port, data_dir = free_port(), tmp_path / "data"
     command = [sys.executable, "-m", "herald_gateway.cli", "dev", "--port", str(port),
@@ -48,7 +55,7 @@ def test_dev_delivers_and_stops_its_redis(tmp_path: Path, receiver: Receiver) ->
         dev = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
     try:
         base = f"http://127.0.0.1:{port}"
-        wait_until(lambda: b"Uvicorn running" in (tmp_path / "dev.log").read_bytes(), 20)
+        wait_until(lambda: healthy(base), 20, what=f"herald dev on {base}")
         lines = (tmp_path / "dev.log").read_text().splitlines()
         token = next(line.split("=", 1)[1] for line in lines if line.startswith("HERALD_TOKEN="))
         path = receiver.new_path()
