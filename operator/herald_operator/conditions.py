@@ -1,24 +1,41 @@
-"""Kubernetes status conditions, pure: build them, keep `lastTransitionTime` when the status
-did not change, and tell transitions apart (for Events)."""
+"""Kubernetes status conditions, pure, after the API conventions
+(https://github.com/kubernetes/community/blob/master/contributors/devel/sig-architecture/api-conventions.md#typical-status-properties):
+each carries `observedGeneration`; `lastTransitionTime` moves only when `status` changes;
+reasons are CamelCase; a condition not yet determined is `Unknown`.
+
+Several writers share one list (the sync handlers own Ready/TopicFound/EndpointResolved/
+SecretsResolved, the health timers own Degraded): each merges only the types it owns and
+keeps the others as they are.
+"""
 
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterable, Mapping
+import re
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 Condition = dict[str, Any]
+_REASON = re.compile(r"^[A-Z][A-Za-z0-9]*$")
 
 
 @dataclass(frozen=True, slots=True)
 class Want:
-    """A condition as a reconcile decides it."""
+    """A condition as a reconcile decides it; `ok` None is Unknown."""
 
     type: str
-    ok: bool
+    ok: bool | None
     reason: str
     message: str
+
+    def __post_init__(self) -> None:
+        if not _REASON.match(self.reason):
+            raise ValueError(f"condition reasons are CamelCase: {self.reason!r}")
+
+    @property
+    def status(self) -> str:
+        return "Unknown" if self.ok is None else "True" if self.ok else "False"
 
 
 def now_iso() -> str:
@@ -26,22 +43,51 @@ def now_iso() -> str:
 
 
 def merge_conditions(
-    previous: Iterable[Mapping[str, Any]], wanted: Iterable[Want], generation: int, now: str
+    previous: Iterable[Mapping[str, Any]],
+    wanted: Iterable[Want],
+    generation: int,
+    now: str,
+    owned: Collection[str] | None = None,
 ) -> list[Condition]:
-    """The new condition list; each keeps its transition time unless its status changed."""
+    """The new condition list: each wanted one keeps its transition time unless its status
+    changed; of the previous ones, those of types in `owned` (default: every type) and not
+    wanted are dropped, the others are kept unchanged, in their place."""
+    wanted = list(wanted)
     old = {c.get("type"): c for c in previous}
-    out: list[Condition] = []
+    new: dict[str, Condition] = {}
     for want in wanted:
-        status = "True" if want.ok else "False"
         before = old.get(want.type, {})
-        since = before.get("lastTransitionTime") if before.get("status") == status else None
-        out.append({"type": want.type, "status": status, "reason": want.reason,
-                    "message": want.message, "observedGeneration": generation,
-                    "lastTransitionTime": since or now})  # fmt: skip
-    return out
+        same = before.get("status") == want.status
+        since = before.get("lastTransitionTime") if same else None
+        new[want.type] = {"type": want.type, "status": want.status, "reason": want.reason,
+                          "message": want.message, "observedGeneration": generation,
+                          "lastTransitionTime": since or now}  # fmt: skip
+    out: list[Condition] = []
+    for type_, cond in old.items():
+        if type_ in new:
+            out.append(new.pop(type_))
+        elif owned is not None and type_ not in owned:
+            out.append(dict(cond))
+    return out + list(new.values())
+
+
+#: Condition types whose True is the bad news (Degraded); for the others False is.
+ABNORMAL_WHEN_TRUE = frozenset({"Degraded"})
+
+
+def event_type(cond: Mapping[str, Any]) -> str:
+    """Warning for a transition into a bad state, Normal otherwise (Unknown included)."""
+    bad = "True" if cond.get("type") in ABNORMAL_WHEN_TRUE else "False"
+    return "Warning" if cond.get("status") == bad else "Normal"
 
 
 def changed(previous: Iterable[Mapping[str, Any]], new: Iterable[Condition]) -> list[Condition]:
     """The conditions whose status or reason differ from before: the transitions to report."""
     old = {c.get("type"): (c.get("status"), c.get("reason")) for c in previous}
     return [c for c in new if old.get(c["type"]) != (c["status"], c["reason"])]
+
+
+def status_changes(current: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields of `new` that differ from `current`: a status patch that is empty (and
+    not sent) when nothing a reader could see changed."""
+    return {key: value for key, value in new.items() if current.get(key) != value}

@@ -3,17 +3,19 @@
 a background thread (its own event loop), so tests stay synchronous and kopf runs in
 `KopfRunner`'s thread against a real HTTP endpoint.
 
-Fixes: discovery of CRDs, namespaces, events, secrets, kopf peerings and our kinds;
+Fixes: discovery of CRDs, namespaces, events, secrets, services, kopf peerings and our kinds;
 resourceVersion, uid, creationTimestamp and generation stamped on create and every patch;
 JSON-patch `test` ops answered with 422 on conflict; watches replay only objects newer than
 `?resourceVersion=` and lose no change made during the replay; list responses carry
-kind/apiVersion/resourceVersion; core discovery says `v1`; only the latest requests are
+kind/apiVersion/resourceVersion; core discovery says `v1`; a Secret's stringData is
+merged into data; only the latest requests are
 remembered (kmock's matching is O(n²) in them).
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import collections
 import datetime
 import itertools
@@ -76,6 +78,9 @@ class Emulator(kmock.KubernetesEmulator):
         resources["v1/secrets"] = {
             "kind": "Secret", "namespaced": True,
             "verbs": {"list", "watch", "get", "create", "patch", "delete"}}  # fmt: skip
+        resources["v1/services"] = {
+            "kind": "Service", "namespaced": True,
+            "verbs": {"list", "watch", "get", "create", "patch", "delete"}}  # fmt: skip
         # kopf peering (active/standby operators): the kinds of kopf's peering CRDs
         for plural, kind, namespaced in (("clusterkopfpeerings", "ClusterKopfPeering", False),
                                          ("kopfpeerings", "KopfPeering", True)):  # fmt: skip
@@ -110,6 +115,11 @@ class Emulator(kmock.KubernetesEmulator):
         now = datetime.datetime.now(tz=datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         meta.update(resourceVersion=self._next_version(), uid=str(uuid.uuid4()),
                     creationTimestamp=now, generation=1)  # fmt: skip
+        if request.data.get("kind") == "Secret" and "stringData" in request.data:
+            # as the API server does: stringData is merged into data, base64-encoded
+            data = request.data.setdefault("data", {})
+            for key, value in request.data.pop("stringData").items():
+                data[key] = base64.b64encode(str(value).encode()).decode()
 
     def _current(self, request: rendering.Request) -> dict[str, Any] | None:
         key: Any = (request.resource, request.namespace, request.name)
