@@ -142,7 +142,8 @@ INVALID = [
      _with(SUB, headersFrom=[{"name": "X-Key", "secretKeyRef": {"name": "s"}}]),
      "'key' is a required"),
     ("headersFrom upstash",
-     _with(SUB, headersFrom=[{"name": "Upstash-Retries", "secretKeyRef": {"name": "s", "key": "k"}}]),
+     _with(SUB, headersFrom=[{"name": "Upstash-Retries",
+                              "secretKeyRef": {"name": "s", "key": "k"}}]),
      "Upstash-*, Content-Length and Host headers are reserved"),
     ("headersFrom name", _with(SUB, headersFrom=[{"name": "X Key",
                                                  "secretKeyRef": {"name": "s", "key": "k"}}]),
@@ -177,7 +178,9 @@ def test_valid_delivery_settings_pass(delivery: dict[str, Any]) -> None:
 
 def test_credentials_from_secrets_pass() -> None:
     """Authorization may come from a Secret, never from spec.headers."""
-    headers_from = [{"name": "Authorization", "secretKeyRef": {"name": "vendor", "key": "auth"}},
-                    {"name": "X-Api-Key", "secretKeyRef": {"name": "vendor", "key": "api.key"}}]
+    headers_from = [
+        {"name": "Authorization", "secretKeyRef": {"name": "vendor", "key": "auth"}},
+        {"name": "X-Api-Key", "secretKeyRef": {"name": "vendor", "key": "api.key"}},
+    ]
     assert validate(_with(SUB, secretRef={"name": "billing-credentials"},
                           headersFrom=headers_from)) == []  # fmt: skip
