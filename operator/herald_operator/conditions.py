@@ -5,14 +5,16 @@ reasons are CamelCase; a condition not yet determined is `Unknown`.
 
 Several writers share one list (the sync handlers own Ready/TopicFound/EndpointResolved/
 SecretsResolved, the health timers own Degraded): each merges only the types it owns and
-keeps the others as they are.
+keeps the others as they are. A JSON merge patch replaces a list whole, so `patch_status`
+hands the list to kopf as a patch function instead: kopf applies it to the freshest body and
+sends a JSON patch guarded by the resourceVersion, so two writers never undo each other.
 """
 
 from __future__ import annotations
 
 import datetime
 import re
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -91,3 +93,69 @@ def status_changes(current: Mapping[str, Any], new: Mapping[str, Any]) -> dict[s
     """The fields of `new` that differ from `current`: a status patch that is empty (and
     not sent) when nothing a reader could see changed."""
     return {key: value for key, value in new.items() if current.get(key) != value}
+
+
+def summary(conditions: Iterable[Mapping[str, Any]]) -> dict[str, str]:
+    """`health` and `reason` for the printer columns: NotReady (and Ready's reason) unless
+    Ready, else Degraded, Healthy or Unknown (and Degraded's reason)."""
+    by_type = {c.get("type"): c for c in conditions}
+    ready, degraded = by_type.get("Ready", {}), by_type.get("Degraded", {})
+    if ready.get("status") != "True":
+        return {"health": "NotReady" if ready else "Unknown", "reason": ready.get("reason", "")}
+    health = {"True": "Degraded", "False": "Healthy"}.get(degraded.get("status", ""), "Unknown")
+    return {"health": health, "reason": degraded.get("reason", "")}
+
+
+def put_conditions(
+    fresh: Iterable[Mapping[str, Any]],
+    ours: Iterable[Condition],
+    owned: Collection[str],
+    if_absent: Collection[str] = (),
+) -> list[Condition]:
+    """`fresh` (the list as stored now) with our conditions put in: of the types we own,
+    ours replace theirs (keeping their transition time when the status is the same) and
+    those we do not set are dropped; `if_absent` types are placeholders, set only when the
+    list has none (Degraded=Unknown before the health timer measured it)."""
+    current = {c.get("type"): c for c in fresh}
+    mine: dict[str, Condition] = {}
+    for cond in ours:
+        before = current.get(cond["type"])
+        if cond["type"] in if_absent and before is not None:
+            continue
+        if before is not None and before.get("status") == cond["status"]:
+            cond = {**cond, "lastTransitionTime": before.get("lastTransitionTime")
+                    or cond["lastTransitionTime"]}  # fmt: skip
+        mine[cond["type"]] = cond
+    out: list[Condition] = []
+    for type_, theirs in current.items():
+        if type_ in mine:
+            out.append(mine.pop(type_))
+        elif type_ not in owned or type_ in if_absent:
+            out.append(dict(theirs))
+    return out + list(mine.values())
+
+
+def patch_status(
+    patch: Any,
+    current: Mapping[str, Any],
+    new: Mapping[str, Any],
+    owned: Collection[str],
+    if_absent: Collection[str] = (),
+) -> None:
+    """Patch what changed of `new` (a status a reconcile built from the `current` snapshot):
+    plain fields as a merge patch, the conditions (and the summary derived from them) as a
+    function of the freshest body (kopf `Patch.fns`)."""
+    derived = ("conditions", "health", "reason")
+    fields = {k: v for k, v in new.items() if k not in derived}
+    patch.status.update(status_changes(current, fields))
+    if "conditions" not in new:
+        return
+    ours = list(new["conditions"])
+
+    def apply(body: MutableMapping[str, Any]) -> None:
+        status = body.setdefault("status", {})
+        merged = put_conditions(status.get("conditions") or [], ours, owned, if_absent)
+        status["conditions"] = merged
+        status.update(summary(merged))
+
+    patch.fns.append(apply)

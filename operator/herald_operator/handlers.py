@@ -37,9 +37,12 @@ from herald_operator.conditions import (
     event_type,
     merge_conditions,
     now_iso,
-    status_changes,
+    patch_status,
 )
+from herald_operator.reconcile.health import DEGRADED
 from herald_operator.reconcile.status import (
+    SUBSCRIPTION_SYNC_OWNS,
+    TOPIC_SYNC_OWNS,
     endpoint_want,
     subscription_status,
     topic_address,
@@ -133,10 +136,8 @@ def _store_error(
 ) -> kopf.TemporaryError:
     ready = Want("Ready", False, reason, str(exc))
     previous = list(status.get("conditions", []))
-    generation = meta.get("generation", 0)
-    patch.status["conditions"] = merge_conditions(
-        previous, [ready], generation, now_iso(), owned=("Ready",)
-    )
+    conditions = merge_conditions(previous, [ready], meta.get("generation", 0), now_iso())
+    patch_status(patch, status, {"conditions": conditions}, owned=("Ready",))
     return _retry(exc)
 
 
@@ -177,7 +178,7 @@ async def topic_sync(name: str, namespace: str, spec: Any, status: Any, meta: An
     address = topic_address(_herald(memo).public_url, namespace, name)
     new = topic_status(generation=meta.get("generation", 0), previous=previous, synced=synced,
                        error=error, address=address, now=now_iso())  # fmt: skip
-    patch.status.update(status_changes(status, new))
+    patch_status(patch, status, new, TOPIC_SYNC_OWNS, if_absent=(DEGRADED,))
     _report(body, new, previous)
 
 
@@ -238,7 +239,7 @@ async def subscription_sync(name: str, namespace: str, spec: Any, status: Any, m
     new = subscription_status(generation=meta.get("generation", 0), previous=previous,
                               synced=synced, error=error, topic=topic, now=now_iso(),
                               endpoint=endpoint, secrets=secrets)  # fmt: skip
-    patch.status.update(status_changes(status, new))
+    patch_status(patch, status, new, SUBSCRIPTION_SYNC_OWNS, if_absent=(DEGRADED,))
     _report(body, new, previous)
 
 

@@ -26,15 +26,10 @@ from herald_operator.conditions import (
     event_type,
     merge_conditions,
     now_iso,
-    status_changes,
-)
-from herald_operator.reconcile.health import (
-    DEGRADED,
-    HealthMonitor,
-    Thresholds,
+    patch_status,
     summary,
-    topic_health,
 )
+from herald_operator.reconcile.health import DEGRADED, HealthMonitor, Thresholds, topic_health
 
 GROUP, VERSION = "herald.dev", "v1alpha1"
 
@@ -61,11 +56,8 @@ def _post(body: Any, previous: list[Any], conditions: list[Any]) -> None:
 
 def _apply(body: Any, status: Mapping[str, Any], patch: kopf.Patch, new: dict[str, Any]) -> None:
     previous = list(status.get("conditions", []))
-    diff = status_changes(status, new)
-    if diff:
-        patch.status.update(diff)
-    if "conditions" in diff:
-        _post(body, previous, [c for c in new["conditions"] if c["type"] == DEGRADED])
+    patch_status(patch, status, new, owned=(DEGRADED,))
+    _post(body, previous, [c for c in new["conditions"] if c["type"] == DEGRADED])
 
 
 async def subscription_health(name: str, namespace: str, spec: Any, status: Any, meta: Any,

@@ -74,7 +74,8 @@ class Emulator(kmock.KubernetesEmulator):
             "verbs": {"list", "watch", "get"}}  # fmt: skip
         resources["v1/namespaces"] = {"kind": "Namespace", "namespaced": False,
                                            "verbs": {"list", "watch", "get", "create"}}  # fmt: skip
-        resources["v1/events"] = {"kind": "Event", "namespaced": True, "verbs": {"create"}}
+        resources["v1/events"] = {"kind": "Event", "namespaced": True,
+                                  "verbs": {"create", "list", "get"}}  # fmt: skip
         resources["v1/secrets"] = {
             "kind": "Secret", "namespaced": True,
             "verbs": {"list", "watch", "get", "create", "patch", "delete"}}  # fmt: skip
@@ -283,6 +284,11 @@ class KubeServer:
 
     def delete(self, api: str, plural: str, namespace: str, name: str) -> None:
         self.client.delete(self._path(api, plural, namespace, name)).raise_for_status()
+
+    def events(self, namespace: str) -> list[dict[str, Any]]:
+        response = self.client.get(self._path("v1", "events", namespace))
+        response.raise_for_status()
+        return list(response.json().get("items", []))
 
     def herald(self, plural: str, namespace: str, name: str) -> dict[str, Any] | None:
         return self.get(GROUP, plural, namespace, name)

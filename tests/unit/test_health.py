@@ -7,8 +7,16 @@ from __future__ import annotations
 import pytest
 
 from herald_core.delivery_stats import DeliveryStats, parse_stats
-from herald_operator.conditions import Want, changed, event_type, merge_conditions, status_changes
-from herald_operator.reconcile.health import HealthMonitor, Thresholds, summary, topic_health
+from herald_operator.conditions import (
+    Want,
+    changed,
+    event_type,
+    merge_conditions,
+    put_conditions,
+    status_changes,
+    summary,
+)
+from herald_operator.reconcile.health import HealthMonitor, Thresholds, topic_health
 
 T = Thresholds(failure_ratio=0.5, min_attempts=3, window=10.0, stall=5.0)
 
@@ -102,3 +110,19 @@ def test_topic_rollup_and_summary() -> None:
 def test_parse_stats() -> None:
     raw = [b"3", b"1", b"-2", b"7", b"HTTP 503", b"123", None]
     assert parse_stats(raw) == DeliveryStats(3, 1, 0, 7, "HTTP 503", 123, 0)
+
+
+def test_put_conditions_merges_into_the_freshest_list() -> None:
+    """What a writer built from an older snapshot goes into the list as stored now."""
+    fresh = [{"type": "Ready", "status": "True", "reason": "Routed", "lastTransitionTime": "t1"},
+             {"type": "Degraded", "status": "True", "reason": "FailureRatioHigh"},
+             {"type": "SecretsResolved", "status": "True", "reason": "Resolved"}]  # fmt: skip
+    ours = merge_conditions([], [Want("Ready", True, "Routed", "m"),
+                                 Want("Degraded", None, "Measuring", "")], 2, "t9")  # fmt: skip
+    merged = put_conditions(fresh, ours, owned=("Ready", "SecretsResolved", "TopicFound"),
+                            if_absent=("Degraded",))  # fmt: skip
+    assert [c["type"] for c in merged] == ["Ready", "Degraded"]
+    assert merged[0]["lastTransitionTime"] == "t1" and merged[0]["observedGeneration"] == 2
+    assert merged[1]["status"] == "True"  # the placeholder does not undo a measurement
+    assert put_conditions([], ours, owned=("Ready",), if_absent=("Degraded",))[1]["status"] == (
+        "Unknown")  # fmt: skip

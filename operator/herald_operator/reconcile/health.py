@@ -11,7 +11,7 @@ that ended since the previous sample all succeeded, so recovery shows within one
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -113,14 +113,3 @@ def topic_health(subscriptions: Mapping[str, Want | None]) -> tuple[Want, int]:
         return Want(DEGRADED, None, "Measuring", "subscriptions not all measured yet"), 0
     return Want(DEGRADED, False, "SubscriptionsHealthy",
                 f"{len(subscriptions)} subscription(s), none degraded"), 0  # fmt: skip
-
-
-def summary(conditions: Iterable[Mapping[str, Any]]) -> dict[str, str]:
-    """`health` and `reason` for the printer columns: NotReady (and Ready's reason) unless
-    Ready, else Degraded, Healthy or Unknown (and Degraded's reason)."""
-    by_type = {c.get("type"): c for c in conditions}
-    ready, degraded = by_type.get("Ready", {}), by_type.get(DEGRADED, {})
-    if ready.get("status") != "True":
-        return {"health": "NotReady" if ready else "Unknown", "reason": ready.get("reason", "")}
-    health = {"True": "Degraded", "False": "Healthy"}.get(degraded.get("status", ""), "Unknown")
-    return {"health": health, "reason": degraded.get("reason", "")}

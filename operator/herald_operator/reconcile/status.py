@@ -14,8 +14,8 @@ from typing import Any
 from herald_core.credentials import redact_url
 from herald_core.routing_sync import SubscriptionSynced, TopicSynced
 from herald_core.specs import EndpointSpec
-from herald_operator.conditions import Want, merge_conditions
-from herald_operator.reconcile.health import DEGRADED, summary
+from herald_operator.conditions import Want, merge_conditions, summary
+from herald_operator.reconcile.health import DEGRADED
 
 Status = dict[str, Any]
 TOPIC_SYNC_OWNS = ("Ready",)
