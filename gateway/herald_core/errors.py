@@ -59,6 +59,8 @@ class NotFound(HeraldError):
 class Conflict(HeraldError):
     """The object is managed by something else (a Kubernetes Topic) and cannot change here."""
 
+    status_code = 409
+
 
 class UnresolvedReference(HeraldError):
     """A Secret or Secret key a Subscription refers to is missing or unusable; `reason` is
@@ -67,8 +69,6 @@ class UnresolvedReference(HeraldError):
     def __init__(self, reason: str, message: str) -> None:
         super().__init__(message)
         self.reason = reason
-
-    status_code = 409
 
 
 class InvalidRequest(HeraldError):
