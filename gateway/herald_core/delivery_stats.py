@@ -17,7 +17,7 @@ from herald_core.redis_client import RedisClient
 from herald_core.routing import subscription_flow_key
 from herald_core.store import guarded
 
-_FIELDS = ("delivered", "failed", "n", "e", "le", "lt", "cf")
+_FIELDS = ("delivered", "failed", "n", "e", "le", "lt", "cf", "ld")
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +35,8 @@ class DeliveryStats:
     last_error_ms: int = 0
     #: When (ms) an attempt was claimed with none ending since: a hung endpoint; 0 = none.
     claimed_since_ms: int = 0
+    #: When (ms) the last delivery succeeded.
+    last_delivered_ms: int = 0
 
 
 def _int(raw: Any) -> int:
@@ -56,6 +58,7 @@ def parse_stats(raw: Sequence[Any]) -> DeliveryStats:
         last_error=error.decode(errors="replace") if isinstance(error, bytes) else error or "",
         last_error_ms=_int(values["lt"]),
         claimed_since_ms=_int(values["cf"]),
+        last_delivered_ms=_int(values["ld"]),
     )
 
 

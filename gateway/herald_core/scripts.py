@@ -46,6 +46,7 @@ def registered() -> tuple[Script, ...]:
 #   herald:{s}:fc:<key>   HASH  a: active deliveries, n: messages stored,
 #                               delivered / failed: counters, paused: '1' holds every task,
 #                               e: failed attempts, le / lt: the last one's error and ms,
+#                               ld: ms of the last delivery,
 #                               cf: ms of the first claim since an attempt last ended
 #                               (the operator's delivery health: herald_core.delivery_stats),
 #                               cp / cr / cw: parallelism, rate, period ms in force (the
@@ -347,7 +348,10 @@ while i <= #ARGV do
     if op == 'A' then
       redis.call('DEL', key)
       row('DELIVERED', id, f[1], f[2], false, x)
-      if stats then count(stats, 'delivered') end
+      if stats then
+        count(stats, 'delivered')
+        redis.call('HSET', stats, 'ld', now)
+      end
     elseif op == 'R' then
       local sep = string.find(arg, ':', 1, true)
       local due = string.sub(arg, sep + 1)

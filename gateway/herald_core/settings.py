@@ -128,7 +128,7 @@ class Settings(BaseSettings):
     #: Base URL publishers reach the gateway at; Topic status.address is built from it.
     public_url: str = "http://herald.herald.svc"
     #: Operator: seconds between re-assertions of every routing table (heals a flushed or
-    #: failed-over Redis) and refreshes of Subscription delivery counts.
+    #: failed-over Redis); delivery counts are refreshed by operator_health_interval.
     operator_resync_interval: float = Field(default=60.0, gt=0)
     #: Operator: seconds between reads of each Subscription's delivery counters (one Redis
     #: round trip per Subscription); status is patched only when what it shows changed.

@@ -2,8 +2,10 @@
 (the Redis side) and herald_operator.reconcile (the status), and patches the status.
 
 Level-based: one `*_sync` runs on create, update and resume, and again from a timer every
-`HERALD_OPERATOR_RESYNC_INTERVAL` seconds (heals a flushed or failed-over Redis, refreshes
-delivery counts, and turns a Subscription created before its Topic Ready). Deletes go
+`HERALD_OPERATOR_RESYNC_INTERVAL` seconds (heals a flushed or failed-over Redis, and turns a
+Subscription created before its Topic Ready). Delivery counters and Degraded are the
+health timers' (herald_operator.health); Secrets and Services a Subscription names are
+re-read by `subscription_references` (herald_operator.references). Deletes go
 through finalizers; a Redis failure is a `kopf.TemporaryError`, retried with backoff.
 """
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import time
 from typing import Any
 
 import pytest
@@ -68,6 +69,7 @@ def test_secret_headers_reach_the_receiver_and_nothing_else(
         assert got.header("X-Team") == "b"
 
         # rotation: the next publish after the recheck carries the new token
+        rotated_at = time.monotonic()
         kube.patch("v1", "secrets", "shop", "billing-token",
                    {"data": {"token": base64.b64encode(ROTATED.encode()).decode()}})  # fmt: skip
 
@@ -77,7 +79,8 @@ def test_secret_headers_reach_the_receiver_and_nothing_else(
             latest = receiver.wait_for(path, before + 1)[-1]
             return latest.header("Authorization") == f"Bearer {ROTATED}"
 
-        wait_until(rotated, timeout=10, interval=0.2, what="rotated token delivered")
+        wait_until(rotated, timeout=10, interval=0.05, what="rotated token delivered")
+        rotation = time.monotonic() - rotated_at
 
         answers = [gateway.client.get("/v2/topics").text,
                    gateway.client.get("/v2/topics/shop/orders").text,
@@ -95,6 +98,8 @@ def test_secret_headers_reach_the_receiver_and_nothing_else(
         wait_until(lambda: gateway.publish("shop/orders", b"x").json() == [], what="unrouted")
         obj = kube.herald("subscriptions", "shop", "billing")
         events = kube.events("shop")
+    # (printed outside the block: KopfRunner captures stdout while the operator runs)
+    print(f"\nrotated token delivered {rotation:.2f}s after the Secret changed (recheck 0.3s)")
     operator_log = caplog.text + runner.stdout
     gateway.stop()
     gateway_log = gateway.log_path.read_text()

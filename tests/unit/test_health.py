@@ -61,13 +61,21 @@ def stats(delivered: int = 0, errors: int = 0, **kw: int | str) -> DeliveryStats
 def test_failure_ratio_turns_degraded_and_clears_on_success() -> None:
     m = HealthMonitor(T)
     assert m.observe("s", stats(), 0, False).ok is None  # Unknown until a second sample
-    bad = m.observe("s", stats(1, 4, last_error="HTTP 500", last_error_ms=900), 1000, False)
+    bad = m.observe("s", stats(1, 3, last_error="HTTP 500", last_error_ms=900), 1000, False)
     assert (bad.ok, bad.reason) == (True, "FailureRatioHigh")
-    assert "4 of 5 attempt(s) failed" in bad.message and "HTTP 500" in bad.message
-    # deliveries since the last sample and no error since: recovered at once
-    good = m.observe("s", stats(3, 4, last_error_ms=900), 2000, False)
+    assert "3 of 4 attempt(s) failed" in bad.message and "HTTP 500" in bad.message
+    # the latest outcome is a delivery, but an attempt failed in this interval: still bad
+    late = stats(3, 4, last_error_ms=900, last_delivered_ms=1500)
+    assert m.observe("s", late, 1500, False).ok is True
+    # no failure since the previous sample and the latest outcome a delivery: recovered
+    good = m.observe("s", late, 2000, False)
     assert (good.ok, good.reason) == (False, "DeliveriesSucceeding")
     assert m.latest("s") == good
+    # and stays so while nothing fails, though the window still holds the failures
+    assert m.observe("s", stats(3, 4, last_error_ms=900, last_delivered_ms=1500), 3000,
+                     False).ok is False  # fmt: skip
+    again = stats(3, 6, last_error_ms=3500, last_delivered_ms=1500)
+    assert m.observe("s", again, 4000, False).ok is True  # failing again
 
 
 def test_few_attempts_idle_paused_and_stalled() -> None:
@@ -108,8 +116,8 @@ def test_topic_rollup_and_summary() -> None:
 
 
 def test_parse_stats() -> None:
-    raw = [b"3", b"1", b"-2", b"7", b"HTTP 503", b"123", None]
-    assert parse_stats(raw) == DeliveryStats(3, 1, 0, 7, "HTTP 503", 123, 0)
+    raw = [b"3", b"1", b"-2", b"7", b"HTTP 503", b"123", None, b"456"]
+    assert parse_stats(raw) == DeliveryStats(3, 1, 0, 7, "HTTP 503", 123, 0, 456)
 
 
 def test_put_conditions_merges_into_the_freshest_list() -> None:

@@ -4,8 +4,10 @@ Topic's roll-up of its Subscriptions'.
 
 Degraded when, over the last `window`, at least `min_attempts` attempts ended and at least
 `failure_ratio` of them failed (message: the last error), or when an attempt has been in
-flight for `stall` with none ending (a hung endpoint). It clears as soon as the attempts
-that ended since the previous sample all succeeded, so recovery shows within one interval.
+flight for `stall` with none ending (a hung endpoint). It clears as soon as no attempt
+failed since the previous sample and the latest outcome is a success (the last delivery is
+newer than the last failed attempt), so recovery shows within one or two intervals rather
+than when the window forgets the failures, and a flaky endpoint does not flap.
 """
 
 from __future__ import annotations
@@ -58,11 +60,13 @@ class HealthMonitor:
                         or sample.failed_attempts < samples[-1].failed_attempts):  # fmt: skip
             samples.clear()  # counters went back: Redis was flushed, start over
         previous = samples[-1] if samples else None
+        recovered = (previous is not None and previous.failed_attempts == sample.failed_attempts
+                     and stats.last_delivered_ms > stats.last_error_ms)  # fmt: skip
         samples.append(sample)
         horizon = now_ms - self.thresholds.window * 1000
         while len(samples) > 2 and samples[1].at_ms <= horizon:
             samples.popleft()  # keep one sample at or before the window's start as baseline
-        want = self._verdict(samples, previous, stats, now_ms, paused)
+        want = self._verdict(samples, previous is None, recovered, stats, now_ms, paused)
         self._latest[key] = want
         return want
 
@@ -73,8 +77,8 @@ class HealthMonitor:
         self._samples.pop(key, None)
         self._latest.pop(key, None)
 
-    def _verdict(self, samples: deque[_Sample], previous: _Sample | None, stats: DeliveryStats,
-                 now_ms: int, paused: bool) -> Want:  # fmt: skip
+    def _verdict(self, samples: deque[_Sample], first: bool, recovered: bool,
+                 stats: DeliveryStats, now_ms: int, paused: bool) -> Want:  # fmt: skip
         t = self.thresholds
         if paused:
             return Want(DEGRADED, False, "Paused", "deliveries are paused")
@@ -83,14 +87,13 @@ class HealthMonitor:
             return Want(DEGRADED, True, "DeliveriesStalled",
                         f"an attempt has been in flight for {_seconds(hung)} with none ending; "
                         f"{stats.backlog} message(s) waiting")  # fmt: skip
-        if previous is None:
+        if first:
             return Want(DEGRADED, None, "Measuring", "delivery health not measured yet")
         base, now = samples[0], samples[-1]
         delivered = now.delivered - base.delivered
         failed = now.failed_attempts - base.failed_attempts
         attempts = delivered + failed
         counts = f"{failed} of {attempts} attempt(s) failed in the last {_seconds(t.window * 1000)}"
-        recovered = now.delivered > previous.delivered and stats.last_error_ms <= previous.at_ms
         if attempts >= t.min_attempts and failed >= t.failure_ratio * attempts and not recovered:
             message = f"{counts}; last error: {stats.last_error}"
             return Want(DEGRADED, True, "FailureRatioHigh", message[:_MESSAGE_MAX])
