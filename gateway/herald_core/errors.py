@@ -7,6 +7,7 @@
     ├── Forbidden                   a namespace token outside its namespace → 403
     ├── NotFound                    unknown message, key, topic ...       → 404
     ├── Conflict                    the object is managed elsewhere (CRD) → 409
+    ├── UnresolvedReference         a Secret (key) a Subscription names is missing (operator)
     ├── InvalidRequest              the client sent something we refuse   → 400
     │   ├── InvalidField            one named header, query key or JSON field
     │   ├── PayloadTooLarge         body over the configured maximum      → 413
@@ -59,6 +60,15 @@ class Conflict(HeraldError):
     """The object is managed by something else (a Kubernetes Topic) and cannot change here."""
 
     status_code = 409
+
+
+class UnresolvedReference(HeraldError):
+    """A Secret or Secret key a Subscription refers to is missing or unusable; `reason` is
+    the CamelCase condition reason the operator reports."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class InvalidRequest(HeraldError):

@@ -96,6 +96,13 @@ class SubscriptionRoute:
     delivery: Delivery = Delivery()
     flow_control: FlowControl | None = None
     paused: bool = False
+    #: Headers whose values come from Secrets (herald_core.credentials), resolved by the
+    #: operator: sent like `headers` (and win over them), redacted in every API view.
+    secret_headers: dict[str, str] = field(default_factory=dict, repr=False)
+
+    def delivery_headers(self) -> dict[str, str]:
+        """Every header a delivery to this subscription carries from its route."""
+        return {**self.headers, **self.secret_headers} if self.secret_headers else self.headers
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,9 +174,14 @@ def desired_flow_control(spec: FlowControlSpec | None) -> FlowControl | None:
 
 
 def desired_subscription_route(
-    namespace: str, name: str, spec: SubscriptionSpec, topic: TopicSpec
+    namespace: str,
+    name: str,
+    spec: SubscriptionSpec,
+    topic: TopicSpec,
+    secret_headers: dict[str, str] | None = None,
 ) -> SubscriptionRoute:
-    """A `Subscription`'s entry in its topic's table, with the topic's defaults resolved."""
+    """A `Subscription`'s entry in its topic's table, with the topic's defaults resolved
+    and `secret_headers` (herald_core.credentials, resolved by the operator) attached."""
     own = desired_delivery(spec.delivery, "spec.delivery")
     inherited = desired_delivery(topic.delivery, "topic spec.delivery")
     return SubscriptionRoute(
@@ -179,6 +191,7 @@ def desired_subscription_route(
         delivery=own.over(inherited),
         flow_control=desired_flow_control(spec.flow_control),
         paused=spec.paused,
+        secret_headers=dict(secret_headers or {}),
     )
 
 
@@ -236,12 +249,14 @@ def decode_topic(raw: bytes | str) -> TopicRoute:
 
 def encode_subscription(route: SubscriptionRoute) -> bytes:
     fc = route.flow_control
-    return orjson.dumps(
-        {"name": route.name, "url": route.url, "headers": route.headers,
-         "delivery": _delivery_json(route.delivery), "paused": route.paused,
-         "flowControl": None if fc is None else {"parallelism": fc.parallelism,
-                                                 "rate": fc.rate, "period": fc.period}}
-    )  # fmt: skip
+    entry: dict[str, Any] = {
+        "name": route.name, "url": route.url, "headers": route.headers,
+        "delivery": _delivery_json(route.delivery), "paused": route.paused,
+        "flowControl": None if fc is None else {"parallelism": fc.parallelism,
+                                                "rate": fc.rate, "period": fc.period}}  # fmt: skip
+    if route.secret_headers:  # absent otherwise: entries without credentials stay as they were
+        entry["secretHeaders"] = route.secret_headers
+    return orjson.dumps(entry)
 
 
 def decode_subscription(raw: bytes | str) -> SubscriptionRoute:
@@ -249,4 +264,5 @@ def decode_subscription(raw: bytes | str) -> SubscriptionRoute:
     fc = d.get("flowControl")
     flow = None if not fc else FlowControl(fc.get("parallelism"), fc.get("rate"), fc["period"])
     return SubscriptionRoute(d["name"], d["url"], d.get("headers") or {},
-                             _delivery(d.get("delivery")), flow, bool(d.get("paused")))  # fmt: skip
+                             _delivery(d.get("delivery")), flow, bool(d.get("paused")),
+                             d.get("secretHeaders") or {})  # fmt: skip

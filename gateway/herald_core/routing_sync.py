@@ -45,8 +45,10 @@ async def sync_topic(
     spec: Mapping[str, Any],
     subscriptions: Mapping[str, Mapping[str, Any]],
     now_ms: int,
+    secret_headers: Mapping[str, dict[str, str]] | None = None,
 ) -> TopicSynced:
-    """Write the topic's whole table: its defaults and every subscription's entry."""
+    """Write the topic's whole table: its defaults and every subscription's entry (with
+    its `secret_headers`, by subscription name, as the operator resolved them)."""
     topic_spec = parse_topic_spec(spec)
     route = desired_topic_route(namespace, name, topic_spec, now_ms)
     entries: list[SubscriptionRoute] = []
@@ -54,7 +56,10 @@ async def sync_topic(
     for sub_name, sub_spec in sorted(subscriptions.items()):
         try:
             parsed = parse_subscription_spec(sub_spec)
-            entries.append(desired_subscription_route(namespace, sub_name, parsed, topic_spec))
+            creds = (secret_headers or {}).get(sub_name)
+            entries.append(
+                desired_subscription_route(namespace, sub_name, parsed, topic_spec, creds)
+            )
         except ValueError as exc:  # InvalidField: that subscription reports it itself
             refused[sub_name] = str(exc)
     await store.put_table(route, entries)
@@ -72,6 +77,7 @@ async def sync_subscription(
     spec: Mapping[str, Any],
     topic_spec: Mapping[str, Any] | None,
     now_ms: int,
+    secret_headers: dict[str, str] | None = None,
 ) -> SubscriptionSynced:
     """Write the subscription's entry if its topic exists; else make sure there is none."""
     parsed = parse_subscription_spec(spec)
@@ -80,7 +86,7 @@ async def sync_subscription(
         await store.drop_subscription(tid, name)
         return SubscriptionSynced(resolve_endpoint(namespace, parsed.endpoint), False)
     topic = parse_topic_spec(topic_spec)
-    entry = desired_subscription_route(namespace, name, parsed, topic)
+    entry = desired_subscription_route(namespace, name, parsed, topic, secret_headers)
     written = await store.put_subscription(tid, entry)
     if written:
         paused = topic.paused or entry.paused

@@ -45,6 +45,10 @@ def registered() -> tuple[Script, ...]:
 # script that claims or settles: no extra round trip, and Cluster-safe.
 #   herald:{s}:fc:<key>   HASH  a: active deliveries, n: messages stored,
 #                               delivered / failed: counters, paused: '1' holds every task,
+#                               e: failed attempts, le / lt: the last one's error and ms,
+#                               ld: ms of the last delivery,
+#                               cf: ms of the first claim since an attempt last ended
+#                               (the operator's delivery health: herald_core.delivery_stats),
 #                               cp / cr / cw: parallelism, rate, period ms in force (the
 #                               latest message's, unless pinned: pp / pr = '1')
 #   herald:{s}:fcr:<key>  ZSET  starts within the last rate period (a sliding window)
@@ -190,6 +194,7 @@ local function take(prefix, due, lease, log, flow_keys, id, now, lease_ms, maxle
   redis.call('ZREM', due, id)
   local f = redis.call('HMGET', prefix .. id, 'm', 'b', 'r', 'k')
   if f[1] and (not f[4] or admit(prefix, due, flow_keys, id, f[4], now)) then
+    if f[4] then redis.call('HSETNX', tagged(prefix, 'fc:') .. flow_of(f[4]), 'cf', now) end
     redis.call('ZADD', lease, now + lease_ms, id)
     redis.call('XADD', log, 'MAXLEN', '~', maxlen, '*', 's', 'ACTIVE', 'id', id,
                'm', f[1], 'r', f[3])
@@ -300,6 +305,14 @@ local function count(stats, outcome)
   redis.call('HINCRBY', stats, outcome, 1)
   redis.call('HINCRBY', stats, 'n', -1)
 end
+-- an attempt failed: counted, with its error (for the operator's Degraded condition)
+local function errored(stats, x)
+  local ok, ev = pcall(cjson.decode, x)
+  local err = ok and type(ev) == 'table' and ev.error
+  if type(err) ~= 'string' then err = 'failed' end
+  redis.call('HINCRBY', stats, 'e', 1)
+  redis.call('HSET', stats, 'le', string.sub(err, 1, 200), 'lt', now)
+end
 local function row(state, id, m, r, extra, x)
   if extra then
     redis.call('XADD', KEYS[3], 'MAXLEN', '~', maxlen, '*', 's', state, 'id', id, 'm', m,
@@ -330,10 +343,15 @@ while i <= #ARGV do
     if f[5] and (op == 'A' or op == 'F') then hold_done(prefix, KEYS[1], f[5], now) end
     if f[3] and leased then release(prefix, KEYS[1], f[3], now) end
     local stats = f[3] and tagged(prefix, 'fc:') .. flow_of(f[3])
+    if stats and op ~= 'D' then redis.call('HDEL', stats, 'cf') end
+    if stats and (op == 'R' or op == 'F') then errored(stats, x) end
     if op == 'A' then
       redis.call('DEL', key)
       row('DELIVERED', id, f[1], f[2], false, x)
-      if stats then count(stats, 'delivered') end
+      if stats then
+        count(stats, 'delivered')
+        redis.call('HSET', stats, 'ld', now)
+      end
     elseif op == 'R' then
       local sep = string.find(arg, ':', 1, true)
       local due = string.sub(arg, sep + 1)

@@ -131,8 +131,22 @@ class Settings(BaseSettings):
     #: Base URL publishers reach the gateway at; Topic status.address is built from it.
     public_url: str = "http://herald.herald.svc"
     #: Operator: seconds between re-assertions of every routing table (heals a flushed or
-    #: failed-over Redis) and refreshes of Subscription delivery counts.
+    #: failed-over Redis); delivery counts are refreshed by operator_health_interval.
     operator_resync_interval: float = Field(default=60.0, gt=0)
+    #: Operator: seconds between reads of each Subscription's delivery counters (one Redis
+    #: round trip per Subscription); status is patched only when what it shows changed.
+    operator_health_interval: float = Field(default=15.0, gt=0)
+    #: Operator: a Subscription is Degraded when, within the last `operator_degraded_window`
+    #: seconds, at least `operator_degraded_min_attempts` attempts ended and at least this
+    #: share of them failed, or when an attempt has been in flight with none ending for
+    #: `operator_degraded_stall` seconds (a hung endpoint).
+    operator_degraded_failure_ratio: float = Field(default=0.5, gt=0, le=1)
+    operator_degraded_min_attempts: int = Field(default=5, ge=1)
+    operator_degraded_window: float = Field(default=300.0, gt=0)
+    operator_degraded_stall: float = Field(default=600.0, gt=0)
+    #: Operator: seconds between re-reads of the Secrets and Services Subscriptions refer to
+    #: (credential rotation and Services created later are picked up within this).
+    operator_reference_recheck: float = Field(default=30.0, gt=0)
     #: Operator: server-side timeout of Kubernetes watch requests (s); the client gives up
     #: a little later, so a silently dropped connection is noticed.
     operator_watch_timeout: int = Field(default=300, ge=10)
@@ -140,8 +154,9 @@ class Settings(BaseSettings):
     #: Off, the operator lists and watches no Secret for them and revokes those it stored.
     namespace_tokens: bool = True
     #: Operator: Subscription headers may be read from Secrets in the Subscription's
-    #: namespace. Off (the default), the operator reads no Secret for them.
-    subscription_secrets: bool = False
+    #: namespace (`secretRef`, `headersFrom`). Off, the operator reads no Secret for them
+    #: and such Subscriptions are not routed (SecretsResolved=False, SecretsDisabled).
+    subscription_secrets: bool = True
 
     #: Log as JSON lines instead of text; and the level.
     log_json: bool = False

@@ -50,6 +50,26 @@ class FlowControlSpec(_Spec):
     period: str | None = None
 
 
+class LocalObjectRef(_Spec):
+    """A Secret of the Subscription's own namespace (Flux `secretRef`)."""
+
+    name: str
+
+
+class SecretKeyRef(_Spec):
+    """One key of a Secret of the Subscription's namespace (as `env[].valueFrom`)."""
+
+    name: str
+    key: str
+
+
+class HeaderFromSecret(_Spec):
+    """A delivery header whose value is a Secret key's."""
+
+    name: str
+    secret_key_ref: SecretKeyRef
+
+
 class TopicSpec(_Spec):
     delivery: DeliverySpec = DeliverySpec()
     paused: bool = False
@@ -59,6 +79,10 @@ class SubscriptionSpec(_Spec):
     topic: str
     endpoint: EndpointSpec
     headers: dict[str, str] = {}
+    #: Credentials from a Secret: its `token` (bearer), `username` + `password` (basic
+    #: auth) and `headers` (a YAML map) keys, as Flux's notification Provider reads them.
+    secret_ref: LocalObjectRef | None = None
+    headers_from: list[HeaderFromSecret] = []
     delivery: DeliverySpec = DeliverySpec()
     flow_control: FlowControlSpec | None = None
     paused: bool = False

@@ -21,6 +21,7 @@ from starlette.responses import Response
 
 from herald_core.errors import NotFound
 from herald_core.ids import new_message_id
+from herald_core.models import Redaction
 from herald_core.routing import (
     Delivery,
     FlowControl,
@@ -138,6 +139,14 @@ def _explicit(spec: PublishSpec, names: set[str]) -> Delivery:
     )
 
 
+def _with_secret_headers(redact: Redaction | None, sub: SubscriptionRoute) -> Redaction | None:
+    if not sub.secret_headers:
+        return redact
+    base = redact or Redaction()
+    names = {*base.headers, *(name.lower() for name in sub.secret_headers)}
+    return dataclasses.replace(base, headers=tuple(sorted(names)))
+
+
 def _message(
     table: RoutingTable,
     sub: SubscriptionRoute,
@@ -151,7 +160,7 @@ def _message(
 ) -> tuple[int, NewMessage, str]:
     defaults = Delivery(settings.default_retries, None, settings.attempt_timeout, "POST")
     delivery = explicit.over(sub.delivery).over(defaults)
-    headers = {**spec.headers, **sub.headers, "Upstash-Topic-Name": table.topic.name}
+    headers = {**spec.headers, **sub.delivery_headers(), "Upstash-Topic-Name": table.topic.name}
     limits = sub.flow_control or FlowControl()
     sub_spec = dataclasses.replace(
         spec,
@@ -166,6 +175,9 @@ def _message(
             limits.period,
         ),
         url=sub.url,
+        # credentials from Secrets are stored with the message (deliveries and retries need
+        # them) but every API view shows them redacted (herald_gateway.views)
+        redact=_with_secret_headers(spec.redact, sub),
         method=delivery.method or "POST",
         headers=headers,
         max_retries=min(delivery.retries or 0, settings.max_retries),

@@ -2,14 +2,18 @@
 (the Redis side) and herald_operator.reconcile (the status), and patches the status.
 
 Level-based: one `*_sync` runs on create, update and resume, and again from a timer every
-`HERALD_OPERATOR_RESYNC_INTERVAL` seconds (heals a flushed or failed-over Redis, refreshes
-delivery counts, and turns a Subscription created before its Topic Ready). Deletes go
+`HERALD_OPERATOR_RESYNC_INTERVAL` seconds (heals a flushed or failed-over Redis, and turns a
+Subscription created before its Topic Ready). Delivery counters and Degraded are the
+health timers' (herald_operator.health); Secrets and Services a Subscription names are
+re-read by `subscription_references` (herald_operator.references). Deletes go
 through finalizers; a Redis failure is a `kopf.TemporaryError`, retried with backoff.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import socket
 import time
 from collections.abc import Mapping
 from typing import Any, cast
@@ -19,7 +23,6 @@ import kopf
 from herald_core.errors import InvalidField, StoreError
 from herald_core.keys import Keys
 from herald_core.redis_client import connect
-from herald_core.routing import topic_id
 from herald_core.routing_store import RoutingStore
 from herald_core.routing_sync import (
     delete_subscription,
@@ -28,8 +31,31 @@ from herald_core.routing_sync import (
     sync_topic,
 )
 from herald_core.settings import Settings
-from herald_operator.conditions import changed, now_iso
-from herald_operator.reconcile.status import subscription_status, topic_address, topic_status
+from herald_core.specs import parse_subscription_spec
+from herald_operator import health
+from herald_operator.conditions import (
+    Want,
+    changed,
+    event_type,
+    merge_conditions,
+    now_iso,
+    patch_status,
+)
+from herald_operator.reconcile.health import DEGRADED
+from herald_operator.reconcile.status import (
+    SUBSCRIPTION_SYNC_OWNS,
+    TOPIC_SYNC_OWNS,
+    endpoint_want,
+    subscription_status,
+    topic_address,
+    topic_status,
+)
+from herald_operator.references import (
+    References,
+    ReferenceUnreadable,
+    resolve_topic_credentials,
+    secret_headers_of,
+)
 
 # Registers the namespace-token index and event handlers along with these.
 from herald_operator.tokens import reconcile_tokens, watch_token_secrets_only
@@ -67,17 +93,27 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     settings.networking.request_timeout = 60
     settings.execution.max_workers = 20
     settings.posting.level = logging.INFO
+    # Events say they come from Herald (`kubectl describe`: From herald-operator), not kopf.
+    settings.posting.reporting_component = "herald-operator"
+    settings.posting.reporting_instance = socket.gethostname()
+    settings.posting.event_name_prefix = "herald-"
     watch_token_secrets_only(settings)
     redis = connect(herald)
     memo["routing"] = RoutingStore(redis, Keys(herald.key_prefix, herald.shards))
     interval = herald.operator_resync_interval
     for plural, fn in (("topics", topic_resync), ("subscriptions", subscription_resync)):
         kopf.timer(GROUP, VERSION, plural, interval=interval, initial_delay=interval)(fn)
+    health.register(herald, memo)
+    recheck = herald.operator_reference_recheck
+    memo["references"] = References(ttl=recheck, secrets=herald.subscription_secrets)
+    kopf.timer(GROUP, VERSION, "subscriptions", interval=recheck, initial_delay=recheck,
+               when=_has_references)(subscription_references)  # fmt: skip
 
 
 @kopf.on.cleanup()
 async def close(memo: kopf.Memo, **_: Any) -> None:
     await _store(memo).redis.aclose()
+    memo["references"].close()
 
 
 # -- indexes: what each handler needs to know about the other kind --------------------------
@@ -97,10 +133,13 @@ def subscriptions_by_topic(name: str, namespace: str, spec: Any, meta: Any, **_:
     return {(namespace, spec["topic"]): (name, dict(spec))}
 
 
-def _store_error(exc: StoreError, patch: kopf.Patch, reason: str) -> kopf.TemporaryError:
-    ready = {"type": "Ready", "status": "False", "reason": reason, "message": str(exc),
-             "lastTransitionTime": now_iso()}  # fmt: skip
-    patch.status["conditions"] = [ready]
+def _store_error(
+    exc: StoreError, patch: kopf.Patch, reason: str, status: Any, meta: Any
+) -> kopf.TemporaryError:
+    ready = Want("Ready", False, reason, str(exc))
+    previous = list(status.get("conditions", []))
+    conditions = merge_conditions(previous, [ready], meta.get("generation", 0), now_iso())
+    patch_status(patch, status, {"conditions": conditions}, owned=("Ready",))
     return _retry(exc)
 
 
@@ -110,8 +149,7 @@ def _retry(exc: StoreError) -> kopf.TemporaryError:
 
 def _report(body: Any, status: Mapping[str, Any], previous: list[Any]) -> None:
     for cond in changed(previous, status["conditions"]):
-        kind = "Normal" if cond["status"] == "True" else "Warning"
-        kopf.event(body, type=kind, reason=cond["reason"], message=cond["message"])
+        kopf.event(body, type=event_type(cond), reason=cond["reason"], message=cond["message"])
 
 
 # -- Topic ----------------------------------------------------------------------------------
@@ -128,16 +166,21 @@ async def topic_sync(name: str, namespace: str, spec: Any, status: Any, meta: An
     subs = {n: s for n, s in subscriptions_by_topic.get((namespace, name), [])}
     synced, error = None, None
     try:
-        synced = await sync_topic(_store(memo), namespace, name, spec, subs, _now_ms())
+        subs, creds, unresolved = await resolve_topic_credentials(_refs(memo), namespace, subs)
+        synced = await sync_topic(_store(memo), namespace, name, spec, subs, _now_ms(), creds)
+        if unresolved:  # their Secrets are missing: not routed, as they report themselves
+            synced = dataclasses.replace(synced, refused={**synced.refused, **unresolved})
+    except ReferenceUnreadable as exc:
+        raise kopf.TemporaryError(str(exc), delay=_RETRY_DELAY) from exc
     except InvalidField as exc:
         error = ("InvalidSpec", str(exc))
     except StoreError as exc:
-        raise _store_error(exc, patch, "RedisUnavailable") from exc
+        raise _store_error(exc, patch, "RedisUnavailable", status, meta) from exc
     previous = list(status.get("conditions", []))
     address = topic_address(_herald(memo).public_url, namespace, name)
     new = topic_status(generation=meta.get("generation", 0), previous=previous, synced=synced,
                        error=error, address=address, now=now_iso())  # fmt: skip
-    patch.status.update(new)
+    patch_status(patch, status, new, TOPIC_SYNC_OWNS, if_absent=(DEGRADED,))
     _report(body, new, previous)
 
 
@@ -163,26 +206,32 @@ async def topic_delete(name: str, namespace: str, memo: kopf.Memo, **_: Any) -> 
 async def subscription_sync(name: str, namespace: str, spec: Any, status: Any, meta: Any,
                             body: Any, patch: kopf.Patch, memo: kopf.Memo, retry: int,
                             topic_specs: kopf.Index[Any, Any], old: Any = None,
-                            **_: Any) -> None:  # fmt: skip
+                            fresh: bool = False, **_: Any) -> None:  # fmt: skip
     if meta.get("deletionTimestamp"):
         return  # a timer racing the finalizer must not write the entry back
     topic = str(spec.get("topic", ""))
     found = list(topic_specs.get((namespace, topic), []))
     store = _store(memo)
-    synced, error, counts = None, None, {}
+    synced, error, endpoint, secrets = None, None, None, None
     # Moved to another Topic (`old`: the spec last handled, also across operator restarts):
     # the old Topic's table must stop routing here now, not at its next resync.
     moved_from = dict((old or {}).get("spec") or {})
     try:
         if moved_from.get("topic") and moved_from["topic"] != topic:
             await delete_subscription(store, namespace, name, moved_from)
-        synced = await sync_subscription(store, namespace, name, spec,
-                                         found[0] if found else None, _now_ms())  # fmt: skip
-        counts = await store.subscription_counts(topic_id(namespace, topic), name)
+        endpoint, secrets, creds = await _references(memo, namespace, spec, fresh)
+        if creds is None:  # a Secret is missing: not routed until it is there
+            await delete_subscription(store, namespace, name, spec)
+        else:
+            synced = await sync_subscription(store, namespace, name, spec,
+                                             found[0] if found else None, _now_ms(),
+                                             creds)  # fmt: skip
+    except ReferenceUnreadable as exc:
+        raise kopf.TemporaryError(str(exc), delay=_RETRY_DELAY) from exc
     except InvalidField as exc:
         error = ("InvalidSpec", str(exc))
     except StoreError as exc:
-        raise _store_error(exc, patch, "RedisUnavailable") from exc
+        raise _store_error(exc, patch, "RedisUnavailable", status, meta) from exc
     if found and synced is not None and not synced.topic_found and retry < _TABLE_WAITS:
         # The Topic exists but has no table yet (its handler had not run: a start with both
         # kinds present, a Topic created a moment before): look again soon rather than
@@ -190,10 +239,39 @@ async def subscription_sync(name: str, namespace: str, spec: Any, status: Any, m
         raise kopf.TemporaryError("the Topic's routing table is not written yet", delay=1)
     previous = list(status.get("conditions", []))
     new = subscription_status(generation=meta.get("generation", 0), previous=previous,
-                              synced=synced, error=error, topic=topic, counts=counts,
-                              now=now_iso())  # fmt: skip
-    patch.status.update(new)
+                              synced=synced, error=error, topic=topic, now=now_iso(),
+                              endpoint=endpoint, secrets=secrets)  # fmt: skip
+    patch_status(patch, status, new, SUBSCRIPTION_SYNC_OWNS, if_absent=(DEGRADED,))
     _report(body, new, previous)
+
+
+def _refs(memo: kopf.Memo) -> References:
+    return memo["references"]  # type: ignore[no-any-return]
+
+
+async def _references(memo: kopf.Memo, namespace: str, spec: Any,
+                      fresh: bool) -> tuple[Want, Want | None, dict[str, str] | None]:  # fmt: skip
+    """EndpointResolved, SecretsResolved and the Secret headers (None: unresolved)."""
+    parsed = parse_subscription_spec(spec)
+    ports = None
+    if parsed.endpoint.service is not None:
+        ports = await _refs(memo).service_ports(namespace, parsed.endpoint.service.name,
+                                                fresh=fresh)  # fmt: skip
+    endpoint = endpoint_want(namespace, parsed.endpoint, ports)
+    creds, secrets = await secret_headers_of(_refs(memo), namespace, parsed, fresh=fresh)
+    return endpoint, secrets, creds
+
+
+def _has_references(spec: Any, **_: Any) -> bool:
+    spec = spec or {}
+    return bool(spec.get("secretRef") or spec.get("headersFrom")
+                or (spec.get("endpoint") or {}).get("service"))  # fmt: skip
+
+
+async def subscription_references(**kwargs: Any) -> None:
+    """Re-read the Secrets and Service a Subscription names (rotation, a Service created
+    later): the entry in Redis is rewritten only if it changed (PUT_ENTRY compares)."""
+    await cast(Any, subscription_sync)(**kwargs, fresh=True)
 
 
 async def subscription_resync(**kwargs: Any) -> None:

@@ -88,7 +88,13 @@ def test_operator_gets_only_the_settings_it_uses(helm: Helm) -> None:
                              "HERALD_LOG_JSON", "HERALD_LOG_LEVEL", "HERALD_SHARDS",
                              "HERALD_PUBLIC_URL", "HERALD_OPERATOR_RESYNC_INTERVAL",
                              "HERALD_OPERATOR_WATCH_TIMEOUT", "HERALD_NAMESPACE_TOKENS",
-                             "HERALD_SUBSCRIPTION_SECRETS", "HERALD_METRICS_PORT"}  # fmt: skip
+                             "HERALD_SUBSCRIPTION_SECRETS", "HERALD_METRICS_PORT",
+                             "HERALD_OPERATOR_REFERENCE_RECHECK",
+                             "HERALD_OPERATOR_HEALTH_INTERVAL",
+                             "HERALD_OPERATOR_DEGRADED_FAILURE_RATIO",
+                             "HERALD_OPERATOR_DEGRADED_MIN_ATTEMPTS",
+                             "HERALD_OPERATOR_DEGRADED_WINDOW",
+                             "HERALD_OPERATOR_DEGRADED_STALL"}  # fmt: skip
     assert operator["HERALD_OPERATOR_WATCH_TIMEOUT"]["value"] == "300"
 
 

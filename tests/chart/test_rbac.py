@@ -29,14 +29,15 @@ CUSTOM_RESOURCES: Rules = {
     ("herald.dev", "subscriptions"): {"get", "list", "watch", "patch"},
     ("herald.dev", "topics/status"): {"get", "patch"},
     ("herald.dev", "subscriptions/status"): {"get", "patch"},
+    ("", "services"): {"get"},  # EndpointResolved of `service` endpoints
 }
-# The defaults: namespace tokens on, Secret-sourced headers off.
-PER_NAMESPACE: Rules = CUSTOM_RESOURCES | {("", "secrets"): {"list", "watch"}}
+# The defaults: namespace tokens on, Secret-sourced headers on.
+PER_NAMESPACE: Rules = CUSTOM_RESOURCES | {("", "secrets"): {"get", "list", "watch"}}
 # (namespaceTokens.enabled, subscriptionSecrets.enabled) → the verbs on Secrets.
 SECRET_VERBS: dict[tuple[bool, bool], set[str] | None] = {
     (True, False): {"list", "watch"},
     (True, True): {"get", "list", "watch"},
-    (False, True): {"get", "list", "watch"},
+    (False, True): {"get"},
     (False, False): None,
 }
 

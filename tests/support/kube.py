@@ -3,17 +3,19 @@
 a background thread (its own event loop), so tests stay synchronous and kopf runs in
 `KopfRunner`'s thread against a real HTTP endpoint.
 
-Fixes: discovery of CRDs, namespaces, events, secrets, kopf peerings and our kinds;
+Fixes: discovery of CRDs, namespaces, events, secrets, services, kopf peerings and our kinds;
 resourceVersion, uid, creationTimestamp and generation stamped on create and every patch;
 JSON-patch `test` ops answered with 422 on conflict; watches replay only objects newer than
 `?resourceVersion=` and lose no change made during the replay; list responses carry
-kind/apiVersion/resourceVersion; core discovery says `v1`; only the latest requests are
+kind/apiVersion/resourceVersion; core discovery says `v1`; a Secret's stringData is
+merged into data; only the latest requests are
 remembered (kmock's matching is O(n²) in them).
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import collections
 import datetime
 import itertools
@@ -75,9 +77,13 @@ class Emulator(kmock.KubernetesEmulator):
             "verbs": {"list", "watch", "get"}}  # fmt: skip
         resources["v1/namespaces"] = {"kind": "Namespace", "namespaced": False,
                                            "verbs": {"list", "watch", "get", "create"}}  # fmt: skip
-        resources["v1/events"] = {"kind": "Event", "namespaced": True, "verbs": {"create"}}
+        resources["v1/events"] = {"kind": "Event", "namespaced": True,
+                                  "verbs": {"create", "list", "get"}}  # fmt: skip
         resources["v1/secrets"] = {
             "kind": "Secret", "namespaced": True,
+            "verbs": {"list", "watch", "get", "create", "patch", "delete"}}  # fmt: skip
+        resources["v1/services"] = {
+            "kind": "Service", "namespaced": True,
             "verbs": {"list", "watch", "get", "create", "patch", "delete"}}  # fmt: skip
         # kopf peering (active/standby operators): the kinds of kopf's peering CRDs
         for plural, kind, namespaced in (("clusterkopfpeerings", "ClusterKopfPeering", False),
@@ -115,6 +121,11 @@ class Emulator(kmock.KubernetesEmulator):
         now = datetime.datetime.now(tz=datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         meta.update(resourceVersion=self._next_version(), uid=str(uuid.uuid4()),
                     creationTimestamp=now, generation=1)  # fmt: skip
+        if request.data.get("kind") == "Secret" and "stringData" in request.data:
+            # as the API server does: stringData is merged into data, base64-encoded
+            data = request.data.setdefault("data", {})
+            for key, value in request.data.pop("stringData").items():
+                data[key] = base64.b64encode(str(value).encode()).decode()
 
     def _current(self, request: rendering.Request) -> dict[str, Any] | None:
         key: Any = (request.resource, request.namespace, request.name)
@@ -278,6 +289,11 @@ class KubeServer:
 
     def delete(self, api: str, plural: str, namespace: str, name: str) -> None:
         self.client.delete(self._path(api, plural, namespace, name)).raise_for_status()
+
+    def events(self, namespace: str) -> list[dict[str, Any]]:
+        response = self.client.get(self._path("v1", "events", namespace))
+        response.raise_for_status()
+        return list(response.json().get("items", []))
 
     def herald(self, plural: str, namespace: str, name: str) -> dict[str, Any] | None:
         return self.get(GROUP, plural, namespace, name)

@@ -35,9 +35,18 @@ def test_both_kinds_are_defined_with_printer_columns_short_names_and_category() 
         assert version["name"] == "v1alpha1"
         assert version["subresources"] == {"status": {}}
         columns = [c["name"] for c in version["additionalPrinterColumns"]]
-        wanted = ["Subscriptions", "Ready", "Age"] if kind == "Topic" else [
-            "Topic", "Endpoint", "Ready", "Age"]  # fmt: skip
+        wanted = ["Address", "Subscriptions", "Ready", "Health", "Reason", "Degraded", "Age"] if (
+            kind == "Topic") else ["Topic", "Endpoint", "Ready", "Health", "Reason", "Delivered",
+                                   "Failed", "Backlog", "Age"]  # fmt: skip
         assert columns == wanted
+        # counters only under -o wide; everything a column shows is in the status schema
+        wide = {c["name"] for c in version["additionalPrinterColumns"] if c.get("priority")}
+        assert wide == ({"Degraded"} if kind == "Topic" else {"Delivered", "Failed", "Backlog"})
+        status = version["schema"]["openAPIV3Schema"]["properties"]["status"]["properties"]
+        for column in version["additionalPrinterColumns"]:
+            path = column["jsonPath"]
+            if path.startswith(".status.") and "[" not in path:
+                assert path.removeprefix(".status.") in status, path
 
 
 def _described(schema: dict[str, Any], path: str = "") -> list[str]:
@@ -66,6 +75,9 @@ def test_every_example_is_accepted(path: Path) -> None:
 
 def test_examples_hold_a_topic_with_two_subscriptions() -> None:
     docs = [d for p in EXAMPLES for d in _docs(p)]
+    secrets = {d["metadata"]["name"] for d in docs if d["kind"] == "Secret"}
+    refs = {d["spec"]["secretRef"]["name"] for d in docs if "secretRef" in d.get("spec", {})}
+    assert refs and refs <= secrets  # an example of credentials from a Secret
     topics = [d for d in docs if d["kind"] == "Topic"]
     subs = [d for d in docs if d["kind"] == "Subscription"]
     assert len(topics) == 1 and len(subs) == 2
@@ -124,6 +136,18 @@ INVALID = [
     ("period bad", _with(SUB, flowControl={"rate": 2, "period": "1 second"}),
      "flowControl.period must be a positive duration"),
     ("parallelism 0", _with(SUB, flowControl={"parallelism": 0}), "minimum"),
+    ("secretRef no name", _with(SUB, secretRef={}), "'name' is a required"),
+    ("secretRef bad name", _with(SUB, secretRef={"name": "Creds!"}), "does not match"),
+    ("headersFrom no key",
+     _with(SUB, headersFrom=[{"name": "X-Key", "secretKeyRef": {"name": "s"}}]),
+     "'key' is a required"),
+    ("headersFrom upstash",
+     _with(SUB, headersFrom=[{"name": "Upstash-Retries",
+                              "secretKeyRef": {"name": "s", "key": "k"}}]),
+     "Upstash-*, Content-Length and Host headers are reserved"),
+    ("headersFrom name", _with(SUB, headersFrom=[{"name": "X Key",
+                                                 "secretKeyRef": {"name": "s", "key": "k"}}]),
+     "header names must be HTTP tokens"),
 ]  # fmt: skip
 
 
@@ -150,3 +174,13 @@ def test_topic_of_a_subscription_is_immutable() -> None:
 )  # fmt: skip
 def test_valid_delivery_settings_pass(delivery: dict[str, Any]) -> None:
     assert validate(_with(SUB, delivery=delivery)) == []
+
+
+def test_credentials_from_secrets_pass() -> None:
+    """Authorization may come from a Secret, never from spec.headers."""
+    headers_from = [
+        {"name": "Authorization", "secretKeyRef": {"name": "vendor", "key": "auth"}},
+        {"name": "X-Api-Key", "secretKeyRef": {"name": "vendor", "key": "api.key"}},
+    ]
+    assert validate(_with(SUB, secretRef={"name": "billing-credentials"},
+                          headersFrom=headers_from)) == []  # fmt: skip

@@ -32,8 +32,13 @@ each of operator.watchNamespaces. Secrets only for the features that read them.
 {{- end }}
 - apiGroups: [""]
   resources: [secrets]
-  verbs: [{{ if $headers }}get, {{ end }}list, watch]
+  verbs: [{{ if $headers }}get{{ if $tokens }}, {{ end }}{{ end }}{{ if $tokens }}list, watch{{ end }}]
 {{- end }}
+# Application: a `service` endpoint's Service and port, read for its EndpointResolved
+# condition (named reads only).
+- apiGroups: [""]
+  resources: [services]
+  verbs: [get]
 {{- if $peering }}
 # Framework: knowing which other operator pods run (kopf peering, active/standby).
 - apiGroups: [kopf.dev]

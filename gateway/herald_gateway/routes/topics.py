@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from herald_core.credentials import redact_url
 from herald_core.errors import InvalidField, NotFound
 from herald_core.routing import RoutingTable, endpoint_name, topic_id
 from herald_core.url_groups import (
@@ -45,7 +46,9 @@ def group_view(table: RoutingTable, home: str) -> dict[str, Any]:
     topic = table.topic
     endpoints = []
     for sub in table.subscriptions:
-        endpoint = {"url": sub.url}
+        # A Kubernetes Subscription's URL is shown without credentials (a namespace token
+        # may list it); an API group's endpoints are shown as its API clients gave them.
+        endpoint = {"url": redact_url(sub.url) if topic.managed == "crd" else sub.url}
         name = endpoint_name(sub)
         if name is not None:
             endpoint["name"] = name
