@@ -130,6 +130,9 @@ class Settings(BaseSettings):
     #: Operator: seconds between re-assertions of every routing table (heals a flushed or
     #: failed-over Redis) and refreshes of Subscription delivery counts.
     operator_resync_interval: float = Field(default=60.0, gt=0)
+    #: Operator: the longest wait (s) between retries while Redis is unavailable (the wait
+    #: doubles from 1 s up to this, with jitter).
+    operator_retry_max: float = Field(default=60.0, gt=0)
     #: Operator: server-side timeout of Kubernetes watch requests (s); the client gives up
     #: a little later, so a silently dropped connection is noticed.
     operator_watch_timeout: int = Field(default=300, ge=10)

@@ -2,9 +2,12 @@
 (the Redis side) and herald_operator.reconcile (the status), and patches the status.
 
 Level-based: one `*_sync` runs on create, update and resume, and again from a timer every
-`HERALD_OPERATOR_RESYNC_INTERVAL` seconds (heals a flushed or failed-over Redis, refreshes
-delivery counts, and turns a Subscription created before its Topic Ready). Deletes go
-through finalizers; a Redis failure is a `kopf.TemporaryError`, retried with backoff.
+`HERALD_OPERATOR_RESYNC_INTERVAL` seconds, each object's at its own random phase (heals a
+flushed or failed-over Redis, refreshes delivery counts, and turns a Subscription created
+before its Topic Ready). A sync that finds Redis and the status as they should be writes
+nothing to either. A Redis failure is a `kopf.TemporaryError` retried with capped backoff
+(herald_operator.pacing). Deletes try once and never wait on Redis
+(herald_operator.sweeps finishes what they could not).
 """
 
 from __future__ import annotations
@@ -29,13 +32,20 @@ from herald_core.routing_sync import (
 )
 from herald_core.settings import Settings
 from herald_operator.conditions import changed, now_iso
+from herald_operator.pacing import (
+    initial_delay,
+    outage,
+    retry_delay,
+    topic_lock,
+    unavailable_conditions,
+)
 from herald_operator.reconcile.status import subscription_status, topic_address, topic_status
+from herald_operator.sweeps import cancel_background, retry_in_background, sweep_tables
 
 # Registers the namespace-token index and event handlers along with these.
 from herald_operator.tokens import reconcile_tokens, watch_token_secrets_only
 
 GROUP, VERSION = "herald.dev", "v1alpha1"
-_RETRY_DELAY = 5.0
 #: Seconds a Subscription waits for its existing Topic's table before reporting TopicNotFound.
 _TABLE_WAITS = 30
 logger = logging.getLogger(__name__)
@@ -72,11 +82,13 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     memo["routing"] = RoutingStore(redis, Keys(herald.key_prefix, herald.shards))
     interval = herald.operator_resync_interval
     for plural, fn in (("topics", topic_resync), ("subscriptions", subscription_resync)):
-        kopf.timer(GROUP, VERSION, plural, interval=interval, initial_delay=interval)(fn)
+        kopf.timer(GROUP, VERSION, plural, interval=interval,
+                   initial_delay=initial_delay(interval))(fn)  # fmt: skip
 
 
 @kopf.on.cleanup()
 async def close(memo: kopf.Memo, **_: Any) -> None:
+    await cancel_background(memo)
     await _store(memo).redis.aclose()
 
 
@@ -97,15 +109,33 @@ def subscriptions_by_topic(name: str, namespace: str, spec: Any, meta: Any, **_:
     return {(namespace, spec["topic"]): (name, dict(spec))}
 
 
-def _store_error(exc: StoreError, patch: kopf.Patch, reason: str) -> kopf.TemporaryError:
-    ready = {"type": "Ready", "status": "False", "reason": reason, "message": str(exc),
-             "lastTransitionTime": now_iso()}  # fmt: skip
-    patch.status["conditions"] = [ready]
-    return _retry(exc)
+def _store_error(exc: StoreError, *, body: Any, status: Any, meta: Any, patch: kopf.Patch,
+                 memo: kopf.Memo, retry: int) -> kopf.TemporaryError:  # fmt: skip
+    """Ready=False/RedisUnavailable (other conditions kept; written once, not per retry),
+    one Warning Event per outage, and a retry after a capped, jittered backoff."""
+    previous = list(status.get("conditions", []))
+    conditions = unavailable_conditions(previous, f"Redis unavailable: {exc}",
+                                        meta.get("generation", 0), now_iso())  # fmt: skip
+    if conditions != previous:
+        patch.status["conditions"] = conditions
+    outage(memo).failed(body, exc)
+    delay = retry_delay(retry, _herald(memo).operator_retry_max)
+    return kopf.TemporaryError(f"Redis unavailable, retrying in {delay:.1f}s: {exc}", delay=delay)
 
 
-def _retry(exc: StoreError) -> kopf.TemporaryError:
-    return kopf.TemporaryError(f"Redis unavailable, retrying: {exc}", delay=_RETRY_DELAY)
+def _patch_status(patch: kopf.Patch, status: Any, new: Mapping[str, Any]) -> None:
+    """Patch the status only where it differs: a resync that changed nothing PATCHes nothing."""
+    for key, value in new.items():
+        if status.get(key) != value:
+            patch.status[key] = value
+
+
+def _delete_later(memo: kopf.Memo, body: Any, what: str, exc: StoreError,
+                  call: Any) -> None:  # fmt: skip
+    """A delete that could not reach Redis: release the object now, retry in the background."""
+    logger.warning("%s: Redis unavailable, retrying in the background: %s", what, exc)
+    outage(memo).failed(body, exc)
+    retry_in_background(memo, what, call, _herald(memo).operator_retry_max)
 
 
 def _report(body: Any, status: Mapping[str, Any], previous: list[Any]) -> None:
@@ -121,37 +151,51 @@ def _report(body: Any, status: Mapping[str, Any], previous: list[Any]) -> None:
 @kopf.on.create(GROUP, VERSION, "topics")
 @kopf.on.update(GROUP, VERSION, "topics")
 async def topic_sync(name: str, namespace: str, spec: Any, status: Any, meta: Any, body: Any,
-                     patch: kopf.Patch, memo: kopf.Memo,
+                     patch: kopf.Patch, memo: kopf.Memo, retry: int,
+                     topic_specs: kopf.Index[Any, Any],
                      subscriptions_by_topic: kopf.Index[Any, Any], **_: Any) -> None:  # fmt: skip
     if meta.get("deletionTimestamp"):
         return
-    subs = {n: s for n, s in subscriptions_by_topic.get((namespace, name), [])}
     synced, error = None, None
     try:
-        synced = await sync_topic(_store(memo), namespace, name, spec, subs, _now_ms())
+        async with topic_lock(memo, namespace, name):
+            # Read under the lock: the index already holds every Subscription whose own
+            # write went first, and none whose removal did.
+            if (namespace, name) not in topic_specs:
+                return  # deleted meanwhile (a timer's stale body)
+            subs = {n: s for n, s in subscriptions_by_topic.get((namespace, name), [])}
+            synced = await sync_topic(_store(memo), namespace, name, spec, subs, _now_ms())
+        outage(memo).succeeded(body)
     except InvalidField as exc:
         error = ("InvalidSpec", str(exc))
     except StoreError as exc:
-        raise _store_error(exc, patch, "RedisUnavailable") from exc
+        raise _store_error(exc, body=body, status=status, meta=meta, patch=patch, memo=memo,
+                           retry=retry) from exc  # fmt: skip
     previous = list(status.get("conditions", []))
     address = topic_address(_herald(memo).public_url, namespace, name)
     new = topic_status(generation=meta.get("generation", 0), previous=previous, synced=synced,
                        error=error, address=address, now=now_iso())  # fmt: skip
-    patch.status.update(new)
+    _patch_status(patch, status, new)
     _report(body, new, previous)
 
 
 async def topic_resync(**kwargs: Any) -> None:
     await cast(Any, topic_sync)(**kwargs)
     await reconcile_tokens(kwargs["memo"], kwargs["token_secrets"])  # heals a flushed Redis
+    await sweep_tables(kwargs["memo"], kwargs["topic_specs"])
 
 
 @kopf.on.delete(GROUP, VERSION, "topics")
-async def topic_delete(name: str, namespace: str, memo: kopf.Memo, **_: Any) -> None:
+async def topic_delete(name: str, namespace: str, body: Any, memo: kopf.Memo,
+                       **_: Any) -> None:  # fmt: skip
+    async def drop() -> None:
+        async with topic_lock(memo, namespace, name):
+            await delete_topic(_store(memo), namespace, name)
+
     try:
-        await delete_topic(_store(memo), namespace, name)
+        await drop()
     except StoreError as exc:
-        raise _retry(exc) from exc
+        _delete_later(memo, body, f"table of Topic {namespace}/{name}", exc, drop)
 
 
 # -- Subscription ---------------------------------------------------------------------------
@@ -162,7 +206,8 @@ async def topic_delete(name: str, namespace: str, memo: kopf.Memo, **_: Any) -> 
 @kopf.on.update(GROUP, VERSION, "subscriptions")
 async def subscription_sync(name: str, namespace: str, spec: Any, status: Any, meta: Any,
                             body: Any, patch: kopf.Patch, memo: kopf.Memo, retry: int,
-                            topic_specs: kopf.Index[Any, Any], old: Any = None,
+                            topic_specs: kopf.Index[Any, Any],
+                            subscriptions_by_topic: kopf.Index[Any, Any], old: Any = None,
                             **_: Any) -> None:  # fmt: skip
     if meta.get("deletionTimestamp"):
         return  # a timer racing the finalizer must not write the entry back
@@ -175,14 +220,24 @@ async def subscription_sync(name: str, namespace: str, spec: Any, status: Any, m
     moved_from = dict((old or {}).get("spec") or {})
     try:
         if moved_from.get("topic") and moved_from["topic"] != topic:
-            await delete_subscription(store, namespace, name, moved_from)
-        synced = await sync_subscription(store, namespace, name, spec,
-                                         found[0] if found else None, _now_ms())  # fmt: skip
+            async with topic_lock(memo, namespace, moved_from["topic"]):
+                await delete_subscription(store, namespace, name, moved_from)
+        async with topic_lock(memo, namespace, topic):
+            # Under the lock: a Subscription whose removal ran meanwhile (a timer's stale
+            # body) is gone from the index, and must not be written back.
+            live = {n for n, _ in subscriptions_by_topic.get((namespace, topic), [])}
+            if topic and name not in live:
+                return
+            found = list(topic_specs.get((namespace, topic), []))
+            synced = await sync_subscription(store, namespace, name, spec,
+                                             found[0] if found else None, _now_ms())  # fmt: skip
         counts = await store.subscription_counts(topic_id(namespace, topic), name)
+        outage(memo).succeeded(body)
     except InvalidField as exc:
         error = ("InvalidSpec", str(exc))
     except StoreError as exc:
-        raise _store_error(exc, patch, "RedisUnavailable") from exc
+        raise _store_error(exc, body=body, status=status, meta=meta, patch=patch, memo=memo,
+                           retry=retry) from exc  # fmt: skip
     if found and synced is not None and not synced.topic_found and retry < _TABLE_WAITS:
         # The Topic exists but has no table yet (its handler had not run: a start with both
         # kinds present, a Topic created a moment before): look again soon rather than
@@ -192,7 +247,7 @@ async def subscription_sync(name: str, namespace: str, spec: Any, status: Any, m
     new = subscription_status(generation=meta.get("generation", 0), previous=previous,
                               synced=synced, error=error, topic=topic, counts=counts,
                               now=now_iso())  # fmt: skip
-    patch.status.update(new)
+    _patch_status(patch, status, new)
     _report(body, new, previous)
 
 
@@ -202,12 +257,16 @@ async def subscription_resync(**kwargs: Any) -> None:
 
 
 @kopf.on.delete(GROUP, VERSION, "subscriptions")
-async def subscription_delete(name: str, namespace: str, spec: Any, memo: kopf.Memo,
-                              **_: Any) -> None:  # fmt: skip
+async def subscription_delete(name: str, namespace: str, spec: Any, body: Any,
+                              memo: kopf.Memo, **_: Any) -> None:  # fmt: skip
+    async def drop() -> None:
+        async with topic_lock(memo, namespace, str(spec.get("topic", ""))):
+            await delete_subscription(_store(memo), namespace, name, spec)
+
     try:
-        await delete_subscription(_store(memo), namespace, name, spec)
+        await drop()
     except StoreError as exc:
-        raise _retry(exc) from exc
+        _delete_later(memo, body, f"entry of Subscription {namespace}/{name}", exc, drop)
 
 
 def _now_ms() -> int:
