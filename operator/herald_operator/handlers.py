@@ -36,6 +36,7 @@ from herald_operator.pacing import (
     initial_delay,
     outage,
     retry_delay,
+    shared,
     topic_lock,
     unavailable_conditions,
 )
@@ -76,10 +77,14 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     settings.watching.connect_timeout = 30
     settings.networking.request_timeout = 60
     settings.execution.max_workers = 20
-    settings.posting.level = logging.INFO
+    # Events for warnings and errors only: at INFO, kopf posts "Handler ... succeeded." for
+    # every create, update and resume (10,000 Events on each restart of 10,000 objects).
+    # Condition transitions are posted explicitly (`_report`, herald_operator.pacing).
+    settings.posting.level = logging.WARNING
     watch_token_secrets_only(settings)
     redis = connect(herald)
     memo["routing"] = RoutingStore(redis, Keys(herald.key_prefix, herald.shards))
+    shared(memo)  # before kopf copies the memo for each object
     interval = herald.operator_resync_interval
     for plural, fn in (("topics", topic_resync), ("subscriptions", subscription_resync)):
         kopf.timer(GROUP, VERSION, plural, interval=interval,
@@ -95,17 +100,22 @@ async def close(memo: kopf.Memo, **_: Any) -> None:
 # -- indexes: what each handler needs to know about the other kind --------------------------
 
 
+# An object being deleted maps to {}, not None: kopf keeps an object's previous entries
+# when its index function returns None, so a deleted Subscription would stay indexed (and a
+# Topic sync would write its entry back) until the object is gone.
+
+
 @kopf.index(GROUP, VERSION, "topics")
 def topic_specs(name: str, namespace: str, spec: Any, meta: Any, **_: Any) -> Any:
     if meta.get("deletionTimestamp"):
-        return None
+        return {}
     return {(namespace, name): dict(spec)}
 
 
 @kopf.index(GROUP, VERSION, "subscriptions")
 def subscriptions_by_topic(name: str, namespace: str, spec: Any, meta: Any, **_: Any) -> Any:
     if meta.get("deletionTimestamp") or not spec.get("topic"):
-        return None
+        return {}
     return {(namespace, spec["topic"]): (name, dict(spec))}
 
 
@@ -114,7 +124,9 @@ def _store_error(exc: StoreError, *, body: Any, status: Any, meta: Any, patch: k
     """Ready=False/RedisUnavailable (other conditions kept; written once, not per retry),
     one Warning Event per outage, and a retry after a capped, jittered backoff."""
     previous = list(status.get("conditions", []))
-    conditions = unavailable_conditions(previous, f"Redis unavailable: {exc}",
+    # A fixed message: the error's wording varies from retry to retry (refused, reset,
+    # timed out), and each variant would be one more status write. It goes to the Event.
+    conditions = unavailable_conditions(previous, "Redis is unavailable; retrying with backoff",
                                         meta.get("generation", 0), now_iso())  # fmt: skip
     if conditions != previous:
         patch.status["conditions"] = conditions

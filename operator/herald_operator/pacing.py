@@ -19,6 +19,7 @@ import asyncio
 import random
 import weakref
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import kopf
@@ -77,19 +78,39 @@ class Outage:
     def failed(self, body: Any, error: Exception) -> None:
         if not self.down:
             self.down = True
-            kopf.warn(body, reason=UNAVAILABLE,
-                      message=f"Redis is unavailable; retrying with backoff: {error}")  # fmt: skip
+            kopf.event(body, type="Warning", reason=UNAVAILABLE,
+                       message=f"Redis is unavailable; retrying with backoff: {error}")  # fmt: skip
 
     def succeeded(self, body: Any) -> None:
         if self.down:
             self.down = False
-            kopf.info(body, reason="RedisAvailable", message="Redis answers again")
+            kopf.event(body, type="Normal", reason="RedisAvailable", message="Redis answers again")
+
+
+@dataclass
+class Shared:
+    """Operator-wide state of the handlers. kopf hands each object a shallow copy of the
+    operator's memo, so whatever handlers of different objects share must be one object
+    put into the memo at start-up (a key one handler adds stays on its object's copy)."""
+
+    outage: Outage = field(default_factory=Outage)
+    locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = field(
+        default_factory=weakref.WeakValueDictionary
+    )
+    #: When a throttled operator-wide job (token reconcile, table sweep) last ran.
+    last_run: dict[str, float] = field(default_factory=dict)
+    #: Background cleanups (herald_operator.sweeps), cancelled when the operator stops.
+    tasks: set[asyncio.Task[None]] = field(default_factory=set)
+
+
+def shared(memo: Any) -> Shared:
+    """The operator-wide state (created by the start-up handler)."""
+    return memo.setdefault("shared", Shared())  # type: ignore[no-any-return]
 
 
 def topic_lock(memo: Any, namespace: str, topic: str) -> asyncio.Lock:
     """The lock of one topic's table (one per topic while anyone holds or waits on it)."""
-    locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock]
-    locks = memo.setdefault("topic_locks", weakref.WeakValueDictionary())
+    locks = shared(memo).locks
     lock = locks.get((namespace, topic))
     if lock is None:
         lock = locks[(namespace, topic)] = asyncio.Lock()
@@ -97,4 +118,4 @@ def topic_lock(memo: Any, namespace: str, topic: str) -> asyncio.Lock:
 
 
 def outage(memo: Any) -> Outage:
-    return memo.setdefault("outage", Outage())  # type: ignore[no-any-return]
+    return shared(memo).outage

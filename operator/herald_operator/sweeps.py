@@ -21,21 +21,20 @@ import kopf
 
 from herald_core.errors import StoreError
 from herald_core.routing_store import RoutingStore
-from herald_operator.pacing import retry_delay
+from herald_operator.pacing import retry_delay, shared
 from herald_operator.reconcile.tokens import namespace_scope
 
-_LAST_RUN = "tables-swept-at"
-_TASKS = "cleanup-tasks"
+_LAST_RUN = "tables-swept"
 logger = logging.getLogger(__name__)
 
 
 async def sweep_tables(memo: kopf.Memo, topic_specs: kopf.Index[Any, Any]) -> None:
     """Drop the operator-managed tables of Topics (in the operator's namespaces) that no
     longer exist; at most once per resync interval. Reads only, unless one is found."""
-    now = time.monotonic()
-    if now - memo.get(_LAST_RUN, -math.inf) < memo["herald"].operator_resync_interval:
+    now, last_run = time.monotonic(), shared(memo).last_run
+    if now - last_run.get(_LAST_RUN, -math.inf) < memo["herald"].operator_resync_interval:
         return
-    memo[_LAST_RUN] = now
+    last_run[_LAST_RUN] = now
     store: RoutingStore = memo["routing"]
     in_scope = namespace_scope(memo.get("namespaces") or ())
     try:
@@ -46,7 +45,7 @@ async def sweep_tables(memo: kopf.Memo, topic_specs: kopf.Index[Any, Any]) -> No
                 if await store.drop_table(tid, owner="crd") >= 0:
                     logger.info("dropped the table of deleted Topic %s", tid)
     except StoreError as exc:
-        memo[_LAST_RUN] = -math.inf
+        last_run[_LAST_RUN] = -math.inf
         logger.warning("routing tables not swept: %s", exc)
 
 
@@ -68,14 +67,14 @@ def retry_in_background(
                 logger.debug("%s: still failing: %s", what, exc)
                 retry += 1
 
-    tasks: set[asyncio.Task[None]] = memo.setdefault(_TASKS, set())
+    tasks = shared(memo).tasks
     task = asyncio.create_task(run(), name=f"herald-cleanup {what}")
     tasks.add(task)
     task.add_done_callback(tasks.discard)
 
 
 async def cancel_background(memo: kopf.Memo) -> None:
-    tasks: set[asyncio.Task[None]] = memo.get(_TASKS, set())
+    tasks = shared(memo).tasks
     for task in list(tasks):
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)

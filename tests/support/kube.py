@@ -38,6 +38,7 @@ _KINDS = {
     "subscriptions": ("Subscription", ["hsub"]),
 }
 
+_WRITES = (enums.action.CREATE, enums.action.UPDATE, enums.action.DELETE)
 #: Requests the emulator remembers (kmock keeps them all; see `Emulator`).
 _KEPT_REQUESTS = 64
 _parse_path = parsing.parse_path
@@ -59,6 +60,8 @@ parsing.parse_path = _parse_path_fixed
 class Emulator(kmock.KubernetesEmulator):
     _counter: Any = attrs.field(factory=lambda: itertools.count(1000), init=False)
     resource_version: int = attrs.field(default=1000, init=False)
+    #: Writes served, by "<action> <plural>[/<subresource>]" (e.g. "update subscriptions/status").
+    writes: collections.Counter[str] = attrs.field(factory=collections.Counter, init=False)
 
     def __attrs_post_init__(self) -> None:
         super().__attrs_post_init__()
@@ -94,6 +97,9 @@ class Emulator(kmock.KubernetesEmulator):
         return str(self.resource_version)
 
     async def _handle(self, request: rendering.Request) -> Any:
+        if request.resource is not None and request.action in _WRITES:
+            sub = f"/{request.subresource}" if request.subresource else ""
+            self.writes[f"{request.action.value.lower()} {request.resource.plural}{sub}"] += 1
         if request.resource is not None and isinstance(request.data, (dict, list)):
             if request.action == enums.action.CREATE:
                 self._stamp_create(request)
@@ -276,6 +282,12 @@ class KubeServer:
 
     def herald(self, plural: str, namespace: str, name: str) -> dict[str, Any] | None:
         return self.get(GROUP, plural, namespace, name)
+
+    def events(self) -> list[dict[str, Any]]:
+        """The Events posted so far (the emulator serves no list of them)."""
+        objects: Any = self.emulator.objects
+        return [dict(o.raw) for key, o in list(objects.items())
+                if key[0].plural == "events" and not o.deleted]  # fmt: skip
 
     def condition(self, plural: str, namespace: str, name: str, type_: str) -> dict[str, Any]:
         obj = self.herald(plural, namespace, name) or {}
