@@ -232,7 +232,7 @@ def test_redis_outage_backs_off_warns_once_keeps_conditions_never_holds_deletes(
             kube.delete(GROUP, "subscriptions", "shop", "gone")
             kube.delete(GROUP, "topics", "shop", "old")
             wait_until(lambda: kube.herald("subscriptions", "shop", "gone") is None
-                       and kube.herald("topics", "shop", "old") is None, timeout=10,
+                       and kube.herald("topics", "shop", "old") is None, timeout=30,
                        what="deleted while Redis is down")  # fmt: skip
             # many retries later (a backoff that kept doubling would have stopped trying) ...
             wait_until(lambda: refuser.attempts >= 40, timeout=30, what="retries")

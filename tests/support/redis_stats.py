@@ -21,7 +21,7 @@ def calls(client: redis.Redis) -> dict[str, int]:
 
 def _is_write(client: redis.Redis, command: str) -> bool:
     name = command.partition("|")[0]
-    reply: Any = client.execute_command("COMMAND", "INFO", name)
+    reply: Any = client.execute_command("COMMAND", "INFO", name)  # type: ignore[no-untyped-call]
     info = reply.get(name) if isinstance(reply, dict) else (reply or [None])[0]
     if not info:
         return False
