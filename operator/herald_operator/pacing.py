@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import random
 import weakref
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,7 +47,7 @@ def retry_delay(retry: int, cap: float, rng: random.Random = _rng) -> float:
 
 
 def unavailable_conditions(
-    previous: list[Mapping[str, Any]], message: str, generation: int, now: str
+    previous: Sequence[Mapping[str, Any]], message: str, generation: int, now: str
 ) -> list[dict[str, Any]]:
     """The conditions with only `Ready` turned False/RedisUnavailable; the others kept.
     An object already in that state keeps its transition time (no status write per retry)."""
