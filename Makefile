@@ -87,6 +87,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.http_clients
 	$(BIN)/python -m bench.pipeline
 	$(BIN)/python -m bench.api
+	$(BIN)/python -m bench.operator_scale --subscriptions 1000 --topics 100 --resync 30
 
 clean:
 	rm -rf $(VENV) .herald .mypy_cache .ruff_cache .pytest_cache tests/js/node_modules

@@ -15,6 +15,7 @@ Loopback only, bounded. Run: `python -m bench.operator_ready [--subs 1000] [--ex
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
 import subprocess
@@ -38,10 +39,14 @@ TOPIC = {"apiVersion": GROUP, "kind": "Topic", "metadata": {"name": "orders", "n
 
 
 def serve_emulator() -> None:
-    """Child process: the emulator until stdin closes; its URL on the first stdout line."""
+    """Child process: the emulator until stdin closes; its URL on the first stdout line.
+    Each `writes` line on stdin is answered with the writes it served so far (JSON, by
+    "<action> <plural>[/<subresource>]"); at the end, its CPU seconds."""
     kube = KubeServer().start()
     print(kube.url, flush=True)
-    sys.stdin.read()
+    for line in sys.stdin:
+        if line.strip() == "writes":
+            print(json.dumps(dict(kube.emulator.writes)), flush=True)
     cpu = resource.getrusage(resource.RUSAGE_SELF)
     print(f"{cpu.ru_utime + cpu.ru_stime:.1f}", flush=True)
     kube.stop()

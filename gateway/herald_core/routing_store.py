@@ -8,8 +8,10 @@ gateway's URL-group API (API-managed tables). Readers: gateway caches
 
 from __future__ import annotations
 
+import enum
 import hashlib
 from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from herald_core import routing_scripts, scripts
@@ -36,8 +38,27 @@ _SUB_PREFIX = "s:"
 _PUT_TABLE = Script.of(routing_scripts.PUT_TABLE)
 _DROP_TABLE = Script.of(routing_scripts.DROP_TABLE)
 _PUT_ENTRY = Script.of(routing_scripts.PUT_ENTRY)
+_SYNC_TABLE = Script.of(routing_scripts.SYNC_TABLE)
 _SYNC_TOKENS = Script.of(routing_scripts.SYNC_TOKENS)
 _FLOW_PAUSE = Script.of(scripts.FLOW_PAUSE)
+
+
+class EntryWrite(enum.IntEnum):
+    """What a one-entry write did (false only for NO_TABLE)."""
+
+    NO_TABLE = 0  #: the topic has no table (or the API manages it): nothing written
+    UNCHANGED = 1  #: the entry was as asked already: nothing written, no version bump
+    WRITTEN = 2  #: written or removed; the version moved and gateways were told
+
+
+@dataclass(frozen=True, slots=True)
+class TableSync:
+    """What `sync_table` changed: nothing at all when `version` is 0."""
+
+    version: int
+    topic_changed: bool
+    #: Names of the subscriptions whose entry was written (new or different).
+    written: tuple[str, ...]
 
 
 def token_hash(token: str) -> str:
@@ -102,15 +123,30 @@ class RoutingStore:
         args = (self.keys.channel, topic_id, guard, owner)
         return await self._run(_DROP_TABLE, self._table_keys(topic_id), args)
 
-    async def put_subscription(self, topic_id: str, sub: SubscriptionRoute) -> bool:
-        """Write one entry; False (nothing written) while the topic has no table."""
+    async def sync_table(self, topic: TopicRoute, subs: Iterable[SubscriptionRoute]) -> TableSync:
+        """Make the table hold exactly this topic and these entries, writing only the fields
+        that differ (none: no write, no version bump, no announcement)."""
+        pairs: list[Any] = []
+        for sub in subs:
+            pairs += [entry_field(sub.name), encode_subscription(sub)]
+        args = (self.keys.channel, topic.id, encode_topic(topic), *pairs)
+        keys = self._table_keys(topic.id)
+        reply = await self._guard(
+            lambda: self.redis.evalsha(_SYNC_TABLE.sha, len(keys), *keys, *args)
+        )
+        written = tuple(bytes(f).decode()[len(_SUB_PREFIX) :] for f in reply[2:])
+        return TableSync(int(reply[0]), bool(int(reply[1])), written)
+
+    async def put_subscription(self, topic_id: str, sub: SubscriptionRoute) -> EntryWrite:
+        """Write one entry unless it is there already; NO_TABLE while the topic has none."""
         args = (self.keys.channel, topic_id, entry_field(sub.name), encode_subscription(sub))
         keys = (self.keys.table(topic_id), self.keys.version)
-        return await self._run(_PUT_ENTRY, keys, args) != 0
+        return EntryWrite(await self._run(_PUT_ENTRY, keys, args))
 
-    async def drop_subscription(self, topic_id: str, name: str) -> None:
+    async def drop_subscription(self, topic_id: str, name: str) -> EntryWrite:
         args = (self.keys.channel, topic_id, entry_field(name), "")
-        await self._run(_PUT_ENTRY, (self.keys.table(topic_id), self.keys.version), args)
+        keys = (self.keys.table(topic_id), self.keys.version)
+        return EntryWrite(await self._run(_PUT_ENTRY, keys, args))
 
     async def sync_tokens(self, owner: str, tokens: Iterable[str]) -> None:
         """Make `owner` (<ns>/<secret>) hold exactly these tokens (stored as hashes)."""
@@ -122,7 +158,8 @@ class RoutingStore:
         await self._run(_SYNC_TOKENS, (self.keys.tokens, self.keys.version), args)
 
     async def set_paused(self, flow_keys: dict[str, bool], now_ms: int) -> None:
-        """Pause or resume subscriptions' flow-control keys; resuming releases what waited."""
+        """Pause or resume subscriptions' flow-control keys; resuming a paused key releases
+        what waited (a key in the asked state already is left alone)."""
         shards = self._all_keys.shards
 
         async def run() -> list[Any]:
@@ -136,6 +173,11 @@ class RoutingStore:
 
         if flow_keys:
             await self._guard(run)
+
+    async def table_ids(self) -> list[str]:
+        """The ids of every table (operator- and API-managed)."""
+        members: set[bytes] = await self._guard(lambda: self.redis.smembers(self.keys.topics))
+        return sorted(m.decode() for m in members)
 
     async def version(self) -> int:
         raw = await self._guard(lambda: self.redis.get(self.keys.version))

@@ -432,8 +432,11 @@ return n
 
 # KEYS[1] flow-control state hash, KEYS[2] its waitlist, KEYS[3] due zset
 # ARGV: '1' to pause or '0' to resume, now ms — a paused key accepts and keeps messages
-# (the claim script waitlists them); resuming makes the whole waitlist due, in order.
+# (the claim script waitlists them); resuming a paused key makes the whole waitlist due, in
+# order. Asking for the state the key is in already writes nothing (a key never paused is
+# resumed): the waitlist of a key at its parallelism cap is then left to the slots.
 FLOW_PAUSE = """
+if (redis.call('HGET', KEYS[1], 'paused') or '0') == ARGV[1] then return 0 end
 redis.call('HSET', KEYS[1], 'paused', ARGV[1])
 if ARGV[1] == '1' then return 0 end
 local waiting = redis.call('ZRANGE', KEYS[2], 0, -1, 'WITHSCORES')

@@ -147,6 +147,9 @@ class Settings(BaseSettings):
     #: Operator: seconds between re-reads of the Secrets and Services Subscriptions refer to
     #: (credential rotation and Services created later are picked up within this).
     operator_reference_recheck: float = Field(default=30.0, gt=0)
+    #: Operator: the longest wait (s) between retries while Redis is unavailable (the wait
+    #: doubles from 1 s up to this, with jitter).
+    operator_retry_max: float = Field(default=60.0, gt=0)
     #: Operator: server-side timeout of Kubernetes watch requests (s); the client gives up
     #: a little later, so a silently dropped connection is noticed.
     operator_watch_timeout: int = Field(default=300, ge=10)

@@ -102,7 +102,8 @@ def create_app(settings: Settings, sender_factory: SenderFactory = _default_send
         )
         await keyring.refresh()
         metrics = Metrics()
-        routing = RoutingCache(RoutingStore(store.redis, keys), refresh=settings.routing_refresh)
+        routing = RoutingCache(RoutingStore(store.redis, keys), refresh=settings.routing_refresh,
+                               reloads=metrics.routing_reloads)  # fmt: skip
         routing.start()
         sender = sender_factory(settings)
         worker = None

@@ -69,6 +69,14 @@ class Metrics:
             "Upstash-* request headers Herald does not know (accepted, ignored, not forwarded).",
             registry=self.registry,
         )
+        self.routing_reloads = Counter(
+            "herald_routing_reloads",
+            "Reads of routing data from Redis into this gateway's cache: kind=all (every table "
+            "and token, at start or when a change went unannounced), table (one changed "
+            "table), tokens (the namespace tokens). Zero while nothing changes.",
+            ["kind"],
+            registry=self.registry,
+        )
         self.leases_lost = Counter(
             "herald_leases_lost",
             "Claims whose lease ran out mid-attempt (the worker stalled or lost Redis too long); "

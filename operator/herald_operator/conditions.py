@@ -151,6 +151,10 @@ def patch_status(
     if "conditions" not in new:
         return
     ours = list(new["conditions"])
+    now = list(current.get("conditions") or [])
+    merged_now = put_conditions(now, ours, owned, if_absent)
+    if merged_now == now and all(current.get(k) == v for k, v in summary(merged_now).items()):
+        return  # nothing to change: no PATCH (a quiet resync writes nothing)
 
     def apply(body: MutableMapping[str, Any]) -> None:
         status = body.setdefault("status", {})

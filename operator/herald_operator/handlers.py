@@ -2,11 +2,14 @@
 (the Redis side) and herald_operator.reconcile (the status), and patches the status.
 
 Level-based: one `*_sync` runs on create, update and resume, and again from a timer every
-`HERALD_OPERATOR_RESYNC_INTERVAL` seconds (heals a flushed or failed-over Redis, and turns a
-Subscription created before its Topic Ready). Delivery counters and Degraded are the
-health timers' (herald_operator.health); Secrets and Services a Subscription names are
-re-read by `subscription_references` (herald_operator.references). Deletes go
-through finalizers; a Redis failure is a `kopf.TemporaryError`, retried with backoff.
+`HERALD_OPERATOR_RESYNC_INTERVAL` seconds, each object's at its own random phase (heals a
+flushed or failed-over Redis, and turns a Subscription created before its Topic Ready). A
+sync that finds Redis and the status as they should be writes nothing to either. Delivery
+counters and Degraded are the health timers' (herald_operator.health); Secrets and Services
+a Subscription names are re-read by `subscription_references` (herald_operator.references).
+A Redis failure is a `kopf.TemporaryError` retried with capped backoff
+(herald_operator.pacing). Deletes try once and never wait on Redis (herald_operator.sweeps
+finishes what they could not).
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from herald_operator.conditions import (
     now_iso,
     patch_status,
 )
+from herald_operator.pacing import initial_delay, outage, retry_delay, shared, topic_lock
 from herald_operator.reconcile.health import DEGRADED
 from herald_operator.reconcile.status import (
     SUBSCRIPTION_SYNC_OWNS,
@@ -56,6 +60,7 @@ from herald_operator.references import (
     resolve_topic_credentials,
     secret_headers_of,
 )
+from herald_operator.sweeps import cancel_background, retry_in_background, sweep_tables
 
 # Registers the namespace-token index and event handlers along with these.
 from herald_operator.tokens import reconcile_tokens, watch_token_secrets_only
@@ -92,7 +97,10 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     settings.watching.connect_timeout = 30
     settings.networking.request_timeout = 60
     settings.execution.max_workers = 20
-    settings.posting.level = logging.INFO
+    # Events for warnings and errors only: at INFO, kopf posts "Handler ... succeeded." for
+    # every create, update and resume (10,000 Events on each restart of 10,000 objects).
+    # Condition transitions are posted explicitly (`_report`).
+    settings.posting.level = logging.WARNING
     # Events say they come from Herald (`kubectl describe`: From herald-operator), not kopf.
     settings.posting.reporting_component = "herald-operator"
     settings.posting.reporting_instance = socket.gethostname()
@@ -100,18 +108,22 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     watch_token_secrets_only(settings)
     redis = connect(herald)
     memo["routing"] = RoutingStore(redis, Keys(herald.key_prefix, herald.shards))
+    shared(memo)  # before kopf copies the memo for each object
     interval = herald.operator_resync_interval
     for plural, fn in (("topics", topic_resync), ("subscriptions", subscription_resync)):
-        kopf.timer(GROUP, VERSION, plural, interval=interval, initial_delay=interval)(fn)
+        kopf.timer(GROUP, VERSION, plural, interval=interval,
+                   initial_delay=initial_delay(interval))(fn)  # fmt: skip
     health.register(herald, memo)
     recheck = herald.operator_reference_recheck
     memo["references"] = References(ttl=recheck, secrets=herald.subscription_secrets)
-    kopf.timer(GROUP, VERSION, "subscriptions", interval=recheck, initial_delay=recheck,
+    kopf.timer(GROUP, VERSION, "subscriptions", interval=recheck,
+               initial_delay=initial_delay(recheck),
                when=_has_references)(subscription_references)  # fmt: skip
 
 
 @kopf.on.cleanup()
 async def close(memo: kopf.Memo, **_: Any) -> None:
+    await cancel_background(memo)
     await _store(memo).redis.aclose()
     memo["references"].close()
 
@@ -119,32 +131,47 @@ async def close(memo: kopf.Memo, **_: Any) -> None:
 # -- indexes: what each handler needs to know about the other kind --------------------------
 
 
+# An object being deleted maps to {}, not None: kopf keeps an object's previous entries
+# when its index function returns None, so a deleted Subscription would stay indexed (and a
+# Topic sync would write its entry back) until the object is gone.
+
+
 @kopf.index(GROUP, VERSION, "topics")
 def topic_specs(name: str, namespace: str, spec: Any, meta: Any, **_: Any) -> Any:
     if meta.get("deletionTimestamp"):
-        return None
+        return {}
     return {(namespace, name): dict(spec)}
 
 
 @kopf.index(GROUP, VERSION, "subscriptions")
 def subscriptions_by_topic(name: str, namespace: str, spec: Any, meta: Any, **_: Any) -> Any:
     if meta.get("deletionTimestamp") or not spec.get("topic"):
-        return None
+        return {}
     return {(namespace, spec["topic"]): (name, dict(spec))}
 
 
-def _store_error(
-    exc: StoreError, patch: kopf.Patch, reason: str, status: Any, meta: Any
-) -> kopf.TemporaryError:
-    ready = Want("Ready", False, reason, str(exc))
+def _store_error(exc: StoreError, *, body: Any, status: Any, meta: Any, patch: kopf.Patch,
+                 memo: kopf.Memo, retry: int) -> kopf.TemporaryError:  # fmt: skip
+    """Ready=False/RedisUnavailable (other conditions kept; written once, not per retry),
+    one Warning Event per outage, and a retry after a capped, jittered backoff."""
+    # A fixed message: the error's wording varies from retry to retry (refused, reset,
+    # timed out), and each variant would be one more status write. It goes to the Event.
+    ready = Want("Ready", False, "RedisUnavailable", "Redis is unavailable; retrying with backoff")
     previous = list(status.get("conditions", []))
-    conditions = merge_conditions(previous, [ready], meta.get("generation", 0), now_iso())
+    conditions = merge_conditions(previous, [ready], meta.get("generation", 0), now_iso(),
+                                  owned=("Ready",))  # fmt: skip
     patch_status(patch, status, {"conditions": conditions}, owned=("Ready",))
-    return _retry(exc)
+    outage(memo).failed(body, exc)
+    delay = retry_delay(retry, _herald(memo).operator_retry_max)
+    return kopf.TemporaryError(f"Redis unavailable, retrying in {delay:.1f}s: {exc}", delay=delay)
 
 
-def _retry(exc: StoreError) -> kopf.TemporaryError:
-    return kopf.TemporaryError(f"Redis unavailable, retrying: {exc}", delay=_RETRY_DELAY)
+def _delete_later(memo: kopf.Memo, body: Any, what: str, exc: StoreError,
+                  call: Any) -> None:  # fmt: skip
+    """A delete that could not reach Redis: release the object now, retry in the background."""
+    logger.warning("%s: Redis unavailable, retrying in the background: %s", what, exc)
+    outage(memo).failed(body, exc)
+    retry_in_background(memo, what, call, _herald(memo).operator_retry_max)
 
 
 def _report(body: Any, status: Mapping[str, Any], previous: list[Any]) -> None:
@@ -159,23 +186,33 @@ def _report(body: Any, status: Mapping[str, Any], previous: list[Any]) -> None:
 @kopf.on.create(GROUP, VERSION, "topics")
 @kopf.on.update(GROUP, VERSION, "topics")
 async def topic_sync(name: str, namespace: str, spec: Any, status: Any, meta: Any, body: Any,
-                     patch: kopf.Patch, memo: kopf.Memo,
+                     patch: kopf.Patch, memo: kopf.Memo, retry: int,
+                     topic_specs: kopf.Index[Any, Any],
                      subscriptions_by_topic: kopf.Index[Any, Any], **_: Any) -> None:  # fmt: skip
     if meta.get("deletionTimestamp"):
         return
-    subs = {n: s for n, s in subscriptions_by_topic.get((namespace, name), [])}
     synced, error = None, None
     try:
-        subs, creds, unresolved = await resolve_topic_credentials(_refs(memo), namespace, subs)
-        synced = await sync_topic(_store(memo), namespace, name, spec, subs, _now_ms(), creds)
+        async with topic_lock(memo, namespace, name):
+            # Read under the lock: the index already holds every Subscription whose own
+            # write went first, and none whose removal did.
+            if (namespace, name) not in topic_specs:
+                return  # deleted meanwhile (a timer's stale body)
+            subs = {n: s for n, s in subscriptions_by_topic.get((namespace, name), [])}
+            subs, creds, unresolved = await resolve_topic_credentials(_refs(memo), namespace,
+                                                                      subs)  # fmt: skip
+            synced = await sync_topic(_store(memo), namespace, name, spec, subs, _now_ms(),
+                                      creds)  # fmt: skip
         if unresolved:  # their Secrets are missing: not routed, as they report themselves
             synced = dataclasses.replace(synced, refused={**synced.refused, **unresolved})
+        outage(memo).succeeded(body)
     except ReferenceUnreadable as exc:
         raise kopf.TemporaryError(str(exc), delay=_RETRY_DELAY) from exc
     except InvalidField as exc:
         error = ("InvalidSpec", str(exc))
     except StoreError as exc:
-        raise _store_error(exc, patch, "RedisUnavailable", status, meta) from exc
+        raise _store_error(exc, body=body, status=status, meta=meta, patch=patch, memo=memo,
+                           retry=retry) from exc  # fmt: skip
     previous = list(status.get("conditions", []))
     address = topic_address(_herald(memo).public_url, namespace, name)
     new = topic_status(generation=meta.get("generation", 0), previous=previous, synced=synced,
@@ -187,14 +224,20 @@ async def topic_sync(name: str, namespace: str, spec: Any, status: Any, meta: An
 async def topic_resync(**kwargs: Any) -> None:
     await cast(Any, topic_sync)(**kwargs)
     await reconcile_tokens(kwargs["memo"], kwargs.get("token_secrets"))  # heals a flushed Redis
+    await sweep_tables(kwargs["memo"], kwargs["topic_specs"])
 
 
 @kopf.on.delete(GROUP, VERSION, "topics")
-async def topic_delete(name: str, namespace: str, memo: kopf.Memo, **_: Any) -> None:
+async def topic_delete(name: str, namespace: str, body: Any, memo: kopf.Memo,
+                       **_: Any) -> None:  # fmt: skip
+    async def drop() -> None:
+        async with topic_lock(memo, namespace, name):
+            await delete_topic(_store(memo), namespace, name)
+
     try:
-        await delete_topic(_store(memo), namespace, name)
+        await drop()
     except StoreError as exc:
-        raise _retry(exc) from exc
+        _delete_later(memo, body, f"table of Topic {namespace}/{name}", exc, drop)
 
 
 # -- Subscription ---------------------------------------------------------------------------
@@ -205,7 +248,8 @@ async def topic_delete(name: str, namespace: str, memo: kopf.Memo, **_: Any) -> 
 @kopf.on.update(GROUP, VERSION, "subscriptions")
 async def subscription_sync(name: str, namespace: str, spec: Any, status: Any, meta: Any,
                             body: Any, patch: kopf.Patch, memo: kopf.Memo, retry: int,
-                            topic_specs: kopf.Index[Any, Any], old: Any = None,
+                            topic_specs: kopf.Index[Any, Any],
+                            subscriptions_by_topic: kopf.Index[Any, Any], old: Any = None,
                             fresh: bool = False, **_: Any) -> None:  # fmt: skip
     if meta.get("deletionTimestamp"):
         return  # a timer racing the finalizer must not write the entry back
@@ -218,20 +262,30 @@ async def subscription_sync(name: str, namespace: str, spec: Any, status: Any, m
     moved_from = dict((old or {}).get("spec") or {})
     try:
         if moved_from.get("topic") and moved_from["topic"] != topic:
-            await delete_subscription(store, namespace, name, moved_from)
+            async with topic_lock(memo, namespace, moved_from["topic"]):
+                await delete_subscription(store, namespace, name, moved_from)
         endpoint, secrets, creds = await _references(memo, namespace, spec, fresh)
-        if creds is None:  # a Secret is missing: not routed until it is there
-            await delete_subscription(store, namespace, name, spec)
-        else:
-            synced = await sync_subscription(store, namespace, name, spec,
-                                             found[0] if found else None, _now_ms(),
-                                             creds)  # fmt: skip
+        async with topic_lock(memo, namespace, topic):
+            # Under the lock: a Subscription whose removal ran meanwhile (a timer's stale
+            # body) is gone from the index, and must not be written back.
+            live = {n for n, _ in subscriptions_by_topic.get((namespace, topic), [])}
+            if topic and name not in live:
+                return
+            found = list(topic_specs.get((namespace, topic), []))
+            if creds is None:  # a Secret is missing: not routed until it is there
+                await delete_subscription(store, namespace, name, spec)
+            else:
+                synced = await sync_subscription(store, namespace, name, spec,
+                                                 found[0] if found else None, _now_ms(),
+                                                 creds)  # fmt: skip
+        outage(memo).succeeded(body)
     except ReferenceUnreadable as exc:
         raise kopf.TemporaryError(str(exc), delay=_RETRY_DELAY) from exc
     except InvalidField as exc:
         error = ("InvalidSpec", str(exc))
     except StoreError as exc:
-        raise _store_error(exc, patch, "RedisUnavailable", status, meta) from exc
+        raise _store_error(exc, body=body, status=status, meta=meta, patch=patch, memo=memo,
+                           retry=retry) from exc  # fmt: skip
     if found and synced is not None and not synced.topic_found and retry < _TABLE_WAITS:
         # The Topic exists but has no table yet (its handler had not run: a start with both
         # kinds present, a Topic created a moment before): look again soon rather than
@@ -280,12 +334,16 @@ async def subscription_resync(**kwargs: Any) -> None:
 
 
 @kopf.on.delete(GROUP, VERSION, "subscriptions")
-async def subscription_delete(name: str, namespace: str, spec: Any, memo: kopf.Memo,
-                              **_: Any) -> None:  # fmt: skip
+async def subscription_delete(name: str, namespace: str, spec: Any, body: Any,
+                              memo: kopf.Memo, **_: Any) -> None:  # fmt: skip
+    async def drop() -> None:
+        async with topic_lock(memo, namespace, str(spec.get("topic", ""))):
+            await delete_subscription(_store(memo), namespace, name, spec)
+
     try:
-        await delete_subscription(_store(memo), namespace, name, spec)
+        await drop()
     except StoreError as exc:
-        raise _retry(exc) from exc
+        _delete_later(memo, body, f"entry of Subscription {namespace}/{name}", exc, drop)
 
 
 def _now_ms() -> int:

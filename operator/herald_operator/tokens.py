@@ -29,6 +29,7 @@ import kopf
 
 from herald_core.errors import StoreError
 from herald_core.routing_store import RoutingStore
+from herald_operator.pacing import shared
 from herald_operator.reconcile.tokens import namespace_scope, token_changes, token_hashes
 
 TOKEN_LABEL = "herald.dev/token"
@@ -52,7 +53,7 @@ def _store(memo: kopf.Memo) -> RoutingStore:
 @kopf.index("", "v1", "secrets", labels=_LABELS)
 def token_secrets(name: str, namespace: str, body: Any, meta: Any, **_: Any) -> Any:
     if meta.get("deletionTimestamp"):
-        return None
+        return {}  # not None: kopf would keep the previous value (herald_operator.handlers)
     return {f"{namespace}/{name}": frozenset(token_hashes(body.get("data")))}
 
 
@@ -109,11 +110,11 @@ async def reconcile_tokens(
     """Make Redis hold the token of every indexed Secret and none of a vanished one; at most
     once per resync interval unless forced. A Redis failure is logged and tried next time.
     No index (namespace tokens off): every stored namespace token in scope is revoked."""
-    now = time.monotonic()
+    now, last_run = time.monotonic(), shared(memo).last_run  # operator-wide, not per object
     interval = memo["herald"].operator_resync_interval
-    if not force and now - memo.get(_LAST_RUN, -math.inf) < interval:
+    if not force and now - last_run.get(_LAST_RUN, -math.inf) < interval:
         return
-    memo[_LAST_RUN] = now
+    last_run[_LAST_RUN] = now
     live = {owner: set().union(*values) for owner, values in (index or {}).items()}
     in_scope = namespace_scope(memo.get("namespaces") or ())
     store = _store(memo)
@@ -122,5 +123,5 @@ async def reconcile_tokens(
             logger.info("tokens of %s: %s", owner, "stored" if hashes else "revoked")
             await store.sync_token_hashes(owner, hashes)
     except StoreError as exc:
-        memo[_LAST_RUN] = -math.inf
+        last_run[_LAST_RUN] = -math.inf
         logger.warning("tokens not reconciled: %s", exc)

@@ -72,3 +72,37 @@ async def test_tokens_are_stored_as_hashes_per_owner(routing: RoutingStore) -> N
     assert await routing.token_namespace("secret-3") == "shop"
     await routing.sync_tokens("shop/t1", [])
     assert await routing.tokens() == {token_hash("secret-2"): "other"}
+
+
+async def test_sync_table_writes_only_what_differs(routing: RoutingStore) -> None:
+    first = await routing.sync_table(TOPIC, [A, B])
+    assert first.version > 0 and first.topic_changed and set(first.written) == {"a", "b"}
+    version = await routing.version()
+    again = await routing.sync_table(TOPIC, [A, B])  # nothing differs: nothing written
+    assert (again.version, again.topic_changed, again.written) == (0, False, ())
+    assert await routing.version() == version
+    b2 = SubscriptionRoute("b", "http://b2/hook")
+    changed = await routing.sync_table(TOPIC, [b2])  # b changed, a gone (not listed)
+    assert changed.written == ("b",) and not changed.topic_changed
+    table = await routing.table("shop/orders")
+    assert table is not None and table.subscriptions == (b2,)
+    assert await routing.version() > version
+
+
+async def test_entry_writes_and_token_syncs_are_quiet_when_unchanged(
+    routing: RoutingStore,
+) -> None:
+    from herald_core.routing_store import EntryWrite
+
+    await routing.sync_table(TOPIC, [])
+    assert await routing.put_subscription("shop/orders", A) is EntryWrite.WRITTEN
+    version = await routing.version()
+    assert await routing.put_subscription("shop/orders", A) is EntryWrite.UNCHANGED
+    assert await routing.drop_subscription("shop/orders", "missing") is EntryWrite.UNCHANGED
+    await routing.sync_tokens("shop/t", ["token-1"])
+    version = await routing.version()
+    await routing.sync_tokens("shop/t", ["token-1"])
+    assert await routing.version() == version
+    await routing.sync_tokens("shop/t", ["token-2"])
+    assert await routing.tokens() == {token_hash("token-2"): "shop"}
+    assert await routing.version() > version

@@ -40,6 +40,7 @@ _KINDS = {
     "subscriptions": ("Subscription", ["hsub"]),
 }
 
+_WRITES = (enums.action.CREATE, enums.action.UPDATE, enums.action.DELETE)
 #: Requests the emulator remembers (kmock keeps them all; see `Emulator`).
 _KEPT_REQUESTS = 64
 _parse_path = parsing.parse_path
@@ -64,6 +65,8 @@ class Emulator(kmock.KubernetesEmulator):
     #: Every `METHOD path` requested (no query): what a test may check was, or was never,
     #: asked for.
     requested_paths: set[str] = attrs.field(factory=set, init=False)
+    #: Writes served, by "<action> <plural>[/<subresource>]" (e.g. "update subscriptions/status").
+    writes: collections.Counter[str] = attrs.field(factory=collections.Counter, init=False)
 
     def __attrs_post_init__(self) -> None:
         super().__attrs_post_init__()
@@ -105,6 +108,9 @@ class Emulator(kmock.KubernetesEmulator):
     async def _handle(self, request: rendering.Request) -> Any:
         method = getattr(request.method, "value", request.method)
         self.requested_paths.add(f"{method} {str(request.url).partition('?')[0]}")
+        if request.resource is not None and request.action in _WRITES:
+            sub = f"/{request.subresource}" if request.subresource else ""
+            self.writes[f"{request.action.value.lower()} {request.resource.plural}{sub}"] += 1
         if request.resource is not None and isinstance(request.data, (dict, list)):
             if request.action == enums.action.CREATE:
                 self._stamp_create(request)
@@ -290,13 +296,15 @@ class KubeServer:
     def delete(self, api: str, plural: str, namespace: str, name: str) -> None:
         self.client.delete(self._path(api, plural, namespace, name)).raise_for_status()
 
-    def events(self, namespace: str) -> list[dict[str, Any]]:
-        response = self.client.get(self._path("v1", "events", namespace))
-        response.raise_for_status()
-        return list(response.json().get("items", []))
-
     def herald(self, plural: str, namespace: str, name: str) -> dict[str, Any] | None:
         return self.get(GROUP, plural, namespace, name)
+
+    def events(self, namespace: str | None = None) -> list[dict[str, Any]]:
+        """The Events posted so far (of `namespace`, or of every namespace)."""
+        objects: Any = self.emulator.objects
+        return [dict(o.raw) for key, o in list(objects.items())
+                if key[0].plural == "events" and not o.deleted
+                and namespace in (None, key[1])]  # fmt: skip
 
     def condition(self, plural: str, namespace: str, name: str, type_: str) -> dict[str, Any]:
         obj = self.herald(plural, namespace, name) or {}
