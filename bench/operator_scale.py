@@ -193,6 +193,8 @@ def main() -> None:
     parser.add_argument("--intervals", type=int, default=3, help="steady-state window")
     parser.add_argument("--refresh", type=float, default=5.0, help="gateway routing refresh")
     parser.add_argument("--code", type=Path, default=HERE, help="checkout whose code runs")
+    parser.add_argument("--gateway-code", type=Path, default=None,
+                        help="checkout of the gateway's code (default: --code)")  # fmt: skip
     parser.add_argument("--deadline", type=float, default=3600.0)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
@@ -204,7 +206,8 @@ def main() -> None:
         r = redis.Redis.from_url(server.url)
         env = process_env(args.code, server.url, kubeconfig, args.resync)
         processes: list[subprocess.Popen[bytes]] = []
-        out: dict[str, Any] = {"code": str(args.code), "subscriptions": args.subscriptions,
+        out: dict[str, Any] = {"code": str(args.code), "gateway_code": str(args.gateway_code),
+                               "subscriptions": args.subscriptions,
                                "topics": args.topics, "resync_s": args.resync}  # fmt: skip
         try:
             t0 = time.perf_counter()
@@ -228,7 +231,9 @@ def main() -> None:
             cpu, rss = usage(operator.pid)
             out["operator_cpu_to_ready_s"], out["operator_peak_rss_mib"] = round(cpu, 1), rss
             port = free_port()
-            gw_env = {**env, "HERALD_PORT": str(port), "HERALD_HOST": "127.0.0.1",
+            gateway_code = args.gateway_code or args.code
+            gw_env = {**process_env(gateway_code, server.url, kubeconfig, args.resync),
+                      "HERALD_PORT": str(port), "HERALD_HOST": "127.0.0.1",
                       "HERALD_TOKEN": TOKEN, "HERALD_CURRENT_SIGNING_KEY": CURRENT_KEY,
                       "HERALD_NEXT_SIGNING_KEY": NEXT_KEY, "HERALD_ROLES": "api",
                       "HERALD_ROUTING_REFRESH": str(args.refresh),
@@ -244,6 +249,8 @@ def main() -> None:
             gateway = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60,
                                    headers={"Authorization": f"Bearer {TOKEN}"})  # fmt: skip
             while not probe_ok(gateway):
+                if processes[-1].poll() is not None:
+                    raise SystemExit(f"the gateway exited; see {Path(tmp) / 'operator.log'}")
                 time.sleep(0.2)
             time.sleep(args.resync)  # let every timer fire once after Ready
             cpu0 = usage(operator.pid)[0]
