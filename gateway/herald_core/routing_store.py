@@ -26,7 +26,6 @@ from herald_core.routing import (
     decode_topic,
     encode_subscription,
     encode_topic,
-    subscription_flow_key,
 )
 from herald_core.scripts import Script
 from herald_core.store import guarded
@@ -232,12 +231,3 @@ class RoutingStore:
         key, field = self.keys.tokens, token_hash(token)
         raw: bytes | None = await self._guard(lambda: self.redis.hget(key, field))
         return None if raw is None else raw.decode().partition("/")[0]
-
-    async def subscription_counts(self, topic_id: str, name: str) -> dict[str, int]:
-        """delivered, failed and backlog of a subscription, as the delivery scripts count."""
-        key = subscription_flow_key(topic_id, name)
-        sk = self._all_keys.shard(shard_for_key(key, self._all_keys.shards))
-        fields = ("delivered", "failed", "n")
-        raw = await self._guard(lambda: self.redis.hmget(sk.flow_prefix + key, fields))
-        delivered, failed, backlog = (int(v or 0) for v in raw)
-        return {"delivered": delivered, "failed": failed, "backlog": max(0, backlog)}

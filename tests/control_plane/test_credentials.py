@@ -37,6 +37,17 @@ def secret(name: str, **data: str) -> dict[str, Any]:
                      for k, v in data.items()}}  # fmt: skip
 
 
+def billing_on_orders(kube: KubeServer, spec: dict[str, Any]) -> None:
+    """Topic shop/orders and its Subscription `billing` with `spec` (the topic added)."""
+    kube.create(GROUP, "topics", {"apiVersion": GROUP, "kind": "Topic",
+                                  "metadata": {"name": "orders", "namespace": "shop"},
+                                  "spec": {}})  # fmt: skip
+    kube.create(GROUP, "subscriptions", {
+        "apiVersion": GROUP, "kind": "Subscription",
+        "metadata": {"name": "billing", "namespace": "shop"},
+        "spec": {"topic": "orders", **spec}})  # fmt: skip
+
+
 def test_secret_headers_reach_the_receiver_and_nothing_else(
     recheck_env: None, run_operator, kube: KubeServer, make_gateway, receiver: Receiver,
     caplog: pytest.LogCaptureFixture,
@@ -47,16 +58,10 @@ def test_secret_headers_reach_the_receiver_and_nothing_else(
     with run_operator() as runner:
         kube.create("v1", "secrets", secret("billing-token", token=TOKEN))
         kube.create("v1", "secrets", secret("vendor", **{"api.key": API_KEY}))
-        kube.create(GROUP, "topics", {"apiVersion": GROUP, "kind": "Topic",
-                                      "metadata": {"name": "orders", "namespace": "shop"},
-                                      "spec": {}})  # fmt: skip
-        kube.create(GROUP, "subscriptions", {
-            "apiVersion": GROUP, "kind": "Subscription",
-            "metadata": {"name": "billing", "namespace": "shop"},
-            "spec": {"topic": "orders", "endpoint": {"url": url}, "headers": {"X-Team": "b"},
-                     "secretRef": {"name": "billing-token"},
-                     "headersFrom": [{"name": "X-Api-Key", "secretKeyRef": {
-                         "name": "vendor", "key": "api.key"}}]}})  # fmt: skip
+        billing_on_orders(kube, {"endpoint": {"url": url}, "headers": {"X-Team": "b"},
+                                 "secretRef": {"name": "billing-token"},
+                                 "headersFrom": [{"name": "X-Api-Key", "secretKeyRef": {
+                                     "name": "vendor", "key": "api.key"}}]})  # fmt: skip
         kube.wait_condition("subscriptions", "shop", "billing", "Ready", "True")
         resolved = kube.condition("subscriptions", "shop", "billing", "SecretsResolved")
         assert resolved["status"] == "True"
@@ -120,14 +125,8 @@ def test_secret_headers_off_read_no_secret_and_say_so(
     monkeypatch.setenv("HERALD_SUBSCRIPTION_SECRETS", "false")
     with run_operator():
         kube.create("v1", "secrets", secret("billing-token", token=TOKEN))
-        kube.create(GROUP, "topics", {"apiVersion": GROUP, "kind": "Topic",
-                                      "metadata": {"name": "orders", "namespace": "shop"},
-                                      "spec": {}})  # fmt: skip
-        kube.create(GROUP, "subscriptions", {
-            "apiVersion": GROUP, "kind": "Subscription",
-            "metadata": {"name": "billing", "namespace": "shop"},
-            "spec": {"topic": "orders", "endpoint": {"url": receiver.url("/off")},
-                     "secretRef": {"name": "billing-token"}}})  # fmt: skip
+        billing_on_orders(kube, {"endpoint": {"url": receiver.url("/off")},
+                                 "secretRef": {"name": "billing-token"}})  # fmt: skip
         kube.wait_condition("subscriptions", "shop", "billing", "SecretsResolved", "False")
         found = kube.get(GROUP, "subscriptions", "shop", "billing")
         assert found is not None

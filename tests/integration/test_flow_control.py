@@ -8,6 +8,7 @@ import asyncio
 import pytest
 from redis.asyncio import Redis
 
+from herald_core.delivery_stats import read_stats
 from herald_core.keys import Keys
 from herald_core.routing_store import RoutingStore
 from herald_gateway.manifests import apply_manifests
@@ -120,16 +121,16 @@ async def test_paused_subscription_keeps_messages_and_counts(
                                 **{"Upstash-Delay": "800ms"})  # fmt: skip
         await asyncio.to_thread(receiver.wait_for, probe, 1)
         assert len(receiver.received(path)) == 1  # neither the retry nor the new message
-        counts = await routes.subscription_counts("ops/jobs", "worker")
-        assert counts == {"delivered": 0, "failed": 0, "backlog": 2}
+        [stats] = await read_stats(routes.redis, Keys("herald", 16), [("ops/jobs", "worker")])
+        assert (stats.delivered, stats.failed, stats.backlog) == (0, 0, 2)
 
         await apply_manifests(routes, {("ops", "jobs"): {}}, {("ops", "worker"): sub}, ({}, {}))
         requests = await asyncio.to_thread(receiver.wait_for, path, 3)
         assert sorted(r.body for r in requests[1:]) == [b"first", b"second"]
 
         async def settled() -> bool:
-            counts = await routes.subscription_counts("ops/jobs", "worker")
-            return counts == {"delivered": 2, "failed": 0, "backlog": 0}
+            [stats] = await read_stats(routes.redis, Keys("herald", 16), [("ops/jobs", "worker")])
+            return (stats.delivered, stats.failed, stats.backlog) == (2, 0, 0)
 
         async with asyncio.timeout(5):
             while not await settled():  # noqa: ASYNC110 - polling Redis, no event to wait on
