@@ -65,7 +65,9 @@ class Emulator(kmock.KubernetesEmulator):
     #: Every `METHOD path` requested (no query): what a test may check was, or was never,
     #: asked for.
     requested_paths: set[str] = attrs.field(factory=set, init=False)
-    #: Writes served, by "<action> <plural>[/<subresource>]" (e.g. "update subscriptions/status").
+    #: Writes that took effect, by "<action> <plural>[/<subresource>]" (e.g. "update
+    #: subscriptions/status"); a patch refused by its `test` op (a resourceVersion guard that
+    #: lost a race, then retried) is not one.
     writes: collections.Counter[str] = attrs.field(factory=collections.Counter, init=False)
 
     def __attrs_post_init__(self) -> None:
@@ -108,15 +110,16 @@ class Emulator(kmock.KubernetesEmulator):
     async def _handle(self, request: rendering.Request) -> Any:
         method = getattr(request.method, "value", request.method)
         self.requested_paths.add(f"{method} {str(request.url).partition('?')[0]}")
-        if request.resource is not None and request.action in _WRITES:
-            sub = f"/{request.subresource}" if request.subresource else ""
-            self.writes[f"{request.action.value.lower()} {request.resource.plural}{sub}"] += 1
         if request.resource is not None and isinstance(request.data, (dict, list)):
             if request.action == enums.action.CREATE:
                 self._stamp_create(request)
             elif request.action == enums.action.UPDATE:
-                self._stamp_patch(request)
-        return await super()._handle(request)
+                self._stamp_patch(request)  # a failed `test` op: 422, not a write
+        result = await super()._handle(request)
+        if request.resource is not None and request.action in _WRITES:
+            sub = f"/{request.subresource}" if request.subresource else ""
+            self.writes[f"{request.action.value.lower()} {request.resource.plural}{sub}"] += 1
+        return result
 
     def _stamp_create(self, request: rendering.Request) -> None:
         meta = request.data.setdefault("metadata", {})
