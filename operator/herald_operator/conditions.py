@@ -142,24 +142,30 @@ def patch_status(
     owned: Collection[str],
     if_absent: Collection[str] = (),
 ) -> None:
-    """Patch what changed of `new` (a status a reconcile built from the `current` snapshot):
-    plain fields as a merge patch, the conditions (and the summary derived from them) as a
-    function of the freshest body (kopf `Patch.fns`)."""
+    """Patch what changed of `new` (a status a reconcile built from the `current` snapshot),
+    fields and conditions (and the summary derived from them) alike, as one function of the
+    freshest body (kopf `Patch.fns`): one JSON patch guarded by the resourceVersion. A
+    snapshot that was stale (a second run before the first one's write came back) loses that
+    guard and is recomputed on the fresh body, where it changes nothing: no second write."""
     derived = ("conditions", "health", "reason")
-    fields = {k: v for k, v in new.items() if k not in derived}
-    patch.status.update(status_changes(current, fields))
-    if "conditions" not in new:
-        return
-    ours = list(new["conditions"])
+    fields = status_changes(current, {k: v for k, v in new.items() if k not in derived})
+    ours = list(new.get("conditions") or [])
     now = list(current.get("conditions") or [])
-    merged_now = put_conditions(now, ours, owned, if_absent)
-    if merged_now == now and all(current.get(k) == v for k, v in summary(merged_now).items()):
+    merged_now = put_conditions(now, ours, owned, if_absent) if "conditions" in new else now
+    if (not fields and merged_now == now
+            and all(current.get(k) == v for k, v in summary(merged_now).items())):  # fmt: skip
         return  # nothing to change: no PATCH (a quiet resync writes nothing)
 
     def apply(body: MutableMapping[str, Any]) -> None:
         status = body.setdefault("status", {})
-        merged = put_conditions(status.get("conditions") or [], ours, owned, if_absent)
-        status["conditions"] = merged
-        status.update(summary(merged))
+        for key, value in fields.items():
+            if value is None:
+                status.pop(key, None)
+            else:
+                status[key] = value
+        if "conditions" in new:
+            merged = put_conditions(status.get("conditions") or [], ours, owned, if_absent)
+            status["conditions"] = merged
+            status.update(summary(merged))
 
     patch.fns.append(apply)

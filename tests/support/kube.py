@@ -69,6 +69,9 @@ class Emulator(kmock.KubernetesEmulator):
     #: subscriptions/status"); a patch refused by its `test` op (a resourceVersion guard that
     #: lost a race, then retried) is not one.
     writes: collections.Counter[str] = attrs.field(factory=collections.Counter, init=False)
+    #: The same writes in order, with the object's name and the body sent: what a failed
+    #: count assertion shows.
+    written: list[tuple[str, str | None, Any]] = attrs.field(factory=list, init=False)
 
     def __attrs_post_init__(self) -> None:
         super().__attrs_post_init__()
@@ -118,7 +121,9 @@ class Emulator(kmock.KubernetesEmulator):
         result = await super()._handle(request)
         if request.resource is not None and request.action in _WRITES:
             sub = f"/{request.subresource}" if request.subresource else ""
-            self.writes[f"{request.action.value.lower()} {request.resource.plural}{sub}"] += 1
+            key = f"{request.action.value.lower()} {request.resource.plural}{sub}"
+            self.writes[key] += 1
+            self.written.append((key, request.name, request.data))
         return result
 
     def _stamp_create(self, request: rendering.Request) -> None:
