@@ -13,7 +13,7 @@ from typing import Any
 
 from herald_core.errors import InvalidField
 from herald_core.fields import Raw, dead_letter
-from herald_core.ids import new_message_id, shard_of
+from herald_core.ids import by_shard, new_message_id, shard_of_kind
 from herald_core.listing import Cursor, Key, newest_first
 from herald_core.models import Message
 from herald_core.numbers import is_digits
@@ -33,16 +33,10 @@ class DeadLetters:
         self._shards = store.keys.shards
 
     def _shard(self, dlq_id: str) -> int | None:
-        return shard_of(dlq_id, self._shards) if dlq_id.startswith("dlq_") else None
+        return shard_of_kind(dlq_id, "dlq_", self._shards)
 
     def _by_shard(self, dlq_ids: Sequence[str]) -> dict[int, list[str]]:
-        """Ids grouped by shard (in order of first appearance); ids not Herald's left out."""
-        out: dict[int, list[str]] = {}
-        for dlq_id in dlq_ids:
-            shard = self._shard(dlq_id)
-            if shard is not None:
-                out.setdefault(shard, []).append(dlq_id)
-        return out
+        return by_shard(dlq_ids, "dlq_", self._shards)
 
     async def _read(self, shard: int, dlq_ids: Sequence[str]) -> list[Raw | None]:
         """The hashes of dead letters of one shard (None where gone), in one round trip."""

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from herald_core.fields import BODY, META, metadata, stored_message
-from herald_core.ids import dlq_id_of, shard_of
+from herald_core.ids import by_shard, dlq_id_of, shard_of, shard_of_kind
 from herald_core.models import Message
 from herald_core.records import StoredMessage
 from herald_core.store import Store
@@ -26,16 +26,10 @@ class Messages:
         self._shards = store.keys.shards
 
     def _shard(self, message_id: str) -> int | None:
-        return shard_of(message_id, self._shards) if message_id.startswith("msg_") else None
+        return shard_of_kind(message_id, "msg_", self._shards)
 
     def _by_shard(self, message_ids: Sequence[str]) -> dict[int, list[str]]:
-        """Ids grouped by shard (in order of first appearance); ids not Herald's left out."""
-        out: dict[int, list[str]] = {}
-        for message_id in message_ids:
-            shard = self._shard(message_id)
-            if shard is not None:
-                out.setdefault(shard, []).append(message_id)
-        return out
+        return by_shard(message_ids, "msg_", self._shards)
 
     def owns(self, message_id: str) -> bool:
         """Whether `message_id` can be one of Herald's messages at all."""
