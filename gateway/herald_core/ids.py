@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import random
+from collections.abc import Iterable
 
 ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _INDEX = {c: i for i, c in enumerate(ALPHABET)}
@@ -46,3 +47,18 @@ def shard_of(message_id: str, shards: int) -> int | None:
 def shard_for_key(key: str, shards: int) -> int:
     """The shard of everything sharing a key (a flow-control key, a deduplication key)."""
     return int(hashlib.sha256(key.encode()).hexdigest()[:8], 16) % shards
+
+
+def shard_of_kind(item_id: str, prefix: str, shards: int) -> int | None:
+    """`shard_of` for ids of one kind (`msg_` or `dlq_`): None for any other id."""
+    return shard_of(item_id, shards) if item_id.startswith(prefix) else None
+
+
+def by_shard(item_ids: Iterable[str], prefix: str, shards: int) -> dict[int, list[str]]:
+    """Ids of one kind grouped by shard, in order of first appearance; others left out."""
+    out: dict[int, list[str]] = {}
+    for item_id in item_ids:
+        shard = shard_of_kind(item_id, prefix, shards)
+        if shard is not None:
+            out.setdefault(shard, []).append(item_id)
+    return out

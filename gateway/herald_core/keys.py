@@ -6,9 +6,10 @@ touches live in one Redis Cluster slot):
     herald:{s}:due          ZSET  message id -> due time (ms): waiting, delayed and retrying tasks
     herald:{s}:lease        ZSET  message id -> lease expiry (ms): tasks a worker is delivering
     herald:{s}:m:<id>       HASH  m: metadata JSON, b: body bytes, r: retries done, t: timeout ms
-    herald:{s}:log          STREAM one entry per state change (fields in herald_core.scripts)
+    herald:{s}:log          STREAM one entry per state change (fields: herald_core.fields)
     herald:{s}:dlq          ZSET  dlq id -> failed at (ms)
     herald:{s}:d:<dlq id>   HASH  a dead letter: the message hash + x: last response JSON, f
+                                  (message and dead-letter fields: herald_core.fields)
     herald:{s}:dd:<key>     STRING deduplication key -> message id, expiring with the window
     herald:{s}:fc:<key>     HASH  flow-control state of a key (herald_core.scripts)
     herald:{s}:fcw:<key>    ZSET  the key's waitlist; herald:{s}:fck SET keys with one

@@ -1,4 +1,12 @@
-"""All Redis access to messages: enqueue, claim, settle, cancel, logs, dead letters, keys.
+"""The Redis connection and the shard-level writes: enqueue, claim, settle, cancel, retry
+and delete dead letters, retention, signing keys.
+
+Above the store nothing names a shard, a key or a stored field: the API reads and changes
+messages, logs and dead letters through the repositories built on this class
+(herald_core.messages, herald_core.event_log, herald_core.dead_letters; queues, schedules
+and flow control likewise), which take ids and return typed records (herald_core.records)
+decoded in one place (herald_core.fields). The shard-level methods here are theirs and the
+delivery worker's.
 
 Callers get `StoreError` for any Redis failure; the gateway maps it to 503 and the worker
 backs off and tries again. Scripts run by EVALSHA; after a Redis restart flushed the script
@@ -28,7 +36,6 @@ from redis import exceptions as redis_errors
 from herald_core import scripts
 from herald_core.batching import GroupCommit
 from herald_core.errors import StoreError
-from herald_core.ids import dlq_id_of, shard_of
 from herald_core.keys import Keys
 from herald_core.models import Message, Task, flow_spec
 from herald_core.redis_client import RedisClient, connect, execute_replicated, is_cluster
@@ -36,7 +43,6 @@ from herald_core.scripts import Script
 from herald_core.settings import Settings
 
 T = TypeVar("T")
-LogRow = tuple[bytes, dict[bytes, bytes]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,7 +132,7 @@ class ClaimResult:
 
 
 class Store:
-    """Herald's repository over one Redis connection pool."""
+    """Herald's Redis connection pool and the shard-level operations on it."""
 
     def __init__(self, redis: RedisClient, keys: Keys, limits: StoreLimits) -> None:
         self.redis = redis
@@ -337,67 +343,7 @@ class Store:
             out.append(ShardBacklog(int(waiting), int(leased), oldest, int(dead)))
         return out
 
-    # -- messages -------------------------------------------------------------------------
-
-    async def message(self, shard: int, message_id: str) -> tuple[Message, bytes] | None:
-        key = self._shards[shard].message(message_id)
-        reply: list[Any] = await self.guard(lambda: self.redis.hmget(key, ["m", "b"]))
-        meta, body = reply
-        return None if meta is None else (Message.from_json(meta), body or b"")
-
-    async def pending(self) -> dict[int, list[str]]:
-        """Ids of every stored message (waiting, delayed, retrying or in flight), by shard."""
-
-        def fill(pipe: Any) -> None:
-            for sk in self._shards:
-                pipe.zrange(sk.due, 0, -1)
-                pipe.zrange(sk.lease, 0, -1)
-                pipe.smembers(sk.flow_keys)
-
-        replies = await self.pipelined(fill)
-        out = {
-            shard: [i.decode() for i in replies[3 * shard] + replies[3 * shard + 1]]
-            for shard in range(self.keys.shards)
-        }
-        waitlists = [(shard, key) for shard in out for key in replies[3 * shard + 2]]
-
-        def fill_waitlists(pipe: Any) -> None:
-            for shard, key in waitlists:
-                pipe.zrange(self._shards[shard].waitlist_prefix.encode() + key, 0, -1)
-
-        if waitlists:
-            for (shard, _), ids in zip(waitlists, await self.pipelined(fill_waitlists),
-                                       strict=True):  # fmt: skip
-                out[shard] += [i.decode() for i in ids]
-        return out
-
-    async def outcomes(self, message_ids: Sequence[str]) -> dict[str, str]:
-        """Per message: IN_PROGRESS while stored, FAIL once dead-lettered, else SUCCESS
-        (delivered, or cancelled, or its dead letter is past retention)."""
-        found = [(i, shard_of(i, self.keys.shards)) for i in message_ids]
-        known = [(i, s) for i, s in found if s is not None]
-
-        def fill(pipe: Any) -> None:
-            for message_id, shard in known:
-                sk = self._shards[shard]
-                pipe.exists(sk.message(message_id))
-                pipe.exists(sk.dlq_prefix + dlq_id_of(message_id))
-
-        replies = await self.pipelined(fill) if known else []
-        return {message_id: "IN_PROGRESS" if replies[2 * n] else
-                "FAIL" if replies[2 * n + 1] else "SUCCESS"
-                for n, (message_id, _shard) in enumerate(known)}  # fmt: skip
-
-    async def metadata(self, shard: int, message_ids: Sequence[str]) -> list[Message | None]:
-        """The stored metadata of messages of one shard (None where gone)."""
-        sk = self._shards[shard]
-
-        def fill(pipe: Any) -> None:
-            for message_id in message_ids:
-                pipe.hget(sk.message(message_id), "m")
-
-        replies = await self.pipelined(fill) if message_ids else []
-        return [None if m is None else Message.from_json(m) for m in replies]
+    # -- messages and dead letters (herald_core.messages, herald_core.dead_letters) --------
 
     async def cancel(self, by_shard: dict[int, list[str]], now_ms: int) -> int:
         """Cancel messages wherever they wait; returns how many were still there."""
@@ -410,40 +356,6 @@ class Store:
 
         by_shard = {shard: ids for shard, ids in by_shard.items() if ids}
         return sum(await self.pipelined(fill)) if by_shard else 0
-
-    # -- logs and dead letters ------------------------------------------------------------
-
-    async def read_logs(self, bounds: dict[int, str], count: int) -> dict[int, list[LogRow]]:
-        """Newest-first log rows of each shard at or below its bound (an XREVRANGE end)."""
-
-        def fill(pipe: Any) -> None:
-            for shard, end in bounds.items():
-                pipe.xrevrange(self._shards[shard].log, end, "-", count)
-
-        return dict(zip(bounds, await self.pipelined(fill), strict=True))
-
-    async def read_dlq_index(
-        self, bounds: dict[int, str], count: int
-    ) -> dict[int, list[tuple[bytes, float]]]:
-        """Newest-first dead-letter ids with their failure time, at or below each bound."""
-
-        def fill(pipe: Any) -> None:
-            for shard, top in bounds.items():
-                pipe.zrevrangebyscore(self._shards[shard].dlq, top, "-inf", 0, count, True)
-
-        return dict(zip(bounds, await self.pipelined(fill), strict=True))
-
-    async def dead_letters(
-        self, shard: int, dlq_ids: Sequence[str]
-    ) -> list[dict[bytes, bytes] | None]:
-        sk = self._shards[shard]
-
-        def fill(pipe: Any) -> None:
-            for dlq_id in dlq_ids:
-                pipe.hgetall(sk.dlq_prefix + dlq_id)
-
-        replies = await self.pipelined(fill) if dlq_ids else []
-        return [entry or None for entry in replies]
 
     async def delete_dead_letters(self, by_shard: dict[int, list[str]]) -> int:
         def fill(pipe: Any) -> None:

@@ -1,6 +1,7 @@
-"""The JSON shapes the API answers with (reference §2.4, §2.8, §2.9), built from stored
-data. Pure: redaction happens here, so stored data keeps the originals that deliveries and
-DLQ retries need, while no API response ever shows a redacted value.
+"""The JSON shapes the API answers with (reference §2.4, §2.8, §2.9), built from the store's
+typed records (herald_core.records). Pure: redaction happens here, so stored data keeps the
+originals that deliveries and DLQ retries need, while no API response ever shows a redacted
+value.
 """
 
 from __future__ import annotations
@@ -10,9 +11,8 @@ import hashlib
 import math
 from typing import Any
 
-import orjson
-
 from herald_core.models import Callback, Message, Redaction
+from herald_core.records import Attempt, DeadLetter, LogEntry
 
 #: Log states as the Python SDK's enum spells them (CANCELED with one L).
 STATES = ("CREATED", "ACTIVE", "RETRY", "ERROR", "DELIVERED", "FAILED", "CANCEL_REQUESTED",
@@ -101,27 +101,26 @@ def message_view(message: Message, body: bytes | None = None) -> dict[str, Any]:
     return view
 
 
-def log_view(entry_id: bytes, fields: dict[bytes, bytes]) -> dict[str, Any]:
+def log_view(entry: LogEntry) -> dict[str, Any]:
     """One log row (reference §2.9), with both spellings the SDKs and docs use."""
-    message = Message.from_json(fields[b"m"])
-    event: dict[str, Any] = orjson.loads(fields.get(b"x", b"{}"))
+    message = entry.message
     row: dict[str, Any] = {
-        "time": int(entry_id.split(b"-")[0]),
+        "time": entry.time,
         "messageId": message.id,
-        "state": fields[b"s"].decode(),
+        "state": entry.state,
         "url": message.url,
         "method": message.method,
         "header": header_view(message.headers, message.redact),
         "maxRetries": message.max_retries,
         "timeout": int(message.timeout * 1000),
         "createdAt": message.created_at,
-        "retried": int(fields.get(b"r", b"0")),
+        "retried": entry.retried,
     }
-    if b"b" in fields:  # the CREATED row of a small enough body: base64, as QStash logs it
-        row["body"] = (redacted(fields[b"b"]) if message.redact and message.redact.body
-                       else base64.b64encode(fields[b"b"]).decode())  # fmt: skip
-    if b"n" in fields:
-        row["nextDeliveryTime"] = int(fields[b"n"])
+    if entry.body is not None:  # the CREATED row of a small enough body: base64, as QStash logs it
+        row["body"] = (redacted(entry.body) if message.redact and message.redact.body
+                       else base64.b64encode(entry.body).decode())  # fmt: skip
+    if entry.next_delivery is not None:
+        row["nextDeliveryTime"] = entry.next_delivery
     if message.retry_delay is not None:
         row["retryDelayExpr"] = row["retryDelayExpression"] = message.retry_delay
     for key, value in (("topicName", message.topic_name), ("endpointName", message.endpoint_name),
@@ -132,33 +131,31 @@ def log_view(entry_id: bytes, fields: dict[bytes, bytes]) -> dict[str, Any]:
     if message.labels:
         row["labels"], row["label"] = list(message.labels), message.labels[0]
     row.update(flow_fields(message))
-    row.update(_event_fields(event))
+    row.update(_attempt_fields(entry.attempt))
     for name, value in _callback_fields(message).items():
         row[name.replace("Header", "Headers")] = value
     return row
 
 
-def _event_fields(event: dict[str, Any]) -> dict[str, Any]:
+def _attempt_fields(attempt: Attempt) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    if event.get("error"):
-        out["error"] = event["error"]
-    if event.get("status") is not None:
-        out["responseStatus"] = event["status"]
-        out["responseHeader"] = out["responseHeaders"] = event.get("headers", {})
-        out["responseBody"] = event.get("body", "")  # base64, as the docs describe logs
+    if attempt.error:
+        out["error"] = attempt.error
+    if attempt.status is not None:
+        out["responseStatus"] = attempt.status
+        out["responseHeader"] = out["responseHeaders"] = attempt.headers
+        out["responseBody"] = base64.b64encode(attempt.body).decode()  # as the docs say
     return out
 
 
-def dlq_view(dlq_id: str, entry: dict[bytes, bytes]) -> dict[str, Any]:
+def dlq_view(dead: DeadLetter) -> dict[str, Any]:
     """A dead letter: the message, its last response and the DLQ id."""
-    message = Message.from_json(entry[b"m"])
-    event: dict[str, Any] = orjson.loads(entry.get(b"x", b"{}"))
-    view = message_view(message, entry.get(b"b", b""))
-    view["dlqId"] = dlq_id
-    view["responseStatus"] = event.get("status") or 0
-    view["responseHeader"] = event.get("headers", {})
-    response = base64.b64decode(event.get("body", ""))
-    view.update(body_fields(response, None, "responseBody"))
-    if event.get("error"):
-        view["error"] = event["error"]
+    attempt = dead.attempt
+    view = message_view(dead.message, dead.body)
+    view["dlqId"] = dead.dlq_id
+    view["responseStatus"] = attempt.status or 0
+    view["responseHeader"] = attempt.headers
+    view.update(body_fields(attempt.body, None, "responseBody"))
+    if attempt.error:
+        view["error"] = attempt.error
     return view

@@ -16,6 +16,7 @@ from starlette.requests import Request
 import tests.support.fuzzing  # noqa: F401 - loads the hypothesis profile
 from herald_core.durations import parse_duration, parse_retry_after
 from herald_core.errors import InvalidField, InvalidRequest, Unauthorized
+from herald_core.event_log import parse_cursor
 from herald_core.expressions import (
     MAX_DELAY_MS,
     MAX_DEPTH,
@@ -26,7 +27,6 @@ from herald_core.settings import Settings
 from herald_gateway import auth, tenancy
 from herald_gateway.filters import DLQ, LOGS, MESSAGES, parse
 from herald_gateway.publishing import parse_publish
-from herald_gateway.routes.logs import _cursor
 
 SETTINGS = Settings()
 #: Every character class a header or query can smuggle in: digits of other scripts ("²",
@@ -214,7 +214,7 @@ def test_listing_queries_raise_only_invalid_field(pairs: list[tuple[str, str]]) 
     for route in (LOGS, DLQ, MESSAGES):
         try:
             parse(route, query.multi_items()).matches(view)
-            _cursor(query.get("cursor"), 16)
+            parse_cursor(query.get("cursor"), 16)
         except InvalidField:
             pass
 

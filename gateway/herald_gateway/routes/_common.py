@@ -9,9 +9,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from herald_core.errors import InvalidField, NotFound, PayloadTooLarge
-from herald_core.ids import shard_of
-from herald_core.store import Store
+from herald_core.errors import InvalidField, PayloadTooLarge
 from herald_gateway.auth import require_admin
 from herald_gateway.state import State
 
@@ -61,21 +59,3 @@ async def json_object(request: Request, limit: int = 1024 * 1024) -> dict[str, A
     if not isinstance(body, dict):
         raise InvalidField("body", "must be a JSON object")
     return body
-
-
-def shard_or_404(store: Store, item_id: str, prefix: str, what: str) -> int:
-    """The shard a message (`msg_`) or dead-letter (`dlq_`) id names; 404 for other ids."""
-    shard = shard_of(item_id, store.keys.shards)
-    if shard is None or not item_id.startswith(prefix):
-        raise NotFound(f"{what} {item_id} not found")
-    return shard
-
-
-def by_shard(store: Store, ids: list[str], prefix: str) -> dict[int, list[str]]:
-    """Ids grouped by shard; ids that cannot be Herald's are left out."""
-    out: dict[int, list[str]] = {}
-    for item_id in ids:
-        shard = shard_of(item_id, store.keys.shards)
-        if shard is not None and item_id.startswith(prefix):
-            out.setdefault(shard, []).append(item_id)
-    return out

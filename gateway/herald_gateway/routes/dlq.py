@@ -8,114 +8,55 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from herald_core.errors import InvalidField, NotFound
-from herald_core.ids import new_message_id
+from herald_core.dead_letters import DeadLetters
+from herald_core.errors import NotFound
 from herald_core.models import Message
-from herald_core.numbers import is_digits
-from herald_core.store import NewMessage, Store
+from herald_core.records import DeadLetter
+from herald_core.store import Store
 from herald_gateway.filters import DLQ, Filters, parse
-from herald_gateway.listing import Key, newest_first
 from herald_gateway.publishing import redelivery
-from herald_gateway.routes._common import (
-    authorized,
-    by_shard,
-    json_object,
-    json_response,
-    shard_or_404,
-)
+from herald_gateway.routes._common import authorized, json_object, json_response
 from herald_gateway.views import dlq_view
 
-Entry = tuple[str, dict[bytes, bytes]]
 
-
-def _shard(store: Store, item_id: str) -> int:
-    return shard_or_404(store, item_id, "dlq_", "dead letter")
-
-
-def _cursor(raw: str | None) -> Key | None:
-    if not raw:
-        return None
-    score, _, dlq_id = raw.partition(":")
-    if not is_digits(score) or not dlq_id.startswith("dlq_"):
-        raise InvalidField("cursor", "not a cursor this server returned")
-    return (int(score), dlq_id)
-
-
-async def _page(
-    store: Store, filters: Filters, cursor: Key | None, count: int
-) -> tuple[list[Entry], Key | None]:
-    """Up to `count` matching dead letters, newest failure first, below the cursor."""
-
-    async def fetch(wanted: dict[int, Key | None], n: int) -> dict[int, list[tuple[Key, Entry]]]:
-        tops = {s: "+inf" if b is None else str(b[0]) for s, b in wanted.items()}
-        index = await store.read_dlq_index(tops, n + 1000)
-        out: dict[int, list[tuple[Key, Entry]]] = {}
-        for shard, members in index.items():
-            bound = wanted[shard]
-            keys = [(int(score), m.decode()) for m, score in members]
-            keys = [k for k in keys if bound is None or k < bound][:n]
-            entries = await store.dead_letters(shard, [k[1] for k in keys])
-            out[shard] = [(k, (k[1], e)) for k, e in zip(keys, entries, strict=True) if e]
-        return out
-
-    def keep(entry: Entry) -> bool:
-        return filters.matches(dlq_view(*entry))
-
-    bounds: dict[int, Key | None] = dict.fromkeys(range(store.keys.shards), cursor)
-    page = await newest_first(fetch, bounds, count, keep)
-    return page.rows, page.last
-
-
-async def _named(store: Store, filters: Filters, ids: tuple[str, ...]) -> list[Entry]:
-    """The dead letters `dlqIds` names that still exist and match every other filter."""
-    found: list[Entry] = []
-    for shard, shard_ids in by_shard(store, list(dict.fromkeys(ids)), "dlq_").items():
-        entries = await store.dead_letters(shard, shard_ids)
-        found += [(i, e) for i, e in zip(shard_ids, entries, strict=True) if e is not None]
-    return [entry for entry in found if filters.matches(dlq_view(*entry))]
-
-
-async def _selected(store: Store, filters: Filters) -> tuple[list[Entry], Key | None]:
+async def _selected(store: Store, filters: Filters) -> tuple[list[DeadLetter], str | None]:
     """The dead letters a request selects: named by `dlqIds` (all of them unless `count` is
-    given), else a page of those matching the filters (`count`, default 100)."""
-    cursor = _cursor(filters.cursor)
+    given), else a page of those matching the filters (`count`, default 100); and the
+    cursor of the next page."""
+    dead = DeadLetters(store)
+    cursor = dead.cursor(filters.cursor)
+
+    def keep(entry: DeadLetter) -> bool:
+        return filters.matches(dlq_view(entry))
+
     ids = filters.get("dlqIds")
     if ids is not None:
-        named = await _named(store, filters, ids)
+        named = await dead.named(ids, keep)
         return named[: filters.count] if filters.count else named, None
-    return await _page(store, filters, cursor, filters.count or 100)
-
-
-def _cursor_text(last: Key | None) -> str | None:
-    return None if last is None else f"{last[0]}:{last[1]}"
+    page = await dead.page(cursor, filters.count or 100, keep)
+    return page.rows, page.cursor
 
 
 async def list_dlq(request: Request) -> Response:
     store = authorized(request)["store"]
-    rows, last = await _selected(store, parse(DLQ, request.query_params.multi_items()))
-    body: dict[str, Any] = {"messages": [dlq_view(*row) for row in rows]}
-    if last is not None:
-        body["cursor"] = _cursor_text(last)
+    rows, cursor = await _selected(store, parse(DLQ, request.query_params.multi_items()))
+    body: dict[str, Any] = {"messages": [dlq_view(row) for row in rows]}
+    if cursor is not None:
+        body["cursor"] = cursor
     return json_response(body)
 
 
-async def _entry(store: Store, dlq_id: str) -> dict[bytes, bytes]:
-    [entry] = await store.dead_letters(_shard(store, dlq_id), [dlq_id])
+async def get_dlq(request: Request) -> Response:
+    dlq_id = request.path_params["dlq_id"]
+    entry = await DeadLetters(authorized(request)["store"]).get(dlq_id)
     if entry is None:
         raise NotFound(f"dead letter {dlq_id} not found")
-    return entry
-
-
-async def get_dlq(request: Request) -> Response:
-    store = authorized(request)["store"]
-    dlq_id = request.path_params["dlq_id"]
-    return json_response(dlq_view(dlq_id, await _entry(store, dlq_id)))
+    return json_response(dlq_view(entry))
 
 
 async def delete_dlq(request: Request) -> Response:
-    store = authorized(request)["store"]
     dlq_id = request.path_params["dlq_id"]
-    if not await store.delete_dead_letters({_shard(store, dlq_id): [dlq_id]}):
+    if not await DeadLetters(authorized(request)["store"]).delete([dlq_id]):
         raise NotFound(f"dead letter {dlq_id} not found")
     return Response(status_code=200)
 
@@ -127,36 +68,25 @@ async def _bulk_filters(request: Request) -> Filters:
 
 async def delete_many(request: Request) -> Response:
     store = authorized(request)["store"]
-    entries, last = await _selected(store, await _bulk_filters(request))
-    ids = [dlq_id for dlq_id, _ in entries]
-    body: dict[str, Any] = {
-        "deleted": await store.delete_dead_letters(by_shard(store, ids, "dlq_"))
-    }
-    if last is not None:
-        body["cursor"] = _cursor_text(last)
+    entries, cursor = await _selected(store, await _bulk_filters(request))
+    deleted = await DeadLetters(store).delete([entry.dlq_id for entry in entries])
+    body: dict[str, Any] = {"deleted": deleted}
+    if cursor is not None:
+        body["cursor"] = cursor
     return json_response(body)
 
 
 async def _retry(request: Request, store: Store, dlq_id: str) -> str | None:
     """Store the dead letter again as a new message (with override headers); its new id."""
-    shard = _shard(store, dlq_id)
-    [entry] = await store.dead_letters(shard, [dlq_id])
-    if entry is None:
-        return None
-    settings = authorized(request)["settings"]
-    now_ms = int(time.time() * 1000)
-    original = Message.from_json(entry[b"m"])
-    message = redelivery(
-        original, new_message_id(shard, settings.shards), request.headers.items(), settings,
-        now_ms,
-    )  # fmt: skip
-    new = NewMessage(message, b"", message.not_before)  # the script reuses the stored body
-    if not await store.retry_dead_letter(shard, dlq_id, new):
-        return None
-    worker = authorized(request)["worker"]
-    if worker is not None:
-        worker.notify(shard, message.not_before)
-    return message.id
+    st = authorized(request)
+    settings, worker = st["settings"], st["worker"]
+
+    def build(original: Message, message_id: str) -> Message:
+        now_ms = int(time.time() * 1000)
+        return redelivery(original, message_id, request.headers.items(), settings, now_ms)
+
+    notify = worker.notify if worker is not None else None
+    return await DeadLetters(store).retry(dlq_id, build, notify)
 
 
 async def retry_one(request: Request) -> Response:
@@ -170,10 +100,10 @@ async def retry_one(request: Request) -> Response:
 
 async def retry_many(request: Request) -> Response:
     store = authorized(request)["store"]
-    entries, last = await _selected(store, await _bulk_filters(request))
+    entries, cursor = await _selected(store, await _bulk_filters(request))
     responses = []
-    for dlq_id, _ in entries:
-        message_id = await _retry(request, store, dlq_id)
+    for entry in entries:
+        message_id = await _retry(request, store, entry.dlq_id)
         if message_id is not None:
             responses.append({"messageId": message_id})
-    return json_response({"cursor": _cursor_text(last) or "", "responses": responses}, 201)
+    return json_response({"cursor": cursor or "", "responses": responses}, 201)

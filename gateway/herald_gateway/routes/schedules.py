@@ -12,6 +12,7 @@ from starlette.routing import Route
 
 from herald_core.cron import parse_cron
 from herald_core.errors import InvalidField, NotFound
+from herald_core.messages import Messages
 from herald_core.queues import parse_name
 from herald_core.routing import split_destination, topic_id
 from herald_core.schedules import Schedule, Schedules, new_schedule_id
@@ -78,7 +79,7 @@ async def list_schedules(request: Request) -> Response:
     st = authorized(request)
     schedules = Schedules(st["store"])
     found = await schedules.all()
-    states = await st["store"].outcomes([m for s in found for m in s.last_messages])
+    states = await Messages(st["store"]).outcomes([m for s in found for m in s.last_messages])
     return json_response([schedule_view(s, st["settings"], states) for s in found])
 
 
@@ -88,7 +89,7 @@ async def get_schedule(request: Request) -> Response:
     schedule = await schedules.get(request.path_params["schedule_id"])
     if schedule is None:
         raise NotFound(f"schedule {request.path_params['schedule_id']} not found")
-    states = await st["store"].outcomes(schedule.last_messages)
+    states = await Messages(st["store"]).outcomes(schedule.last_messages)
     return json_response(schedule_view(schedule, st["settings"], states))
 
 

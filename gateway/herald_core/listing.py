@@ -1,5 +1,5 @@
-"""Newest-first listings across shards (logs, dead letters); their filters are in
-herald_gateway.filters.
+"""Newest-first listings across shards (logs, dead letters: herald_core.event_log,
+herald_core.dead_letters); what a page keeps is the caller's predicate.
 
 Rows live per shard (one stream or sorted set each); a listing merges them by key, newest
 first, refilling a shard only when its buffered rows run out. The cursor is the key of the
@@ -14,30 +14,40 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-K = TypeVar("K")
+R = TypeVar("R")
 T = TypeVar("T")
 Key = tuple[Any, ...]
-#: Rows strictly below each shard's bound (None: from the newest), newest first.
-Fetch = Callable[[dict[int, Key | None], int], Awaitable[dict[int, list[tuple[Key, T]]]]]
+#: Rows strictly below each shard's bound (None: from the newest), newest first, as read.
+Fetch = Callable[[dict[int, Key | None], int], Awaitable[dict[int, list[tuple[Key, R]]]]]
 
 
 @dataclass(frozen=True, slots=True)
-class Page(Generic[T]):
+class Cursor:
+    """Where a listing resumes: below this key (which may name a shard). Opaque above the
+    store, which hands it out as text in `Page.cursor` and parses it back."""
+
+    key: Key
+
+
+@dataclass(frozen=True, slots=True)
+class Merged(Generic[T]):
     rows: list[T]
     #: Key of the last row examined, when more rows may follow.
     last: Key | None
 
 
 async def newest_first(
-    fetch: Fetch[T],
+    fetch: Fetch[R],
+    decode: Callable[[R], T],
     bounds: dict[int, Key | None],
     count: int,
     keep: Callable[[T], bool],
     scan_limit: int = 10_000,
-) -> Page[T]:
-    """Up to `count` kept rows across shards, newest first, examining at most `scan_limit`."""
+) -> Merged[T]:
+    """Up to `count` kept rows across shards, newest first, examining at most `scan_limit`.
+    Rows are decoded only when examined (a batch read ahead is mostly never looked at)."""
     batch = min(max(count, 50), 500)
-    buffers: dict[int, deque[tuple[Key, T]]] = {s: deque() for s in bounds}
+    buffers: dict[int, deque[tuple[Key, R]]] = {s: deque() for s in bounds}
     live = set(bounds)
 
     async def refill(wanted: dict[int, Key | None]) -> None:
@@ -53,13 +63,14 @@ async def newest_first(
     while len(rows) < count and scanned < scan_limit:
         ready = [s for s, buffer in buffers.items() if buffer]
         if not ready:
-            return Page(rows, None)
+            return Merged(rows, None)
         shard = max(ready, key=lambda s: buffers[s][0][0])
-        last, row = buffers[shard].popleft()
+        last, raw = buffers[shard].popleft()
+        row = decode(raw)
         scanned += 1
         if keep(row):
             rows.append(row)
         if not buffers[shard] and shard in live:
             await refill({shard: last})
     more = any(buffers.values()) or bool(live)
-    return Page(rows, last if more else None)
+    return Merged(rows, last if more else None)
