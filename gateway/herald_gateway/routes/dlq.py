@@ -15,7 +15,7 @@ from herald_core.numbers import is_digits
 from herald_core.store import NewMessage, Store
 from herald_gateway.filters import DLQ, Filters, parse
 from herald_gateway.listing import Key, newest_first
-from herald_gateway.publishing import redelivery
+from herald_gateway.publishing import parse_overrides
 from herald_gateway.routes._common import (
     authorized,
     by_shard,
@@ -23,6 +23,7 @@ from herald_gateway.routes._common import (
     json_response,
     shard_or_404,
 )
+from herald_gateway.staging import redelivery
 from herald_gateway.views import dlq_view
 
 Entry = tuple[str, dict[bytes, bytes]]
@@ -146,10 +147,8 @@ async def _retry(request: Request, store: Store, dlq_id: str) -> str | None:
     settings = authorized(request)["settings"]
     now_ms = int(time.time() * 1000)
     original = Message.from_json(entry[b"m"])
-    message = redelivery(
-        original, new_message_id(shard, settings.shards), request.headers.items(), settings,
-        now_ms,
-    )  # fmt: skip
+    overrides = parse_overrides(request.headers.items(), settings, now_ms)
+    message = redelivery(original, overrides, new_message_id(shard, settings.shards), now_ms)
     new = NewMessage(message, b"", message.not_before)  # the script reuses the stored body
     if not await store.retry_dead_letter(shard, dlq_id, new):
         return None
