@@ -1,18 +1,16 @@
-"""Accepting a validated publish: build the message, store it durably, wake a worker.
+"""Accepting staged messages: store them durably in one submission, wake a worker.
 
-Shared by the publish and enqueue routes and by the scheduler, which accepts one message
-per schedule tick.
+The last step of every way in (publish, enqueue, batch, topic fan-out, a schedule's tick):
+herald_gateway.staging builds the messages, this stores them.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
-from herald_core.ids import new_message_id
-from herald_core.settings import Settings
-from herald_core.store import NewMessage, Store
-from herald_gateway.publishing import PublishSpec, build_message, choose_shard, dedup_key
+from herald_core.store import Store
+from herald_gateway.staging import Staged
 
 #: Told (shard, due ms) of every message stored, so a local worker claims it at once.
 Notify = Callable[[int, int], None]
@@ -25,27 +23,15 @@ class Accepted:
     deduplicated: bool
 
 
-async def accept(
-    store: Store,
-    settings: Settings,
-    spec: PublishSpec,
-    body: bytes,
-    now_ms: int,
-    caller_ip: str | None,
-    notify: Notify | None,
-    *,
-    dedup: str | None = None,
-    schedule_id: str | None = None,
-) -> Accepted:
-    """Store one message for `spec`. `dedup` replaces the publish's own deduplication key."""
-    key = dedup_key(spec, body) if dedup is None else dedup
-    shard = choose_shard(spec, key, settings.shards, store.pick_shard())
-    message = build_message(spec, new_message_id(shard, settings.shards), body, now_ms, caller_ip)
-    if schedule_id is not None:
-        message = dataclasses.replace(message, schedule_id=schedule_id)
-    existing = await store.enqueue(shard, NewMessage(message, body, spec.not_before), key)
-    if existing is not None:
-        return Accepted(existing, True)
-    if notify is not None:
-        notify(shard, spec.not_before)
-    return Accepted(message.id, False)
+async def accept(store: Store, staged: Sequence[Staged], notify: Notify | None) -> list[Accepted]:
+    """Store every staged message, all or none (one submission); per message, its id or
+    the id of the earlier message it duplicates."""
+    if not staged:
+        return []
+    existing = await store.enqueue_all(staged)
+    accepted = []
+    for item, earlier in zip(staged, existing, strict=True):
+        accepted.append(Accepted(earlier or item.new.message.id, earlier is not None))
+        if earlier is None and notify is not None:
+            notify(item.shard, item.new.due_ms)
+    return accepted

@@ -2,7 +2,7 @@
 
 A callback is an ordinary signed message to the callback URL whose JSON body reports the
 attempt, configured by the publish's `Upstash-Callback-<Publish-Header>` headers (its own
-labels, flow control and callbacks too: herald_gateway.publishing). `Upstash-Callback`
+labels, flow control and callbacks too: herald_gateway.callback_headers). `Upstash-Callback`
 reports every attempt; `Upstash-Failure-Callback` reports once, when the message is
 dead-lettered. Both are stored by the same script that records the attempt, so they exist
 exactly when the outcome does.

@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from herald_core.durations import parse_duration
 from herald_core.errors import InvalidField
@@ -29,6 +30,14 @@ class FlowLimits:
     parallelism: int = 0
     rate: int = 0
     period: float = 1.0
+
+
+def flow_fields(flow: FlowLimits | None) -> dict[str, Any]:
+    """The `flow_*` fields of a stored `Message` or `Callback` for these limits."""
+    if flow is None:
+        return {}
+    return {"flow_key": flow.key, "flow_parallelism": flow.parallelism,
+            "flow_rate": flow.rate, "flow_period": flow.period}  # fmt: skip
 
 
 @functools.lru_cache(maxsize=1024)

@@ -8,6 +8,7 @@ again after a crash stores nothing twice.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import logging
 import time
@@ -20,10 +21,12 @@ from herald_core.schedules import Schedule, Schedules, Tick
 from herald_core.settings import Settings
 from herald_core.store import Store
 from herald_gateway.accepting import Notify, accept
-from herald_gateway.fanout import fan_out
+from herald_gateway.destinations import TopicRef, read_destination
+from herald_gateway.fanout import targets
 from herald_gateway.metrics import Metrics
-from herald_gateway.publishing import is_url_destination, parse_publish, split_query
+from herald_gateway.publishing import parse_publish
 from herald_gateway.routing_cache import RoutingCache
+from herald_gateway.staging import stage
 
 logger = logging.getLogger(__name__)
 _BATCH = 500
@@ -106,35 +109,41 @@ class Scheduler:
         if schedule.paused:
             return Tick(schedule, None, next_tick)
         try:
-            if is_url_destination(schedule.destination):
-                messages = [await self._publish(schedule, tick, now)]
+            destination = read_destination(schedule.destination)
+            if isinstance(destination, TopicRef):
+                messages = await self._fan_out(schedule, destination, tick)
             else:
-                messages = await self._fan_out(schedule, tick)
+                messages = [await self._publish(schedule, destination, tick, now)]
         except (InvalidRequest, NotFound) as exc:  # settings changed, or the topic is gone
             logger.warning("schedule %s could not fire: %s", schedule.id, exc)
             return Tick(schedule, tick, next_tick, None, str(exc))
         return Tick(schedule, tick, next_tick, messages)
 
-    async def _publish(self, schedule: Schedule, tick: int, now: int) -> str:
-        spec = parse_publish(schedule.destination, schedule.query, schedule.headers,
-                             self._settings, now, schedule.queue)  # fmt: skip
-        accepted = await accept(
-            self._store, self._settings, spec, schedule.body, tick, schedule.caller_ip,
-            self._notify, dedup=tick_dedup_key(schedule.id, tick), schedule_id=schedule.id,
-        )  # fmt: skip
+    async def _publish(self, schedule: Schedule, destination: str, tick: int, now: int) -> str:
+        """A URL destination: one message, deduplicated on (schedule, tick)."""
+        request = parse_publish(destination, schedule.query, schedule.headers, schedule.body,
+                                self._settings, now, queue=schedule.queue)  # fmt: skip
+        dedup = tick_dedup_key(schedule.id, tick)
+        staged = stage(targets(request, None, self._settings), self._settings, tick,
+                       schedule.caller_ip, self._store.pick_shard(), dedup=dedup,
+                       schedule_id=schedule.id)  # fmt: skip
+        [accepted] = await accept(self._store, staged, self._notify)
         return accepted.message_id
 
-    async def _fan_out(self, schedule: Schedule, tick: int) -> list[str]:
+    async def _fan_out(self, schedule: Schedule, topic: TopicRef, tick: int) -> list[str]:
         """A topic (URL group) destination: one message per subscription, each deduplicated
         on (schedule, tick) like a URL destination's."""
-        namespace, name = split_destination(schedule.destination, self._settings.default_namespace)
+        namespace, name = split_destination(topic.name, self._settings.default_namespace)
         table = None if self._routing is None else await self._routing.lookup(
             topic_id(namespace, name))  # fmt: skip
         if table is None:
             raise NotFound(f'topic "{namespace}/{name}" not found')
-        config, _token, _own = split_query(schedule.query)
-        headers = [*schedule.headers, ("upstash-deduplication-id", f"{schedule.id}-{tick}")]
-        answers = await fan_out(self._store, self._settings, table, config, headers,
-                                schedule.body, tick, schedule.caller_ip, self._notify,
-                                schedule_id=schedule.id)  # fmt: skip
-        return [str(answer["messageId"]) for answer in answers]
+        if not table.subscriptions:
+            return []
+        request = parse_publish(topic, schedule.query, schedule.headers, schedule.body,
+                                self._settings, tick, defaults=table.topic.headers)  # fmt: skip
+        request = dataclasses.replace(request, dedup_id=f"{schedule.id}-{tick}")
+        staged = stage(targets(request, table, self._settings), self._settings, tick,
+                       schedule.caller_ip, self._store.pick_shard(),
+                       schedule_id=schedule.id)  # fmt: skip
+        return [accepted.message_id for accepted in await accept(self._store, staged, self._notify)]

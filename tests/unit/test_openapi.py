@@ -16,8 +16,9 @@ from pydantic import SecretStr
 from starlette.routing import Match, Route
 
 from herald_core.settings import Settings
-from herald_gateway import filters, publishing
+from herald_gateway import callback_headers, filters
 from herald_gateway.app import create_app
+from herald_gateway.header_values import canonical_header
 from herald_gateway.openapi import document, document_bytes
 
 SETTINGS = Settings(
@@ -116,7 +117,7 @@ def test_filters_are_the_filter_table(method: str, path: str, route: filters.Rou
 def test_every_publish_header_is_documented() -> None:
     documented = {p["name"] for p in document()["paths"]["/v2/publish/{destination}"]["post"]
                   ["parameters"] if p["in"] == "header"}  # fmt: skip
-    parsed = {publishing.canonical_header("upstash-" + suffix) for suffix in publishing._CONFIG}
+    parsed = {canonical_header("upstash-" + suffix) for suffix in callback_headers.CONFIG}
     parsed |= {"Upstash-Callback", "Upstash-Failure-Callback", "Upstash-Forward-*",
                "Upstash-Callback-*", "Upstash-Failure-Callback-*", "Content-Type"}  # fmt: skip
     assert documented == parsed

@@ -25,6 +25,7 @@ from herald_core.expressions import (
 )
 from herald_core.settings import Settings
 from herald_gateway import auth, tenancy
+from herald_gateway.destinations import Endpoint
 from herald_gateway.filters import DLQ, LOGS, MESSAGES, parse
 from herald_gateway.publishing import parse_publish
 
@@ -188,10 +189,13 @@ def test_parse_publish_raises_only_invalid_request(
     if not destination.lower().startswith("http"):
         destination = "http://127.0.0.1:9/" + destination
     try:
-        spec = parse_publish(destination, query, [*upstash, *plain], SETTINGS, 1_700_000_000_000)
+        spec = parse_publish(
+            destination, query, [*upstash, *plain], b"", SETTINGS, 1_700_000_000_000
+        )
     except InvalidRequest:
         return
-    assert spec.url.startswith(("http://", "https://"))
+    assert isinstance(spec.destination, Endpoint)
+    assert spec.destination.url.startswith(("http://", "https://"))
     assert 0 <= spec.max_retries <= SETTINGS.max_retries
 
 

@@ -1,4 +1,4 @@
-"""The pure publish parser: destinations, query splitting, every configuration header."""
+"""The pure publish model: destinations, query splitting, every configuration header."""
 
 from __future__ import annotations
 
@@ -8,28 +8,28 @@ from herald_core.errors import InvalidField
 from herald_core.ids import shard_for_key
 from herald_core.models import Message
 from herald_core.settings import Settings
-from herald_gateway.publishing import (
-    build_message,
-    canonical_header,
-    choose_shard,
+from herald_gateway.destinations import (
+    Endpoint,
     is_url_destination,
     parse_destination,
-    parse_publish,
     split_query,
 )
+from herald_gateway.header_values import canonical_header
+from herald_gateway.publishing import parse_publish
+from herald_gateway.staging import build_message, choose_shard
 
 SETTINGS = Settings(default_retries=3, max_retries=20, default_timeout=30, max_delay=86400)
 NOW = 1_700_000_000_000
 
 
 def parse(headers: dict[str, str] | None = None, query: str = "", dest: str = "https://a.b/c"):
-    return parse_publish(dest, query, (headers or {}).items(), SETTINGS, NOW)
+    return parse_publish(dest, query, (headers or {}).items(), b"", SETTINGS, NOW)
 
 
 def test_defaults() -> None:
     spec = parse()
-    assert (spec.url, spec.method, spec.max_retries, spec.timeout) == (
-        "https://a.b/c",
+    assert (spec.destination, spec.method, spec.max_retries, spec.timeout) == (
+        Endpoint("https://a.b/c"),
         "POST",
         3,
         30,
@@ -225,7 +225,7 @@ def test_unknown_upstash_headers_are_accepted_not_forwarded_and_reported() -> No
 
 def test_timeout_defaults_to_the_maximum_unless_configured() -> None:
     qstash_like = Settings(max_timeout=900)
-    assert parse_publish("https://a.b/c", "", [], qstash_like, NOW).timeout == 900
+    assert parse_publish("https://a.b/c", "", [], b"", qstash_like, NOW).timeout == 900
     assert SETTINGS.attempt_timeout == 30  # an explicit default still applies
     assert Settings(default_timeout=5000, max_timeout=900).attempt_timeout == 900
 
@@ -274,5 +274,5 @@ def test_stored_callback_configuration_round_trips() -> None:
     spec = parse({"upstash-failure-callback": "https://f", "upstash-failure-callback-label": "x",
                   "upstash-failure-callback-callback": "https://g",
                   "upstash-failure-callback-callback-redact-fields": "header[A]"})  # fmt: skip
-    message = build_message(spec, "msg_1", b"", NOW, None)
+    message = build_message(spec, Endpoint("https://a.b/c"), "msg_1", NOW, None)
     assert Message.from_json(message.to_json()) == message

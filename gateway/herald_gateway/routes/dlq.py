@@ -14,8 +14,9 @@ from herald_core.models import Message
 from herald_core.records import DeadLetter
 from herald_core.store import Store
 from herald_gateway.filters import DLQ, Filters, parse
-from herald_gateway.publishing import redelivery
+from herald_gateway.publishing import parse_overrides
 from herald_gateway.routes._common import authorized, json_object, json_response
+from herald_gateway.staging import redelivery
 from herald_gateway.views import dlq_view
 
 
@@ -83,7 +84,8 @@ async def _retry(request: Request, store: Store, dlq_id: str) -> str | None:
 
     def build(original: Message, message_id: str) -> Message:
         now_ms = int(time.time() * 1000)
-        return redelivery(original, message_id, request.headers.items(), settings, now_ms)
+        overrides = parse_overrides(request.headers.items(), settings, now_ms)
+        return redelivery(original, overrides, message_id, now_ms)
 
     notify = worker.notify if worker is not None else None
     return await DeadLetters(store).retry(dlq_id, build, notify)

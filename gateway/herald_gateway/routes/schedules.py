@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 from typing import Any
-from urllib.parse import unquote
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -17,19 +16,13 @@ from herald_core.queues import parse_name
 from herald_core.routing import split_destination, topic_id
 from herald_core.schedules import Schedule, Schedules, new_schedule_id
 from herald_core.settings import Settings
-from herald_gateway.publishing import (
-    NOT_FORWARDED,
-    build_message,
-    is_url_destination,
-    parse_publish,
-    without_token,
-)
+from herald_gateway.destinations import Endpoint, TopicRef, read_destination, without_token
+from herald_gateway.publishing import NOT_FORWARDED, parse_publish
 from herald_gateway.routes._common import authorized, json_response, now_ms, read_body
+from herald_gateway.staging import build_message
 from herald_gateway.views import message_view
 
 _PREFIX = b"/v2/schedules/"
-#: Headers of a schedule to a topic are checked by parsing a publish to this URL with them.
-_PROBE_URL = "http://schedule.invalid/"
 #: Headers about the schedule itself, not its messages.
 _SCHEDULE_HEADERS = frozenset({"upstash-cron", "upstash-schedule-id", "upstash-queue-name"})
 
@@ -38,10 +31,9 @@ async def create(request: Request) -> Response:
     st = authorized(request)
     settings = st["settings"]
     raw_path: bytes = request.scope.get("raw_path") or request.scope["path"].encode()
-    destination = raw_path[len(_PREFIX) :].decode("latin-1")
-    to_url = is_url_destination(destination)
-    if not to_url:
-        destination = unquote(destination)  # `namespace%2Fname` names `namespace/name`
+    target = read_destination(raw_path[len(_PREFIX) :].decode("latin-1"))
+    # a topic is kept by name: `namespace%2Fname` names `namespace/name`
+    destination = target.name if isinstance(target, TopicRef) else target
     cron = parse_cron(request.headers.get("upstash-cron", ""))
     schedule_id = request.headers.get("upstash-schedule-id")
     if schedule_id is None:
@@ -55,15 +47,14 @@ async def create(request: Request) -> Response:
                if n not in _SCHEDULE_HEADERS and n not in NOT_FORWARDED]  # fmt: skip
     query = without_token(request.scope["query_string"].decode("latin-1"))
     now = now_ms()
-    if not to_url:  # a topic (URL group): it must exist now; each tick fans out
+    if isinstance(target, TopicRef):  # a URL group: it must exist now; each tick fans out
         if queue is not None:
             raise InvalidField("Upstash-Queue-Name", "a schedule to a topic cannot use a queue")
         namespace, name = split_destination(destination, settings.default_namespace)
         if await st["routing"].lookup(topic_id(namespace, name)) is None:
             raise NotFound(f'topic "{namespace}/{name}" not found')
-    # 400 now, not at a tick
-    spec = parse_publish(destination if to_url else _PROBE_URL, query, headers, settings, now,
-                         queue)  # fmt: skip
+    # 400 now, not at a tick (and before the body is read)
+    spec = parse_publish(target, query, headers, b"", settings, now, queue=queue)
     st["metrics"].record_unknown_headers(spec.ignored)
     body = await read_body(request, settings.max_body_bytes)
     schedule = Schedule(
@@ -111,16 +102,18 @@ async def set_paused(request: Request, paused: bool) -> Response:
 def schedule_view(schedule: Schedule, settings: Settings, states: dict[str, str]) -> dict[str, Any]:
     """The QStash `Schedule` object (keys the SDK parsers index are always present)."""
     now = now_ms()
-    to_url = is_url_destination(schedule.destination)
-    spec = parse_publish(schedule.destination if to_url else _PROBE_URL, schedule.query,
-                         schedule.headers, settings, now, schedule.queue)  # fmt: skip
-    message = build_message(spec, "", schedule.body, schedule.created_at, schedule.caller_ip)
+    spec = parse_publish(read_destination(schedule.destination), schedule.query,
+                         schedule.headers, schedule.body, settings, now,
+                         queue=schedule.queue)  # fmt: skip
+    to_url = isinstance(spec.destination, Endpoint)
+    endpoint = spec.destination if isinstance(spec.destination, Endpoint) else Endpoint("")
+    message = build_message(spec, endpoint, "", schedule.created_at, schedule.caller_ip)
     view = message_view(message, schedule.body)
     for name in ("messageId", "url", "maxRetries", "notBefore"):
         view.pop(name, None)
     view.update(
         scheduleId=schedule.id, cron=schedule.cron,
-        destination=spec.url if to_url else schedule.destination,
+        destination=endpoint.url if to_url else schedule.destination,
         createdAt=schedule.created_at, retries=spec.max_retries, isPaused=schedule.paused,
     )  # fmt: skip
     if schedule.caller_ip is not None:  # never `null`: the OpenAPI schema says a string

@@ -32,13 +32,12 @@ from herald_core.url_groups import (
     with_headers,
     without_endpoints,
 )
+from herald_gateway.destinations import TopicRef
 from herald_gateway.publishing import parse_publish
 from herald_gateway.routes._common import json_response, read_body, state
 from herald_gateway.tenancy import Caller, authenticate, require_namespace
 
 _MAX_BODY = 1024 * 1024
-#: Default headers are checked by parsing a publish to this URL with them.
-_PROBE_URL = "http://url-group.invalid/"
 
 
 def group_view(table: RoutingTable, home: str) -> dict[str, Any]:
@@ -130,9 +129,10 @@ async def set_headers(request: Request) -> Response:
     caller, namespace, name = await _caller_and_group(request)
     headers = parse_default_headers(await _json(request))
     settings = state(request)["settings"]
-    # Refuse what a publish would refuse: the value errors name the header.
-    parse_publish(_PROBE_URL, "", headers.items(), settings, int(time.time() * 1000))
     label = display_name(namespace, name, caller.namespace)
+    # Refuse what a publish to the group would refuse: the value errors name the header.
+    parse_publish(TopicRef(label), "", (), b"", settings, int(time.time() * 1000),
+                  defaults=headers)  # fmt: skip
     return await _apply(request, namespace, name, with_headers(label, headers))
 
 
