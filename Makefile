@@ -84,8 +84,8 @@ chaos: $(STAMP)
 
 ## Benchmarks print figures; they are not tests (docs/benchmarks.md records them). First the
 ## comparison with the Node reference pipeline (bench/reference, installed by `npm ci` on first
-## use; needs node >= 20.18 and npm), ~8 minutes; the whole run takes about 30.
-## `BENCH_QUICK=1 make bench` runs every part in a short form (~6 minutes), e.g. as a smoke run.
+## use; needs node >= 20.18 and npm): about 7 minutes, 2 with BENCH_QUICK=1.
+## `BENCH_QUICK=1 make bench` runs every part in a short form (a smoke run of the whole set).
 BENCH_QUICK ?=
 bench: $(STAMP)
 	$(BIN)/python -m bench.compare $(if $(BENCH_QUICK),--quick)
