@@ -82,12 +82,19 @@ image: $(STAMP)
 chaos: $(STAMP)
 	$(BIN)/python -m tests.chaos --duration 120
 
-## Benchmarks print figures; they are not tests (docs/benchmarks.md records them).
+## Benchmarks print figures; they are not tests (docs/benchmarks.md records them). First the
+## comparison with the Node reference pipeline (bench/reference, installed by `npm ci` on first
+## use; needs node >= 20.18 and npm): about 7 minutes, 2 with BENCH_QUICK=1.
+## `BENCH_QUICK=1 make bench` runs every part in a short form (a smoke run of the whole set).
+BENCH_QUICK ?=
 bench: $(STAMP)
-	$(BIN)/python -m bench.http_clients
-	$(BIN)/python -m bench.pipeline
-	$(BIN)/python -m bench.api
-	$(BIN)/python -m bench.operator_scale --subscriptions 1000 --topics 100 --resync 30
+	$(BIN)/python -m bench.compare $(if $(BENCH_QUICK),--quick)
+	$(BIN)/python -m bench.http_clients $(if $(BENCH_QUICK),--seconds 1)
+	$(BIN)/python -m bench.pipeline $(if $(BENCH_QUICK),--seconds 3 --delayed 5000)
+	$(BIN)/python -m bench.api $(if $(BENCH_QUICK),--schedules 100 --rounds 1)
+	$(BIN)/python -m bench.operator_scale $(if $(BENCH_QUICK),--subscriptions 100 --topics 10 \
+		--resync 10,--subscriptions 1000 --topics 100 --resync 30)
 
 clean:
-	rm -rf $(VENV) .herald .mypy_cache .ruff_cache .pytest_cache tests/js/node_modules
+	rm -rf $(VENV) .herald .mypy_cache .ruff_cache .pytest_cache tests/js/node_modules \
+		bench/reference/node_modules

@@ -20,6 +20,8 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -68,6 +70,26 @@ def _wait_for_port(host: str, port: int, proc: subprocess.Popen[bytes], timeout:
         except OSError:
             time.sleep(0.05)
     raise TimeoutError(f"sink did not accept connections on {host}:{port} within {timeout}s")
+
+
+def _http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1.0) as response:
+            return bool(response.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float, what: str) -> None:
+    """Until `url` answers 200; RuntimeError if `proc` exits first, TimeoutError after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited early with code {proc.returncode}")
+        if _http_ok(url):
+            return
+        time.sleep(0.05)
+    raise TimeoutError(f"{what} not ready at {url} within {timeout}s")
 
 
 def start_sink_process(port: int, timeout: float = 10.0) -> subprocess.Popen[bytes]:
