@@ -32,6 +32,7 @@ runs on one Cluster slot; tables are small and read rarely, from gateway caches)
     herald:{routes}:version         STRING bumped by every routing or token change
     herald:{routes}:tokens          HASH  sha256(token) hex -> <ns>/<secret name>
     herald:routes                   pub/sub channel: the id of a changed table, or "tokens"
+    herald:wake                     pub/sub channel: new work for idle workers (herald_core.wake)
 
 A message id names its shard (`herald_core.ids.shard_of`), and so does a dead letter's id
 (`dlq_` + the message id's body), so lookups need no index.
@@ -117,6 +118,11 @@ class Keys:
     @property
     def parallelism_seen(self) -> str:
         return f"{self.prefix}:{{gp}}:seen"
+
+    @property
+    def wake(self) -> str:
+        """Pub/sub channel of wake-up notes (herald_core.wake)."""
+        return f"{self.prefix}:wake"
 
     @property
     def routing(self) -> RoutingKeys:

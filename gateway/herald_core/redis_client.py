@@ -167,11 +167,12 @@ async def _cluster_replicated(
     await redis.initialize()
     pipe = redis.pipeline()
     keys = fill(pipe)
+    queued = len(pipe)  # the writes, and any command that is not one (a PUBLISH)
     nodes = {node.name: node for node in (_node_of(redis, key) for key in keys)}
     for node in nodes.values():
         pipe.execute_command("WAIT", replicas, timeout_ms, target_nodes=node)
     replies: list[Any] = await pipe.execute(raise_on_error=False, allow_redirections=False)
-    writes, acked = replies[: len(keys)], replies[len(keys) :]
+    writes, acked = replies[:queued], replies[queued:]
     if any(isinstance(r, redis_errors.AskError | redis_errors.TryAgainError) for r in writes):
         await redis.nodes_manager.initialize()
     _check_acked(acked, replicas)

@@ -105,6 +105,7 @@ class Schedules:
         args = (schedule.id, schedule.definition(), schedule.body, secrets.token_hex(8),
                 first_tick, "1" if schedule.paused else "0")  # fmt: skip
         await self._store.run_script(_PUT, (self._prefix + schedule.id, self._due), args)
+        await self._store.wake(None)  # idle schedulers learn of its first tick
 
     async def get(self, schedule_id: str) -> Schedule | None:
         key = self._prefix + schedule_id

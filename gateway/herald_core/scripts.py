@@ -240,7 +240,9 @@ return out
 #    logged ACTIVE — unless their flow-control key is at its parallelism (then they join
 #    the key's waitlist, released when a slot frees) or rate (then they wait, in `due`,
 #    for the rate window to end); returns
-#    {next due ms or -1, id1, meta1, body1, retried1, id2, ...}
+#    {next due ms or -1, id1, meta1, body1, retried1, id2, ...}; the next due time is
+#    the earliest of the next waiting task and the next lease to run out (a crashed
+#    worker's tasks come back then, without waiting for the safety-net poll)
 CLAIM = (
     _STORE
     + """
@@ -260,6 +262,8 @@ for _, id in ipairs(ids) do
 end
 local head = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 if head[2] then out[1] = tonumber(head[2]) end
+local lease = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
+if lease[2] and (out[1] < 0 or tonumber(lease[2]) < out[1]) then out[1] = tonumber(lease[2]) end
 return out
 """
 )

@@ -79,8 +79,10 @@ class Settings(BaseSettings):
     #: the tasks they hold every third of it (one script per shard), so a crashed worker's
     #: tasks come back after at most this long, whatever their timeout.
     lease_duration: float = Field(default=15.0, gt=0)
-    #: How often idle workers look at every shard for due work (seconds).
-    poll_interval: float = Field(default=0.25, gt=0)
+    #: How often an idle worker looks at every shard although no wake-up note came
+    #: (herald_core.wake; seconds): the safety net for notes lost while it was
+    #: disconnected. New work wakes workers at once, in any process.
+    poll_interval: float = Field(default=30.0, gt=0)
     #: On SIGTERM, how long in-flight deliveries may take before they are handed back.
     shutdown_grace: float = Field(default=20.0, ge=0)
     #: Longest back-off between Redis reconnection attempts (seconds).
@@ -113,10 +115,11 @@ class Settings(BaseSettings):
     #: the connection is closed after that: slow-loris protection).
     read_timeout: float = Field(default=30.0, gt=0)
 
-    #: Schedules: how often idle workers look for due ticks (s), how long a claimed tick
+    #: Schedules: how often idle workers look for due ticks at the latest (s; they also
+    #: wake at the next known tick and when a schedule is created), how long a claimed tick
     #: stays with its gateway before another may take it (s), and the length of a cron
     #: minute in seconds (60; tests shrink it so per-minute schedules tick quickly).
-    schedule_poll: float = Field(default=1.0, gt=0)
+    schedule_poll: float = Field(default=30.0, gt=0)
     schedule_lease: float = Field(default=30.0, gt=0)
     cron_minute: float = Field(default=60.0, gt=0)
     #: Deliveries in flight across every gateway together (GET /v2/globalParallelism);

@@ -25,6 +25,7 @@ many replicas hold it (WAIT), so a master killed right after cannot take it away
 from __future__ import annotations
 
 import hashlib
+import logging
 import random
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -33,7 +34,7 @@ from typing import Any, TypeVar
 
 from redis import exceptions as redis_errors
 
-from herald_core import scripts
+from herald_core import scripts, wake
 from herald_core.batching import GroupCommit
 from herald_core.errors import StoreError
 from herald_core.keys import Keys
@@ -42,6 +43,7 @@ from herald_core.redis_client import RedisClient, connect, execute_replicated, i
 from herald_core.scripts import Script
 from herald_core.settings import Settings
 
+logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
@@ -228,11 +230,16 @@ class Store:
             len({item.shard for item in batch}) > 1 for batch in batches
         )
 
+        soonest: dict[int, int] = {}
+        for item in (item for batch in batches for item in batch):
+            soonest[item.shard] = min(item.new.due_ms, soonest.get(item.shard, item.new.due_ms))
+
         def fill(pipe: Any) -> list[str]:
             for shard, args in by_shard.items():
                 sk = self._shards[shard]
                 pipe.evalsha(_ENQUEUE.sha, 2, sk.due, sk.log, sk.message_prefix,
                              sk.dedup_prefix, self.limits.log_max_rows, *args)  # fmt: skip
+            pipe.publish(self.keys.wake, wake.encode(soonest))  # idle workers elsewhere
             return [self._shards[shard].due for shard in by_shard]
 
         async def run() -> list[Any]:
@@ -244,7 +251,7 @@ class Store:
                 raise redis_errors.NoScriptError("scripts flushed")  # guard reloads, reruns
             return replies
 
-        replies = dict(zip(by_shard, await self.guard(run), strict=True))
+        replies = dict(zip(by_shard, (await self.guard(run))[: len(by_shard)], strict=True))
         positions: dict[int, int] = defaultdict(int)
         results: list[list[str | None] | Exception] = []
         for batch in batches:
@@ -371,7 +378,19 @@ class Store:
         sk = self._shards[shard]
         args = (sk.message_prefix, sk.dlq_prefix, self.limits.log_max_rows, dlq_id,
                 *self.message_args(new))  # fmt: skip
-        return bool(await self.run_script(_DLQ_RETRY, (sk.due, sk.log, sk.dlq), args))
+        retried = bool(await self.run_script(_DLQ_RETRY, (sk.due, sk.log, sk.dlq), args))
+        if retried:
+            await self.wake({shard: new.due_ms})
+        return retried
+
+    async def wake(self, due_by_shard: dict[int, int] | None) -> None:
+        """Tell idle workers of new tasks (or, with None, of a schedule change): best
+        effort, as the workers' poll finds the work anyway."""
+        note = wake.SCHEDULES if due_by_shard is None else wake.encode(due_by_shard)
+        try:
+            await self.guard(lambda: self.redis.publish(self.keys.wake, note))
+        except StoreError as exc:
+            logger.debug("wake-up note not sent: %s", exc)
 
     async def enforce_retention(self, now_ms: int) -> int:
         """Trim logs and dead letters past their retention; returns dead letters dropped."""

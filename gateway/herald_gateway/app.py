@@ -42,6 +42,7 @@ from herald_gateway.routing_cache import RoutingCache
 from herald_gateway.scheduler import Scheduler
 from herald_gateway.sender import AiohttpSender, Sender
 from herald_gateway.state import State
+from herald_gateway.wakeup import WakeListener
 from herald_gateway.worker import Worker
 
 logger = logging.getLogger(__name__)
@@ -110,12 +111,14 @@ def create_app(settings: Settings, sender_factory: SenderFactory = _default_send
         if "worker" in settings.role_set:
             worker = Worker(store, sender, keyring, settings, metrics)
         runner = asyncio.create_task(worker.run()) if worker else None
-        scheduler = None
+        scheduler = wakeups = None
         if worker is not None:
-            scheduler = asyncio.create_task(
-                Scheduler(store, settings, worker.notify, routing, metrics).run(),
-                name="herald-scheduler",
-            )
+            schedules = Scheduler(store, settings, worker.notify, routing, metrics)
+            scheduler = asyncio.create_task(schedules.run(), name="herald-scheduler")
+            listener = WakeListener(store, on_work=worker.notify, on_schedules=schedules.wake,
+                                    on_connect=worker.poll_now,
+                                    backoff_max=settings.redis_backoff_max)  # fmt: skip
+            wakeups = asyncio.create_task(listener.run(), name="herald-wakeups")
         # Everything built so far lives as long as the process: keep it out of the cyclic
         # GC's way, so full collections (tens of ms on the hot path) stay short.
         gc.collect()
@@ -126,7 +129,8 @@ def create_app(settings: Settings, sender_factory: SenderFactory = _default_send
                 routing=routing,
             )  # fmt: skip
         finally:
-            if scheduler is not None:
+            if scheduler is not None and wakeups is not None:
+                await cancel_and_wait(wakeups)
                 await cancel_and_wait(scheduler)
             if worker and runner:
                 worker.stop()

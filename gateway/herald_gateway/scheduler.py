@@ -8,6 +8,7 @@ again after a crash stores nothing twice.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import hashlib
 import logging
@@ -16,6 +17,7 @@ from collections.abc import Callable
 
 from herald_core.cron import parse_cron
 from herald_core.errors import InvalidRequest, NotFound, StoreError
+from herald_core.reconnect import Backoff
 from herald_core.routing import split_destination, topic_id
 from herald_core.schedules import Schedule, Schedules, Tick
 from herald_core.settings import Settings
@@ -51,21 +53,28 @@ class Scheduler:
         self._store, self._settings, self._notify, self._clock = store, settings, notify, clock
         self._routing, self._metrics = routing, metrics
         self._schedules = Schedules(store)
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        """A schedule was created or replaced: look at the due ticks now."""
+        self._wake.set()
 
     async def run(self) -> None:
-        delay = 0.05
+        backoff = Backoff(self._settings.redis_backoff_max)
         while True:
             try:
                 wait = await self.run_once()
-                delay = 0.05
+                backoff.succeeded()
             except StoreError as exc:
-                logger.warning("schedule claim failed, retrying in %.2fs: %s", delay, exc)
-                wait = delay
-                delay = min(delay * 2, self._settings.redis_backoff_max)
+                wait = backoff.failed()
+                logger.warning("schedule claim failed, retrying in %.2fs: %s", wait, exc)
             except Exception:  # a bug must not stop every schedule: its ticks come back
                 logger.exception("firing schedules failed; trying again")
                 wait = self._settings.schedule_poll
-            await asyncio.sleep(wait)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(wait):
+                    await self._wake.wait()
+            self._wake.clear()
 
     async def run_once(self) -> float:
         """Fire what is due; returns how long to wait before looking again (s)."""
@@ -95,10 +104,12 @@ class Scheduler:
                 raise outcome
         if len(claimed) == _BATCH:
             return 0.0
+        # the next tick: the earliest left when claiming, or one just set by `done`
+        nexts = [t.next_tick for t in recorded if t.next_tick] + ([head] if head else [])
         poll = self._settings.schedule_poll
-        if head is None:
+        if not nexts:
             return poll
-        return max(0.0, min(poll, (head - self._clock() * 1000) / 1000))
+        return max(0.0, min(poll, (min(nexts) - self._clock() * 1000) / 1000))
 
     async def _fire(self, schedule: Schedule, tick: int, now: int) -> Tick:
         try:

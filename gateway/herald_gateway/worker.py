@@ -2,9 +2,11 @@
 settle the outcomes in batches.
 
 Flow: `run` loops claim → spawn one asyncio task per delivery → `Settler` commits outcomes.
-Which shards to claim from is guided by hints: publishes in this process announce their
-shard (`notify`), each claim reports the next due time left in a shard, and every
-`poll_interval` all shards are looked at (work published elsewhere, expired leases).
+Which shards to claim from is guided by hints: every store of new work announces its
+shards and due times (`notify`: directly from publishes in this process, as wake-up notes
+over pub/sub from any other, herald_gateway.wakeup), each claim reports the next due time
+left in a shard (a waiting task or a lease running out), and every `poll_interval` all
+shards are looked at, the safety net for notes lost while the subscription was down.
 Per-host caps keep one slow endpoint from taking every slot: a task for a host at its cap
 waits in a short local line (at most `host_concurrency` long); past that it is deferred in
 Redis for `host_defer` seconds without spending an attempt. Every task the worker holds,
@@ -28,6 +30,7 @@ from herald_core.errors import StoreError
 from herald_core.flow_control import request_slots
 from herald_core.ids import dlq_id_of
 from herald_core.models import Task
+from herald_core.reconnect import Backoff
 from herald_core.settings import Settings
 from herald_core.store import Settlement, Store
 from herald_gateway.callbacks import callbacks_for
@@ -49,6 +52,8 @@ from herald_gateway.settling import Settler
 logger = logging.getLogger(__name__)
 _KEY_REFRESH = 5.0
 _JANITOR_INTERVAL = 60.0
+#: Without a global cap, how often an idle worker still reports its slots in use (s).
+_REPORT_EVERY = 10.0
 
 
 class Worker:
@@ -103,6 +108,11 @@ class Worker:
             self._hints[shard] = due_ms
             self._wake.set()
 
+    def poll_now(self) -> None:
+        """Look at every shard at the next step (wake-up notes may have been missed)."""
+        self._last_poll = -math.inf
+        self._wake.set()
+
     # -- the loop -------------------------------------------------------------------------
 
     async def run(self) -> None:
@@ -112,16 +122,16 @@ class Worker:
         slots = asyncio.create_task(self._parallelism(), name="herald-parallelism")
         heartbeat = asyncio.create_task(self._leases.run(), name="herald-leases")
         try:
-            delay = 0.05
+            backoff = Backoff(self._settings.redis_backoff_max)
             while not self._stopping:
                 try:
                     await self._step()
-                    delay = 0.05
+                    backoff.succeeded()
                 except StoreError as exc:
                     self._metrics.redis_errors.inc()
+                    delay = backoff.failed()
                     logger.warning("claim failed, retrying in %.2fs: %s", delay, exc)
                     await self._sleep(delay)
-                    delay = min(delay * 2, self._settings.redis_backoff_max)
         finally:
             keys.cancel()
             janitor.cancel()
@@ -299,21 +309,26 @@ class Worker:
     async def _parallelism(self) -> None:
         """Report slots in use and, under a global cap, renew this worker's grant."""
         cap = self._settings.global_parallelism
-        # under a cap, grants follow demand closely; without one this only reports
+        # under a cap, grants follow demand closely; without one this only reports, when
+        # the number in use changed or, to stay among the live workers, every few seconds
         interval = min(self._settings.poll_interval, 1.0) if cap else 1.0
+        reported, last = -1, -math.inf
         while True:
             in_use = len(self._inflight) + self._waiting
-            # an idle worker asks for little, a busy one for twice what it last claimed
-            wanted = min(self._settings.concurrency, in_use + max(1, 2 * self._last_claimed))
-            try:
-                grant = await request_slots(self._store, self._name, wanted, in_use, cap,
-                                            int(self._clock() * 1000),
-                                            int(max(3 * interval, 2.0) * 1000))  # fmt: skip
-                if cap and grant.granted != self._granted:
-                    self._granted = grant.granted
-                    self._wake.set()
-            except StoreError as exc:
-                logger.warning("parallelism grant failed: %s", exc)
+            now = self._clock()
+            if cap or in_use != reported or now - last >= _REPORT_EVERY:
+                # an idle worker asks for little, a busy one for twice what it last claimed
+                wanted = min(self._settings.concurrency, in_use + max(1, 2 * self._last_claimed))
+                ttl = max(3 * interval, 2.0) if cap else 3 * _REPORT_EVERY
+                try:
+                    grant = await request_slots(self._store, self._name, wanted, in_use, cap,
+                                                int(now * 1000), int(ttl * 1000))  # fmt: skip
+                    reported, last = in_use, now
+                    if cap and grant.granted != self._granted:
+                        self._granted = grant.granted
+                        self._wake.set()
+                except StoreError as exc:
+                    logger.warning("parallelism grant failed: %s", exc)
             await asyncio.sleep(interval)
 
     async def _janitor(self) -> None:
