@@ -3,11 +3,18 @@ pause a queue), and see only what the token allows."""
 
 from __future__ import annotations
 
-from selenium.webdriver.common.by import By
+import pytest
 
-from tests.browser.conftest import Console, add_namespace_token, install_examples
+from tests.browser.conftest import MISSING, Console, add_namespace_token, install_examples
 from tests.support.gateway import Gateway, wait_until
 from tests.support.receiver import Answer, Receiver
+
+if MISSING:
+    pytest.skip(MISSING, allow_module_level=True)
+
+from selenium.webdriver.common.by import By
+
+pytestmark = pytest.mark.integration
 
 
 def test_a_wrong_token_is_refused(console: Console) -> None:
