@@ -17,6 +17,8 @@ touches live in one Redis Cluster slot):
     herald:{s}:fcs          SET   every flow-control key of the shard
     herald:{s}:q:<name>     HASH  a queue's settings and counters (herald_core.scripts)
     herald:{s}:qw:<name>    ZSET  its messages waiting for a slot, FIFO; herald:{s}:qk SET names
+    herald:{s}:st:<hour>    HASH  "<state>:<10 s slot>" -> log rows written (CREATED, ERROR,
+                                  DELIVERED, FAILED): the console's activity charts; 25 h TTL
     herald:{sched}:s:<id>   HASH  a schedule (herald_core.schedules); herald:{sched}:due ZSET
                                   schedule id -> next tick (ms)
     herald:{gp}:grants      HASH  global parallelism: worker -> slots granted (+ :seen ZSET)
@@ -64,6 +66,8 @@ class ShardKeys:
     queue_prefix: str
     queue_wait_prefix: str
     queues: str
+    #: Activity counters of one hour (herald_core.activity): prefix + hour number.
+    stats_prefix: str
 
     def message(self, message_id: str) -> str:
         return self.message_prefix + message_id
@@ -94,6 +98,7 @@ class Keys:
             queue_prefix=f"{tag}:q:",
             queue_wait_prefix=f"{tag}:qw:",
             queues=f"{tag}:qk",
+            stats_prefix=f"{tag}:st:",
         )
 
     def all_shards(self) -> list[ShardKeys]:

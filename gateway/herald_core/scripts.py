@@ -107,6 +107,15 @@ local function hold_done(prefix, due, holder, now)
     queue_done(prefix, due, name, now)
   end
 end
+-- Activity counters (herald_core.activity): per shard and hour, a hash of
+-- "<state>:<10 s slot>" -> log rows written; the time is the log entry's id
+local function tick(prefix, state, entry)
+  local ms = tonumber(string.match(entry, '^(%d+)'))
+  local key = tagged(prefix, 'st:') .. math.floor(ms / 3600000)
+  if redis.call('HINCRBY', key, state .. ':' .. math.floor(ms / 10000), 1) == 1 then
+    redis.call('PEXPIRE', key, 90000000)  -- 25 h
+  end
+end
 -- store one new message: the 8 ARGV from `i`: id, metadata json, body, timeout ms,
 -- due ms, log-the-body flag, flow control (key, parallelism, rate, period ms; tab-separated),
 -- queue name ('' = none; the message then waits in the queue, created on first use)
@@ -138,12 +147,15 @@ local function store(prefix, due, log, maxlen, i)
   else
     redis.call('ZADD', due, ARGV[i + 4], id)
   end
+  local entry
   if ARGV[i + 5] == '1' then
-    redis.call('XADD', log, 'MAXLEN', '~', maxlen, '*', 's', 'CREATED', 'id', id,
-               'm', ARGV[i + 1], 'b', ARGV[i + 2])
+    entry = redis.call('XADD', log, 'MAXLEN', '~', maxlen, '*', 's', 'CREATED', 'id', id,
+                       'm', ARGV[i + 1], 'b', ARGV[i + 2])
   else
-    redis.call('XADD', log, 'MAXLEN', '~', maxlen, '*', 's', 'CREATED', 'id', id, 'm', ARGV[i + 1])
+    entry = redis.call('XADD', log, 'MAXLEN', '~', maxlen, '*', 's', 'CREATED', 'id', id,
+                       'm', ARGV[i + 1])
   end
+  tick(prefix, 'CREATED', entry)
 end
 -- an attempt of a flow-controlled message ended: free its slot, wake the next in line
 local function release(prefix, due, flow, now)
@@ -318,13 +330,15 @@ local function errored(stats, x)
   redis.call('HSET', stats, 'le', string.sub(err, 1, 200), 'lt', now)
 end
 local function row(state, id, m, r, extra, x)
+  local entry
   if extra then
-    redis.call('XADD', KEYS[3], 'MAXLEN', '~', maxlen, '*', 's', state, 'id', id, 'm', m,
-               'r', r, 'x', x, 'n', extra)
+    entry = redis.call('XADD', KEYS[3], 'MAXLEN', '~', maxlen, '*', 's', state, 'id', id,
+                       'm', m, 'r', r, 'x', x, 'n', extra)
   else
-    redis.call('XADD', KEYS[3], 'MAXLEN', '~', maxlen, '*', 's', state, 'id', id, 'm', m,
-               'r', r, 'x', x)
+    entry = redis.call('XADD', KEYS[3], 'MAXLEN', '~', maxlen, '*', 's', state, 'id', id,
+                       'm', m, 'r', r, 'x', x)
   end
+  if state ~= 'RETRY' then tick(prefix, state, entry) end
 end
 local i = 7
 while i <= #ARGV do

@@ -164,6 +164,10 @@ class Settings(BaseSettings):
     #: and such Subscriptions are not routed (SecretsResolved=False, SecretsDisabled).
     subscription_secrets: bool = True
 
+    #: Serve the web console at `/console` (README "Console"): a static page calling the
+    #: API with the user's own token, plus its read endpoints under `/console/api/`.
+    console: bool = True
+
     #: Log as JSON lines instead of text; and the level.
     log_json: bool = False
     log_level: str = "INFO"

@@ -27,6 +27,7 @@ from herald_core.routing_store import RoutingStore
 from herald_core.settings import Settings
 from herald_core.store import Store
 from herald_core.tasks import cancel_and_wait
+from herald_gateway.console.routes import console_routes
 from herald_gateway.keyring import KeyRing
 from herald_gateway.limits import RequestLimits
 from herald_gateway.metrics import Metrics
@@ -151,6 +152,7 @@ def create_app(settings: Settings, sender_factory: SenderFactory = _default_send
         Route("/v2/openapi.json", system.openapi, methods=["GET"]),
         Route("/healthz", system.healthz, methods=["GET"]),
         Route("/readyz", system.readyz, methods=["GET"]),
+        *console_routes(settings),
         # /metrics: only on HERALD_METRICS_PORT (MetricsListener), never on the API port.
     ]
     return Starlette(

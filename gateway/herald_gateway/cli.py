@@ -81,7 +81,11 @@ def dev_credentials(data_dir: Path) -> dict[str, str]:
 
 
 def run_dev(
-    port: int, data_dir: Path, manifests: Path | None = None, metrics_port: int = 0
+    port: int,
+    data_dir: Path,
+    manifests: Path | None = None,
+    metrics_port: int = 0,
+    sample_port: int | None = None,
 ) -> None:
     from herald_gateway.embedded import RedisServer
 
@@ -105,10 +109,22 @@ def run_dev(
             print(f"{name}={credentials[name]}", flush=True)
         print(f"Herald dev: http://127.0.0.1:{port}  (Redis with AOF in {redis.data_dir})",
               flush=True)  # fmt: skip
+        print(f"Console: http://127.0.0.1:{port}/console (sign in with HERALD_TOKEN)", flush=True)
         if manifests is not None and manifests.is_dir():
             from herald_gateway.manifests import follow_in_thread
+            from herald_gateway.sample_receiver import SAMPLE, sample_subscription, start_in_thread
 
-            follow_in_thread(manifests, settings)  # the operator's sync, without a cluster
+            extra = {}
+            if sample_port != 0:
+                from herald_gateway.embedded import free_port
+
+                sample_port = sample_port or free_port()
+                start_in_thread(sample_port)
+                extra[SAMPLE] = sample_subscription(sample_port)
+                print(f"Sample receiver: http://127.0.0.1:{sample_port} (Subscription shop/sample; "
+                      'a body with "fail": true answers 500)', flush=True)  # fmt: skip
+            # the operator's sync, without a cluster
+            follow_in_thread(manifests, settings, extra)
             print(f"Topics and Subscriptions from {manifests}/ (re-applied on change)", flush=True)
         # uvicorn re-raises the SIGTERM it handled once it has shut down; exit through
         # `finally` then, so the embedded Redis is stopped too
@@ -137,6 +153,9 @@ def _parser() -> argparse.ArgumentParser:
                      help="serve /metrics on this port (default: none)")  # fmt: skip
     dev.add_argument("--manifests", type=Path, default=Path("examples"), metavar="DIR",
                      help="apply the Topic/Subscription YAML in DIR")  # fmt: skip
+    dev.add_argument("--sample-port", type=int, default=None, metavar="PORT",
+                     help="port of the sample receiver subscribed to shop/orders (default: any "
+                          "free one; 0: none)")  # fmt: skip
     gateway = sub.add_parser("gateway", help="the API and delivery workers (production)")
     gateway.add_argument("--port", type=int, default=None, help="overrides HERALD_PORT")
     operator = sub.add_parser("operator", help="the Kubernetes operator (kopf)")
@@ -157,7 +176,7 @@ def main(argv: list[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     try:
         if args.command == "dev":
-            run_dev(args.port, args.data_dir, args.manifests, args.metrics_port)
+            run_dev(args.port, args.data_dir, args.manifests, args.metrics_port, args.sample_port)
         elif args.command == "gateway":
             settings = Settings() if args.port is None else Settings(port=args.port)
             configure_logging(settings.log_level, json=settings.log_json)

@@ -72,8 +72,11 @@ def _fingerprint(folder: Path) -> Mapping[str, tuple[float, int]]:
     return {str(p): (p.stat().st_mtime, p.stat().st_size) for p in files}
 
 
-async def follow(folder: Path, settings: Settings, *, interval: float = 1.0) -> None:
-    """Apply `folder` now and again after every change, until cancelled."""
+async def follow(
+    folder: Path, settings: Settings, *, interval: float = 1.0, extra: Objects | None = None
+) -> None:
+    """Apply `folder` now and again after every change, until cancelled; `extra`
+    Subscriptions (herald dev's sample) are applied beside the folder's."""
     redis = connect(settings)
     store = RoutingStore(redis, Keys(settings.key_prefix, settings.shards))
     seen: Mapping[str, tuple[float, int]] = {}
@@ -84,6 +87,7 @@ async def follow(folder: Path, settings: Settings, *, interval: float = 1.0) -> 
             if current != seen:
                 try:
                     topics, subs = load_manifests(folder, settings.default_namespace)
+                    subs.update(extra or {})
                     await apply_manifests(store, topics, subs, previous)
                     previous, seen = (topics, subs), current
                     logger.info("applied %d topic(s), %d subscription(s) from %s",
@@ -96,10 +100,14 @@ async def follow(folder: Path, settings: Settings, *, interval: float = 1.0) -> 
         await redis.aclose()
 
 
-def follow_in_thread(folder: Path, settings: Settings) -> threading.Thread:
+def follow_in_thread(
+    folder: Path, settings: Settings, extra: Objects | None = None
+) -> threading.Thread:
     """`follow` on a daemon thread of its own (the gateway owns the main thread)."""
     thread = threading.Thread(
-        target=lambda: asyncio.run(follow(folder, settings)), name="herald-manifests", daemon=True
+        target=lambda: asyncio.run(follow(folder, settings, extra=extra)),
+        name="herald-manifests",
+        daemon=True,
     )
     thread.start()
     return thread
