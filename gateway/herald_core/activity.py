@@ -16,10 +16,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
-
+from herald_core import fields
 from herald_core.credentials import redact_url
 from herald_core.models import Message
+from herald_core.records import LogEntry
 from herald_core.store import Store
 
 #: Width of one counter slot, and of the hour a hash holds.
@@ -93,28 +93,27 @@ async def recent_failures(store: Store, since_ms: int, per_shard: int = 500) -> 
 
     found: dict[str, Failing] = {}
     for rows in await store.pipelined(fill):
-        for entry_id, fields in rows:
-            state = fields.get(b"s", b"").decode()
-            if state not in ("ERROR", "FAILED"):
+        for entry_id, raw in rows:
+            entry = fields.log_entry(entry_id, raw)
+            if entry.state not in ("ERROR", "FAILED"):
                 continue
-            destination, namespace = destination_of(Message.from_json(fields[b"m"]))
+            destination, namespace = destination_of(entry.message)
             failing = found.setdefault(destination, Failing(destination, namespace=namespace))
-            at = int(entry_id.split(b"-")[0])
-            if state == "FAILED":
+            if entry.state == "FAILED":
                 failing.dead_lettered += 1
                 continue
             failing.errors += 1
-            if at >= failing.last_ms:
-                failing.last_ms = at
-                failing.last_error = _error_of(fields)
+            if entry.time >= failing.last_ms:
+                failing.last_ms = entry.time
+                failing.last_error = _error_of(entry)
     return sorted(found.values(), key=lambda f: (-f.errors, -f.dead_lettered, f.destination))
 
 
-def _error_of(fields: dict[bytes, bytes]) -> str:
-    event = orjson.loads(fields.get(b"x", b"{}"))
-    if event.get("error"):
-        return str(event["error"])[:200]
-    return f"HTTP {event['status']}" if event.get("status") else ""
+def _error_of(entry: LogEntry) -> str:
+    attempt = entry.attempt
+    if attempt.error:
+        return attempt.error[:200]
+    return f"HTTP {attempt.status}" if attempt.status else ""
 
 
 async def log_heads(store: Store) -> dict[int, str]:
@@ -128,19 +127,17 @@ async def log_heads(store: Store) -> dict[int, str]:
     return {shard: rows[0][0].decode() if rows else "0-0" for shard, rows in enumerate(heads)}
 
 
-async def log_since(
-    store: Store, cursors: dict[int, str], count: int = 200
-) -> list[tuple[int, LogRow]]:
-    """Rows after each shard's cursor (oldest first per shard); advances `cursors`."""
+async def log_since(store: Store, cursors: dict[int, str], count: int = 200) -> list[LogEntry]:
+    """Entries after each shard's cursor, oldest first; advances `cursors`."""
 
     def fill(pipe: Any) -> None:
         for shard, cursor in cursors.items():
             pipe.xrange(store.keys.shard(shard).log, f"({cursor}", "+", count=count)
 
-    out: list[tuple[int, LogRow]] = []
+    out: list[LogRow] = []
     for shard, rows in zip(cursors, await store.pipelined(fill), strict=True):
         if rows:
             cursors[shard] = rows[-1][0].decode()
-        out += [(shard, row) for row in rows]
-    out.sort(key=lambda item: tuple(map(int, item[1][0].split(b"-"))))
-    return out
+        out += rows
+    out.sort(key=lambda row: tuple(map(int, row[0].split(b"-"))))
+    return [fields.log_entry(entry_id, raw) for entry_id, raw in out]

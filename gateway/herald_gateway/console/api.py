@@ -123,8 +123,8 @@ async def tail(request: Request) -> Response:
         idle = 0.0
         while not await request.is_disconnected():
             rows = await log_since(store, cursors)
-            for _shard, (entry_id, fields) in rows:
-                row = log_view(entry_id, fields)
+            for entry in rows:
+                row = log_view(entry)
                 if _visible(caller, _row_namespace(row)):
                     yield b"data: " + orjson.dumps(row) + b"\n\n"
             idle = 0.0 if rows else idle + TAIL_POLL
