@@ -74,6 +74,15 @@ def is_cluster(redis: RedisClient) -> bool:
     return isinstance(redis, RedisCluster)
 
 
+def publish(target: Any, channel: str, message: str) -> Any:
+    """PUBLISH on a client or queued on a pipeline (returns its awaitable or the pipeline).
+    A cluster client needs a node for a command without keys: any one does, as a PUBLISH
+    reaches the subscribers of every node."""
+    if isinstance(target, RedisCluster | ClusterPipeline):
+        return target.execute_command("PUBLISH", channel, message, target_nodes=RedisCluster.RANDOM)
+    return target.publish(channel, message)
+
+
 def parse_nodes(value: str, setting: str) -> list[tuple[str, int]]:
     """`host:port,host:port` (IPv6 as `[::1]:6379`) → pairs; ConfigError naming `setting`."""
     nodes = []

@@ -39,7 +39,13 @@ from herald_core.batching import GroupCommit
 from herald_core.errors import StoreError
 from herald_core.keys import Keys
 from herald_core.models import Message, Task, flow_spec
-from herald_core.redis_client import RedisClient, connect, execute_replicated, is_cluster
+from herald_core.redis_client import (
+    RedisClient,
+    connect,
+    execute_replicated,
+    is_cluster,
+    publish,
+)
 from herald_core.scripts import Script
 from herald_core.settings import Settings
 
@@ -239,7 +245,7 @@ class Store:
                 sk = self._shards[shard]
                 pipe.evalsha(_ENQUEUE.sha, 2, sk.due, sk.log, sk.message_prefix,
                              sk.dedup_prefix, self.limits.log_max_rows, *args)  # fmt: skip
-            pipe.publish(self.keys.wake, wake.encode(soonest))  # idle workers elsewhere
+            publish(pipe, self.keys.wake, wake.encode(soonest))  # idle workers elsewhere
             return [self._shards[shard].due for shard in by_shard]
 
         async def run() -> list[Any]:
@@ -388,7 +394,7 @@ class Store:
         effort, as the workers' poll finds the work anyway."""
         note = wake.SCHEDULES if due_by_shard is None else wake.encode(due_by_shard)
         try:
-            await self.guard(lambda: self.redis.publish(self.keys.wake, note))
+            await self.guard(lambda: publish(self.redis, self.keys.wake, note))
         except StoreError as exc:
             logger.debug("wake-up note not sent: %s", exc)
 
