@@ -3,7 +3,7 @@
 Pure. `policy_for(settings)` builds an `EgressPolicy` from the four `HERALD_EGRESS_*` lists;
 `EgressPolicy.refusal(host, address)` names the reason an address is refused, or None. The
 sender applies it to every *resolved* address at connect time (no DNS-rebinding bypass,
-`herald_gateway.sender`); the publish route refuses what is already known to be refused —
+`herald_gateway.delivery.sender`); the publish route refuses what is already known to be refused —
 IP-literal and denied hosts — with `check_destination` (400, nothing stored).
 
 Precedence, first match wins:

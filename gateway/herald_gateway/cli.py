@@ -41,11 +41,12 @@ def listen(host: str, port: int) -> socket.socket:
 
 def serve(settings: Settings) -> None:
     """Run the gateway until SIGINT/SIGTERM: the API on HERALD_PORT and, in the same server
-    (so on the same state), /metrics on HERALD_METRICS_PORT (herald_gateway.metrics_listener)."""
+    (so on the same state), /metrics on HERALD_METRICS_PORT
+    (herald_gateway.api.metrics_listener)."""
     import uvicorn
 
+    from herald_gateway.api.limits import slow_client_protocol
     from herald_gateway.app import create_app
-    from herald_gateway.limits import slow_client_protocol
 
     app = create_app(settings)
     config = uvicorn.Config(
@@ -83,7 +84,7 @@ def dev_credentials(data_dir: Path) -> dict[str, str]:
 def run_dev(
     port: int, data_dir: Path, manifests: Path | None = None, metrics_port: int = 0
 ) -> None:
-    from herald_gateway.embedded import RedisServer
+    from herald_gateway.dev.embedded import RedisServer
 
     data_dir.mkdir(parents=True, exist_ok=True)
     credentials = dev_credentials(data_dir)
@@ -106,7 +107,7 @@ def run_dev(
         print(f"Herald dev: http://127.0.0.1:{port}  (Redis with AOF in {redis.data_dir})",
               flush=True)  # fmt: skip
         if manifests is not None and manifests.is_dir():
-            from herald_gateway.manifests import follow_in_thread
+            from herald_gateway.dev.manifests import follow_in_thread
 
             follow_in_thread(manifests, settings)  # the operator's sync, without a cluster
             print(f"Topics and Subscriptions from {manifests}/ (re-applied on change)", flush=True)

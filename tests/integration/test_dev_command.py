@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from herald_gateway.embedded import free_port
+from herald_gateway.dev.embedded import free_port
 from tests.support.gateway import wait_until
 from tests.support.receiver import Receiver
 

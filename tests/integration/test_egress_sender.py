@@ -10,8 +10,8 @@ import pytest
 from aiohttp.abc import AbstractResolver, ResolveResult
 
 from herald_core.egress import EgressPolicy, parse_policy
-from herald_gateway.delivery import Result, classify
-from herald_gateway.sender import AiohttpSender, Failure, Reply
+from herald_gateway.delivery.attempts import Result, classify
+from herald_gateway.delivery.sender import AiohttpSender, Failure, Reply
 from tests.support.receiver import Answer, Receiver
 
 pytestmark = pytest.mark.integration

@@ -7,8 +7,8 @@ import pytest
 from herald_core.egress import EgressPolicy, check_destination, legacy_ipv4, parse_policy
 from herald_core.errors import ConfigError, InvalidField
 from herald_core.settings import Settings
-from herald_gateway.delivery import Result, classify
-from herald_gateway.sender import Failure
+from herald_gateway.delivery.attempts import Result, classify
+from herald_gateway.delivery.sender import Failure
 
 
 def policy(**lists: str) -> EgressPolicy:
