@@ -23,11 +23,11 @@ import math
 import secrets
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from urllib.parse import urlsplit
 
+from herald_core.clock import SYSTEM_CLOCK, Clock
 from herald_core.errors import StoreError
-from herald_core.flow_control import request_slots
 from herald_core.ids import dlq_id_of
 from herald_core.models import Task
 from herald_core.reconnect import Backoff
@@ -43,7 +43,9 @@ from herald_gateway.delivery.attempts import (
     request_headers,
 )
 from herald_gateway.delivery.callbacks import callbacks_for
+from herald_gateway.delivery.grants import Grants
 from herald_gateway.delivery.leases import Leases
+from herald_gateway.delivery.retention import enforce_retention
 from herald_gateway.delivery.sender import Failure, Reply, Sender
 from herald_gateway.delivery.settling import Settler
 from herald_gateway.keyring import KeyRing
@@ -51,9 +53,6 @@ from herald_gateway.metrics import Metrics
 
 logger = logging.getLogger(__name__)
 _KEY_REFRESH = 5.0
-_JANITOR_INTERVAL = 60.0
-#: Without a global cap, how often an idle worker still reports its slots in use (s).
-_REPORT_EVERY = 10.0
 
 
 class Worker:
@@ -64,7 +63,7 @@ class Worker:
         keyring: KeyRing,
         settings: Settings,
         metrics: Metrics,
-        clock: Callable[[], float] = time.time,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self._store, self._sender, self._keyring = store, sender, keyring
         self._settings, self._metrics, self._clock = settings, metrics, clock
@@ -98,7 +97,7 @@ class Worker:
                 self._dispatch(task)
 
     def _slots_freed(self, shards: Iterable[int]) -> None:
-        now = int(self._clock() * 1000)
+        now = self._clock.now_ms()
         for shard in shards:
             self.notify(shard, now)
 
@@ -117,9 +116,12 @@ class Worker:
 
     async def run(self) -> None:
         settler = asyncio.create_task(self._settler.run(), name="herald-settler")
-        keys = asyncio.create_task(self._refresh_keys(), name="herald-keys")
-        janitor = asyncio.create_task(self._janitor(), name="herald-janitor")
-        slots = asyncio.create_task(self._parallelism(), name="herald-parallelism")
+        keys = asyncio.create_task(self._keyring.follow(_KEY_REFRESH), name="herald-keys")
+        janitor = asyncio.create_task(enforce_retention(self._store, self._clock),
+                                      name="herald-janitor")  # fmt: skip
+        grants = Grants(self._store, self._settings, self._clock, self._name, self._usage,
+                        self._granted_now)  # fmt: skip
+        slots = asyncio.create_task(grants.run(), name="herald-parallelism")
         heartbeat = asyncio.create_task(self._leases.run(), name="herald-leases")
         try:
             backoff = Backoff(self._settings.redis_backoff_max)
@@ -301,46 +303,14 @@ class Worker:
 
     # -- lifecycle ------------------------------------------------------------------------
 
-    async def _refresh_keys(self) -> None:
-        while True:
-            await self._keyring.refresh()
-            await asyncio.sleep(_KEY_REFRESH)
+    def _usage(self) -> tuple[int, int]:
+        """Slots in use (in flight or in a line) and the size of the last claim."""
+        return len(self._inflight) + self._waiting, self._last_claimed
 
-    async def _parallelism(self) -> None:
-        """Report slots in use and, under a global cap, renew this worker's grant."""
-        cap = self._settings.global_parallelism
-        # under a cap, grants follow demand closely; without one this only reports, when
-        # the number in use changed or, to stay among the live workers, every few seconds
-        interval = min(self._settings.poll_interval, 1.0) if cap else 1.0
-        reported, last = -1, -math.inf
-        while True:
-            in_use = len(self._inflight) + self._waiting
-            now = self._clock()
-            if cap or in_use != reported or now - last >= _REPORT_EVERY:
-                # an idle worker asks for little, a busy one for twice what it last claimed
-                wanted = min(self._settings.concurrency, in_use + max(1, 2 * self._last_claimed))
-                ttl = max(3 * interval, 2.0) if cap else 3 * _REPORT_EVERY
-                try:
-                    grant = await request_slots(self._store, self._name, wanted, in_use, cap,
-                                                int(now * 1000), int(ttl * 1000))  # fmt: skip
-                    reported, last = in_use, now
-                    if cap and grant.granted != self._granted:
-                        self._granted = grant.granted
-                        self._wake.set()
-                except StoreError as exc:
-                    logger.warning("parallelism grant failed: %s", exc)
-            await asyncio.sleep(interval)
-
-    async def _janitor(self) -> None:
-        """Retention: trim logs and dead letters past their age, once a minute."""
-        while True:
-            try:
-                await self._store.enforce_retention(int(self._clock() * 1000))
-            except StoreError as exc:
-                logger.warning("retention pass failed: %s", exc)
-            limits = self._store.limits
-            await asyncio.sleep(min(_JANITOR_INTERVAL, limits.log_retention / 4,
-                                    limits.dlq_retention / 4))  # fmt: skip
+    def _granted_now(self, granted: int) -> None:
+        if granted != self._granted:
+            self._granted = granted
+            self._wake.set()
 
     def stop(self) -> None:
         """Stop claiming; `run` then finishes in-flight deliveries and returns."""
