@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Callable
 
 from starlette.applications import Starlette
 
+from herald_core.clock import SYSTEM_CLOCK, Clock
 from herald_core.egress import policy_for
 from herald_core.errors import ConfigError
 from herald_core.keys import Keys
@@ -54,7 +55,9 @@ def check_settings(settings: Settings) -> None:
         raise ConfigError("HERALD_METRICS_PORT must differ from HERALD_PORT")
 
 
-def create_app(settings: Settings, sender_factory: SenderFactory = _default_sender) -> Starlette:
+def create_app(
+    settings: Settings, sender_factory: SenderFactory = _default_sender, clock: Clock = SYSTEM_CLOCK
+) -> Starlette:
     check_settings(settings)
 
     @contextlib.asynccontextmanager
@@ -74,11 +77,11 @@ def create_app(settings: Settings, sender_factory: SenderFactory = _default_send
         sender = sender_factory(settings)
         worker = None
         if "worker" in settings.role_set:
-            worker = Worker(store, sender, keyring, settings, metrics)
+            worker = Worker(store, sender, keyring, settings, metrics, clock)
         runner = asyncio.create_task(worker.run()) if worker else None
         scheduler = wakeups = None
         if worker is not None:
-            schedules = Scheduler(store, settings, worker.notify, routing, metrics)
+            schedules = Scheduler(store, settings, worker.notify, routing, metrics, clock)
             scheduler = asyncio.create_task(schedules.run(), name="herald-scheduler")
             listener = WakeListener(store, on_work=worker.notify, on_schedules=schedules.wake,
                                     on_connect=worker.poll_now,
@@ -90,9 +93,8 @@ def create_app(settings: Settings, sender_factory: SenderFactory = _default_send
         gc.freeze()
         try:
             yield State(
-                settings=settings, store=store, keyring=keyring, metrics=metrics,
-                notify=worker.notify if worker is not None else None,
-                routing=routing,
+                settings=settings, clock=clock, store=store, keyring=keyring, metrics=metrics,
+                notify=worker.notify if worker is not None else None, routing=routing,
             )  # fmt: skip
         finally:
             if scheduler is not None and wakeups is not None:

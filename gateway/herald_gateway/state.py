@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TypedDict
 
+from herald_core.clock import Clock
 from herald_core.dead_letters import Notify
 from herald_core.settings import Settings
 from herald_core.store import Store
@@ -14,6 +15,7 @@ from herald_gateway.routing_cache import RoutingCache
 
 class State(TypedDict):
     settings: Settings
+    clock: Clock
     store: Store
     keyring: KeyRing
     metrics: Metrics

@@ -18,6 +18,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from herald_core.clock import Clock
 from herald_core.errors import StoreError
 from herald_core.models import Task
 from herald_core.store import Store
@@ -37,7 +38,7 @@ class Leases:
         self,
         store: Store,
         lease_duration: float,
-        clock: Callable[[], float],
+        clock: Clock,
         on_lost: Callable[[int], None] | None = None,
     ) -> None:
         self._store, self._clock, self._on_lost = store, clock, on_lost
@@ -66,7 +67,7 @@ class Leases:
         by_shard: dict[int, list[tuple[str, int]]] = defaultdict(list)
         for lease in snapshot:
             by_shard[lease.task.shard].append((lease.task.message.id, lease.until))
-        until = int(self._clock() * 1000) + self._lease_ms
+        until = self._clock.now_ms() + self._lease_ms
         renewed = await self._store.renew(by_shard, until)
         lost = 0
         for lease in snapshot:

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 
+from herald_core.clock import SYSTEM_CLOCK, Clock
 from herald_core.errors import StoreError
 from herald_core.models import Task
+from herald_core.reconnect import Backoff
 from herald_core.store import Settlement, Store
 
 logger = logging.getLogger(__name__)
@@ -30,8 +31,9 @@ class Settler:
         backoff_max: float,
         on_landed: Callable[[Iterable[int]], None] | None = None,
         on_handoff: Callable[[list[Task]], None] | None = None,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
-        self._store = store
+        self._store, self._clock = store, clock
         self._on_landed = on_landed
         self._on_handoff = on_handoff
         self._pending: dict[int, list[Settlement]] = defaultdict(list)
@@ -52,15 +54,14 @@ class Settler:
 
     async def run(self) -> None:
         """Flush whenever outcomes are waiting; cancel to stop (`drain` first)."""
-        delay = 0.05
+        backoff = Backoff(self._backoff_max)
         while True:
             await self._wake.wait()
             self._wake.clear()
             if await self._flush():
-                delay = 0.05
+                backoff.succeeded()
             else:
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, self._backoff_max)
+                await asyncio.sleep(backoff.failed())
                 self._wake.set()
 
     async def _flush(self) -> bool:
@@ -71,7 +72,7 @@ class Settler:
                 return True
             handoffs = dict(frees) if self._on_handoff is not None else {}
             try:
-                tasks = await self._store.settle(batch, int(time.time() * 1000), handoffs)
+                tasks = await self._store.settle(batch, self._clock.now_ms(), handoffs)
             except StoreError as exc:
                 logger.warning("recording %d outcomes failed, will retry: %s", len(batch), exc)
                 for shard, ops in batch.items():  # back in front of newer ones

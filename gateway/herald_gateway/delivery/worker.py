@@ -69,7 +69,7 @@ class Worker:
         self._settings, self._metrics, self._clock = settings, metrics, clock
         self._settler = Settler(
             store, backoff_max=settings.redis_backoff_max, on_landed=self._slots_freed,
-            on_handoff=self._handed_over,
+            on_handoff=self._handed_over, clock=clock,
         )  # fmt: skip
         self._leases = Leases(store, settings.lease_duration, clock, metrics.leases_lost.inc)
         self._hints = [0.0] * settings.shards  # earliest known due time per shard (ms)

@@ -8,13 +8,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from herald_core.clock import SYSTEM_CLOCK
 from herald_core.errors import HeraldError
 from herald_core.keys import Keys
 from herald_core.redis_client import connect
@@ -52,7 +52,7 @@ async def apply_manifests(
     store: RoutingStore, topics: Objects, subs: Objects, previous: tuple[Objects, Objects]
 ) -> None:
     """Make the routing tables say what `topics` and `subs` say; drop what went away."""
-    now = int(time.time() * 1000)
+    now = SYSTEM_CLOCK.now_ms()
     old_topics, old_subs = previous
     for (ns, name), spec in old_subs.items():
         if (ns, name) not in subs:

@@ -12,9 +12,8 @@ import contextlib
 import dataclasses
 import hashlib
 import logging
-import time
-from collections.abc import Callable
 
+from herald_core.clock import SYSTEM_CLOCK, Clock
 from herald_core.cron import parse_cron
 from herald_core.errors import InvalidRequest, NotFound, StoreError
 from herald_core.reconnect import Backoff
@@ -48,7 +47,7 @@ class Scheduler:
         notify: Notify | None,
         routing: RoutingCache | None = None,
         metrics: Metrics | None = None,
-        clock: Callable[[], float] = time.time,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self._store, self._settings, self._notify, self._clock = store, settings, notify, clock
         self._routing, self._metrics = routing, metrics
@@ -78,7 +77,7 @@ class Scheduler:
 
     async def run_once(self) -> float:
         """Fire what is due; returns how long to wait before looking again (s)."""
-        now = int(self._clock() * 1000)
+        now = self._clock.now_ms()
         lease = int(self._settings.schedule_lease * 1000)
         claimed, head = await self._schedules.claim(now, lease, _BATCH)
         # together (a bounded number at a time): their messages share the store's round

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any, cast
 
 import orjson
@@ -14,9 +13,9 @@ from herald_gateway.api.auth import require_admin
 from herald_gateway.state import State
 
 
-def now_ms() -> int:
-    """Unix time in ms, as every stored time is."""
-    return int(time.time() * 1000)
+def now_ms(request: Request) -> int:
+    """Unix time in ms, as every stored time is, from the app's clock (herald_core.clock)."""
+    return state(request)["clock"].now_ms()
 
 
 def state(request: Request) -> State:

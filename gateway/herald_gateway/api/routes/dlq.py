@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from starlette.requests import Request
@@ -83,7 +82,7 @@ async def _retry(request: Request, store: Store, dlq_id: str) -> str | None:
     settings = st["settings"]
 
     def build(original: Message, message_id: str) -> Message:
-        now_ms = int(time.time() * 1000)
+        now_ms = st["clock"].now_ms()
         overrides = parse_overrides(request.headers.items(), settings, now_ms)
         return redelivery(original, overrides, message_id, now_ms)
 

@@ -18,13 +18,13 @@ _ACTIONS = ("pause", "resume", "pin", "unpin", "resetRate", "reset")
 async def list_keys(request: Request) -> Response:
     controls = FlowControls(authorized(request)["store"])
     keys = await controls.keys(request.query_params.get("search", ""))
-    return json_response([i.view() for i in await controls.info(keys, now_ms()) if i])
+    return json_response([i.view() for i in await controls.info(keys, now_ms(request)) if i])
 
 
 async def get_key(request: Request) -> Response:
     controls = FlowControls(authorized(request)["store"])
     key = request.path_params["key"]
-    [info] = await controls.info([key], now_ms())
+    [info] = await controls.info([key], now_ms(request))
     if info is None:
         raise NotFound(f"flow-control key {key} not found")
     return json_response(info.view())
@@ -36,12 +36,12 @@ async def act(request: Request) -> Response:
     key, _, action = request.path_params["rest"].rpartition("/")
     if action not in _ACTIONS or not key:
         raise NotFound(f"unknown flow-control action {action!r}")
-    [info] = await controls.info([key], now_ms())
+    [info] = await controls.info([key], now_ms(request))
     if info is None:
         raise NotFound(f"flow-control key {key} not found")
     query = request.query_params
     if action in ("pause", "resume"):
-        await controls.set_paused(key, action == "pause", now_ms())
+        await controls.set_paused(key, action == "pause", now_ms(request))
     elif action == "pin":
         parallelism = _positive(query.get("parallelism"), "parallelism")
         rate = _positive(query.get("rate"), "rate")
@@ -81,7 +81,7 @@ def _flag(value: str | None, name: str) -> bool:
 
 async def global_parallelism(request: Request) -> Response:
     st = authorized(request)
-    in_use = await global_in_use(st["store"], now_ms())
+    in_use = await global_in_use(st["store"], now_ms(request))
     return json_response(
         {"parallelismMax": st["settings"].global_parallelism, "parallelismCount": in_use}
     )

@@ -26,7 +26,7 @@ async def cancel_message(request: Request) -> Response:
     message_id = request.path_params["message_id"]
     if not messages.owns(message_id):
         raise NotFound(f"message {message_id} not found")
-    if not await messages.cancel([message_id], now_ms()):
+    if not await messages.cancel([message_id], now_ms(request)):
         raise NotFound(f"message {message_id} not found (delivered, failed or cancelled)")
     return json_response({"cancelled": 1})
 
@@ -47,4 +47,4 @@ async def cancel_many(request: Request) -> Response:
     chosen = await messages.select(
         None if filters.only("messageIds") else keep, filters.count, filters.get("messageIds")
     )
-    return json_response({"cancelled": await messages.cancel(chosen, now_ms())})
+    return json_response({"cancelled": await messages.cancel(chosen, now_ms(request))})

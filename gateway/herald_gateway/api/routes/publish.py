@@ -20,7 +20,7 @@ from starlette.responses import Response
 from herald_core.errors import NotFound, Unauthorized
 from herald_core.queues import parse_name
 from herald_core.routing import RoutingTable, split_destination, topic_id
-from herald_gateway.api.routes._common import authorized, json_response, now_ms, read_body, state
+from herald_gateway.api.routes._common import authorized, json_response, read_body, state
 from herald_gateway.api.tenancy import Caller, authenticate, require_namespace
 from herald_gateway.publish.accepting import accept
 from herald_gateway.publish.destinations import TopicRef, read_destination
@@ -99,7 +99,7 @@ async def publish_to(
     if table is not None and not table.subscriptions:
         return []  # nothing to deliver, nothing to check
     settings, metrics = st["settings"], st["metrics"]
-    now = now_ms()
+    now = st["clock"].now_ms()
     request = parse_publish(destination, raw_query, headers, body, settings, now, queue=queue,
                             defaults=table.topic.headers if table else None)  # fmt: skip
     metrics.record_unknown_headers(request.ignored)

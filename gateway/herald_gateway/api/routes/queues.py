@@ -36,7 +36,7 @@ async def upsert(request: Request) -> Response:
     paused = spec.get("paused")
     if paused is not None and not isinstance(paused, bool):
         raise InvalidField("paused", "must be true or false")
-    await queues.upsert(name, now_ms(), parallelism, paused)
+    await queues.upsert(name, now_ms(request), parallelism, paused)
     return Response(status_code=200)
 
 
@@ -62,7 +62,7 @@ async def delete_queue(request: Request) -> Response:
 async def set_paused(request: Request, paused: bool) -> Response:
     """`.../pause` and `.../resume` (routed with `paused` bound)."""
     name = parse_name(request.path_params["name"], "queue name")
-    if not await _queues(request).set_paused(name, paused, now_ms()):
+    if not await _queues(request).set_paused(name, paused, now_ms(request)):
         raise NotFound(f"queue {name} not found")
     return Response(status_code=200)
 

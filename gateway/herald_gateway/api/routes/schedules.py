@@ -46,7 +46,7 @@ async def create(request: Request) -> Response:
     headers = [(n, v) for n, v in request.headers.items()
                if n not in _SCHEDULE_HEADERS and n not in NOT_FORWARDED]  # fmt: skip
     query = without_token(request.scope["query_string"].decode("latin-1"))
-    now = now_ms()
+    now = now_ms(request)
     if isinstance(target, TopicRef):  # a URL group: it must exist now; each tick fans out
         if queue is not None:
             raise InvalidField("Upstash-Queue-Name", "a schedule to a topic cannot use a queue")
@@ -71,7 +71,7 @@ async def list_schedules(request: Request) -> Response:
     schedules = Schedules(st["store"])
     found = await schedules.all()
     states = await Messages(st["store"]).outcomes([m for s in found for m in s.last_messages])
-    return json_response([schedule_view(s, st["settings"], states) for s in found])
+    return json_response([schedule_view(s, st["settings"], states, now_ms(request)) for s in found])
 
 
 async def get_schedule(request: Request) -> Response:
@@ -81,7 +81,7 @@ async def get_schedule(request: Request) -> Response:
     if schedule is None:
         raise NotFound(f"schedule {request.path_params['schedule_id']} not found")
     states = await Messages(st["store"]).outcomes(schedule.last_messages)
-    return json_response(schedule_view(schedule, st["settings"], states))
+    return json_response(schedule_view(schedule, st["settings"], states, now_ms(request)))
 
 
 async def delete_schedule(request: Request) -> Response:
@@ -99,9 +99,10 @@ async def set_paused(request: Request, paused: bool) -> Response:
     return Response(status_code=200)
 
 
-def schedule_view(schedule: Schedule, settings: Settings, states: dict[str, str]) -> dict[str, Any]:
+def schedule_view(
+    schedule: Schedule, settings: Settings, states: dict[str, str], now: int
+) -> dict[str, Any]:
     """The QStash `Schedule` object (keys the SDK parsers index are always present)."""
-    now = now_ms()
     spec = parse_publish(read_destination(schedule.destination), schedule.query,
                          schedule.headers, schedule.body, settings, now,
                          queue=schedule.queue)  # fmt: skip

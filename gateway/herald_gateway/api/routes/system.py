@@ -24,7 +24,7 @@ async def readyz(request: Request) -> Response:
 async def metrics(request: Request) -> Response:
     st = state(request)
     try:
-        st["metrics"].set_backlog(await st["store"].backlog(), now_ms())
+        st["metrics"].set_backlog(await st["store"].backlog(), now_ms(request))
     except StoreError:  # metrics must render even when Redis is down
         st["metrics"].redis_errors.inc()
     return Response(st["metrics"].render(), media_type="text/plain; version=0.0.4")

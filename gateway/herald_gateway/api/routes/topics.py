@@ -9,7 +9,6 @@ gateways hear of the change over pub/sub.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import orjson
@@ -32,7 +31,7 @@ from herald_core.url_groups import (
     with_headers,
     without_endpoints,
 )
-from herald_gateway.api.routes._common import json_response, read_body, state
+from herald_gateway.api.routes._common import json_response, now_ms, read_body, state
 from herald_gateway.api.tenancy import Caller, authenticate, require_namespace
 from herald_gateway.publish.destinations import TopicRef
 from herald_gateway.publish.publishing import parse_publish
@@ -82,8 +81,7 @@ async def _json(request: Request) -> Any:
 
 async def _apply(request: Request, namespace: str, name: str, change: Change) -> Response:
     routing = state(request)["routing"]
-    now_ms = int(time.time() * 1000)
-    table = await change_group(routing.store, namespace, name, change, now_ms)
+    table = await change_group(routing.store, namespace, name, change, now_ms(request))
     routing.remember(topic_id(namespace, name), table)
     return Response(status_code=200)
 
@@ -131,7 +129,7 @@ async def set_headers(request: Request) -> Response:
     settings = state(request)["settings"]
     label = display_name(namespace, name, caller.namespace)
     # Refuse what a publish to the group would refuse: the value errors name the header.
-    parse_publish(TopicRef(label), "", (), b"", settings, int(time.time() * 1000),
+    parse_publish(TopicRef(label), "", (), b"", settings, now_ms(request),
                   defaults=headers)  # fmt: skip
     return await _apply(request, namespace, name, with_headers(label, headers))
 
