@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from herald_core.digits import is_digits
 from herald_core.errors import InvalidField
-from herald_core.numbers import is_digits
 from herald_gateway.api.views import STATES
 
 View = Mapping[str, Any]

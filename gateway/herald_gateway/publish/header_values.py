@@ -10,11 +10,11 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from herald_core.digits import is_digits
 from herald_core.durations import parse_duration
 from herald_core.errors import InvalidField
 from herald_core.expressions import compile_expression
 from herald_core.models import Redaction
-from herald_core.numbers import is_digits
 from herald_core.settings import Settings
 
 METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})

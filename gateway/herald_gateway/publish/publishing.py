@@ -14,10 +14,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from herald_core.digits import is_digits
 from herald_core.egress import check_destination
 from herald_core.errors import InvalidField
 from herald_core.models import Callback, Redaction
-from herald_core.numbers import is_digits
 from herald_core.routing import Delivery
 from herald_core.settings import Settings
 from herald_gateway.publish.callback_headers import (

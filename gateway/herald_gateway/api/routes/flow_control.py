@@ -6,10 +6,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from herald_core.digits import is_digits
 from herald_core.durations import parse_duration
 from herald_core.errors import InvalidField, NotFound
 from herald_core.flow_control import FlowControls, global_in_use
-from herald_core.numbers import is_digits
 from herald_gateway.api.routes._common import authorized, json_response, now_ms
 
 _ACTIONS = ("pause", "resume", "pin", "unpin", "resetRate", "reset")
