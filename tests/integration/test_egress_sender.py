@@ -67,7 +67,7 @@ async def test_resolved_addresses_are_filtered_before_connecting(server: Receive
 
 async def test_literals_and_denied_names_never_reach_the_resolver(server: Receiver) -> None:
     dns = StaticResolver({"localhost": ["127.0.0.1"]})
-    egress = parse_policy("", "127.0.0.0/8", "", "blocked.test")  # allow/deny CIDRs, hosts
+    egress = parse_policy((), ("127.0.0.0/8",), (), ("blocked.test",))  # allow/deny CIDRs, hosts
     sender = AiohttpSender(max_connections=4, egress=egress, resolver=dns)
     try:
         path = server.new_path()
