@@ -29,7 +29,7 @@ from aiohttp import web
 
 from bench.pipeline import percentile, quiet_gc, stack, wait_until
 from bench.sink import serve
-from herald_gateway.embedded import free_port
+from herald_gateway.dev.embedded import free_port
 
 SHARDS = 16
 

@@ -32,7 +32,7 @@ from kopf.testing import KopfRunner
 from tests.support.kube import GROUP, KubeServer
 
 from herald_core.keys import Keys
-from herald_gateway.embedded import RedisServer
+from herald_gateway.dev.embedded import RedisServer
 
 SUBS = f"/apis/{GROUP}/namespaces/shop/subscriptions"
 TOPIC = {"apiVersion": GROUP, "kind": "Topic", "metadata": {"name": "orders", "namespace": "shop"}}

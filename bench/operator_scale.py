@@ -42,7 +42,7 @@ from tests.support.kube import GROUP
 
 from bench.operator_ready import kubeconfig as write_kubeconfig
 from herald_core.keys import Keys
-from herald_gateway.embedded import RedisServer, free_port
+from herald_gateway.dev.embedded import RedisServer, free_port
 
 HERE = Path(__file__).resolve().parents[1]
 NS = "/apis/herald.dev/v1alpha1/namespaces/shop"

@@ -5,7 +5,7 @@ Everything runs on this host at once, each in its own process:
 * one ``herald gateway`` (API and delivery worker in one process, default settings:
   16 shards, 256 deliveries in flight, at most 64 per destination host),
 * one ``redis-server`` with AOF, ``appendfsync everysec``
-  (``herald_gateway.embedded.RedisServer``),
+  (``herald_gateway.dev.embedded.RedisServer``),
 * a counting sink (this module run with ``--serve-sink PORT``, built like ``bench.sink``:
   aiohttp's low-level server on uvloop). For every request it records the receive time
   (``time.time()``), the ``Upstash-Message-Id`` and ``Upstash-Retried`` headers and the
@@ -138,7 +138,7 @@ from redis.asyncio import Redis
 from bench import reference_pipeline
 from bench.sink import REPO_ROOT, serve, stop_sink_process, wait_http
 from herald_core.signing import new_signing_key
-from herald_gateway.embedded import RedisServer, redis_server_binary
+from herald_gateway.dev.embedded import RedisServer, redis_server_binary
 
 BODY = b"x" * 1024
 REQUEST_TIMEOUT_S = 30.0

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.sink import REPO_ROOT, stop_sink_process, wait_http
-from herald_gateway.embedded import free_port
+from herald_gateway.dev.embedded import free_port
 
 HERE = REPO_ROOT / "bench" / "reference"
 #: undici 7 needs node >= 20.18.1.

@@ -21,7 +21,7 @@ from tests.support.receiver import Receiver
 from herald_core.keys import Keys
 from herald_core.routing import SubscriptionRoute, TopicRoute
 from herald_core.routing_store import RoutingStore
-from herald_gateway.embedded import RedisServer
+from herald_gateway.dev.embedded import RedisServer
 
 SHARDS = 4
 

@@ -15,7 +15,7 @@ import pytest
 import redis
 from qstash import QStash
 
-from herald_gateway.embedded import RedisServer
+from herald_gateway.dev.embedded import RedisServer
 from tests.support.gateway import TOKEN, Gateway
 from tests.support.receiver import Receiver
 

@@ -55,7 +55,7 @@ from typing import Any
 
 import httpx
 
-from herald_gateway.embedded import RedisServer, free_port
+from herald_gateway.dev.embedded import RedisServer, free_port
 from tests.support.gateway import CURRENT_KEY, NEXT_KEY, TOKEN, wait_until
 from tests.support.receiver import Receiver
 

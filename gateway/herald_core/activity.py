@@ -1,4 +1,4 @@
-"""What the console (herald_gateway.console) reads besides the API: activity over time,
+"""What the console (herald_gateway.api.console) reads besides the API: activity over time,
 recent failures by destination, and log rows newer than a cursor (its live tail).
 
 Activity comes from counters the scripts keep as they write log rows (herald_core.scripts,

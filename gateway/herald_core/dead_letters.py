@@ -11,12 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from herald_core.digits import is_digits
 from herald_core.errors import InvalidField
 from herald_core.fields import Raw, dead_letter
 from herald_core.ids import by_shard, new_message_id, shard_of_kind
 from herald_core.listing import Cursor, Key, newest_first
 from herald_core.models import Message
-from herald_core.numbers import is_digits
 from herald_core.records import DeadLetter, Page
 from herald_core.store import NewMessage, Store
 

@@ -3,7 +3,7 @@
 Pure. `policy_for(settings)` builds an `EgressPolicy` from the four `HERALD_EGRESS_*` lists;
 `EgressPolicy.refusal(host, address)` names the reason an address is refused, or None. The
 sender applies it to every *resolved* address at connect time (no DNS-rebinding bypass,
-`herald_gateway.sender`); the publish route refuses what is already known to be refused —
+`herald_gateway.delivery.sender`); the publish route refuses what is already known to be refused —
 IP-literal and denied hosts — with `check_destination` (400, nothing stored).
 
 Precedence, first match wins:
@@ -23,6 +23,7 @@ import functools
 import ipaddress
 import re
 import socket
+from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -50,11 +51,9 @@ _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 _LEGACY_IPV4 = re.compile(r"^(?:0x[0-9a-f]*|[0-9]+)(?:\.(?:0x[0-9a-f]*|[0-9]+)){0,3}$")
 
 
-def _networks(raw: str, setting: str) -> tuple[Network, ...]:
+def _networks(items: Sequence[str], setting: str) -> tuple[Network, ...]:
     out: list[Network] = []
-    for item in (part.strip() for part in raw.split(",")):
-        if not item:
-            continue
+    for item in items:
         try:
             out.append(ipaddress.ip_network(item, strict=False))
         except ValueError:
@@ -62,8 +61,8 @@ def _networks(raw: str, setting: str) -> tuple[Network, ...]:
     return tuple(out)
 
 
-def _hosts(raw: str) -> tuple[str, ...]:
-    return tuple(h for h in (_normal_host(part) for part in raw.split(",")) if h)
+def _hosts(items: Sequence[str]) -> tuple[str, ...]:
+    return tuple(h for h in (_normal_host(part) for part in items) if h)
 
 
 def _normal_host(host: str) -> str:
@@ -164,9 +163,12 @@ def _matches(host: str, patterns: tuple[str, ...]) -> bool:
 
 @functools.lru_cache(maxsize=8)
 def parse_policy(
-    allow_cidrs: str, deny_cidrs: str, allow_hosts: str, deny_hosts: str
+    allow_cidrs: tuple[str, ...],
+    deny_cidrs: tuple[str, ...],
+    allow_hosts: tuple[str, ...],
+    deny_hosts: tuple[str, ...],
 ) -> EgressPolicy:
-    """A policy from the comma lists of the four settings; ConfigError names a bad entry."""
+    """A policy from the lists of the four settings; ConfigError names a bad entry."""
     return EgressPolicy(
         allow_cidrs=_networks(allow_cidrs, "HERALD_EGRESS_ALLOW_CIDRS"),
         deny_cidrs=_networks(deny_cidrs, "HERALD_EGRESS_DENY_CIDRS"),
@@ -201,6 +203,10 @@ def check_destination(url: str, settings: Settings, field: str = "destination ur
 # a publish's CPU otherwise, measured with py-spy under bench.pipeline).
 @functools.lru_cache(maxsize=4096)
 def _verdict(
-    allow_cidrs: str, deny_cidrs: str, allow_hosts: str, deny_hosts: str, host: str
+    allow_cidrs: tuple[str, ...],
+    deny_cidrs: tuple[str, ...],
+    allow_hosts: tuple[str, ...],
+    deny_hosts: tuple[str, ...],
+    host: str,
 ) -> str | None:
     return parse_policy(allow_cidrs, deny_cidrs, allow_hosts, deny_hosts).literal_refusal(host)

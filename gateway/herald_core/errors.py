@@ -16,7 +16,7 @@
     └── EgressRefused               a delivery target the egress policy refuses (also an
                                     OSError, so the HTTP client reports it as a DNS failure)
 
-Delivery outcomes are not exceptions: `herald_gateway.delivery.classify` returns them.
+Delivery outcomes are not exceptions: `herald_gateway.delivery.attempts.classify` returns them.
 """
 
 from __future__ import annotations

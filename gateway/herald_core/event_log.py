@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from herald_core.digits import is_digits
 from herald_core.errors import InvalidField
 from herald_core.fields import Raw, log_entry
 from herald_core.ids import shard_of
 from herald_core.listing import Cursor, Key, newest_first
-from herald_core.numbers import is_digits
 from herald_core.records import LogEntry, Page
 from herald_core.store import Store
 

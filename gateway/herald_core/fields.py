@@ -12,7 +12,7 @@ Python that names and reads them, so no one above the store sees a raw field:
                   (stream entry)      only, when small), r retries done, n next delivery (ms),
                                       x attempt JSON; the entry id's ms part is its time
     attempt JSON  (x)                 error, status, headers {name: [value]}, body (base64),
-                                      as herald_gateway.delivery.event writes it
+                                      as herald_gateway.delivery.attempts.event writes it
 """
 
 from __future__ import annotations

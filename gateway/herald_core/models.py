@@ -2,7 +2,7 @@
 
 A message is stored as its metadata (JSON, `Message.to_json`) beside its raw body bytes;
 bodies are never base64-encoded or parsed. Metadata keeps original values: redaction is
-applied only when the API shows a message (`herald_gateway.views`).
+applied only when the API shows a message (`herald_gateway.api.views`).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 The repositories (herald_core.messages, herald_core.event_log, herald_core.dead_letters)
 build these from Redis through herald_core.fields; the API maps them to QStash's JSON
-(herald_gateway.views). Nothing here names a shard, a key or a stored field.
+(herald_gateway.api.views). Nothing here names a shard, a key or a stored field.
 """
 
 from __future__ import annotations

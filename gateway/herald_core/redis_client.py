@@ -83,12 +83,10 @@ def publish(target: Any, channel: str, message: str) -> Any:
     return target.publish(channel, message)
 
 
-def parse_nodes(value: str, setting: str) -> list[tuple[str, int]]:
-    """`host:port,host:port` (IPv6 as `[::1]:6379`) → pairs; ConfigError naming `setting`."""
+def parse_nodes(items: Sequence[str], setting: str) -> list[tuple[str, int]]:
+    """`host:port` items (IPv6 as `[::1]:6379`) → pairs; ConfigError naming `setting`."""
     nodes = []
-    for item in (i.strip() for i in value.split(",")):
-        if not item:
-            continue
+    for item in items:
         host, sep, port = item.rpartition(":")
         host = host.removeprefix("[").removesuffix("]")
         if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:

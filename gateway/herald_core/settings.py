@@ -6,10 +6,21 @@ and pass it down; nothing reads the environment anywhere else.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BeforeValidator, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+def _comma_list(value: object) -> object:
+    """`a, b,,c` -> ("a", "b", "c"): how the environment (and the chart) spells a list."""
+    if isinstance(value, str):
+        return tuple(item.strip() for item in value.split(",") if item.strip())
+    return value
+
+
+#: A list setting, given in the environment as one comma-separated string (not JSON).
+CommaList = Annotated[tuple[str, ...], NoDecode, BeforeValidator(_comma_list)]
 
 
 class Settings(BaseSettings):
@@ -26,10 +37,10 @@ class Settings(BaseSettings):
     redis_mode: Literal["standalone", "cluster", "sentinel"] = "standalone"
     #: Cluster: more seed nodes beside redis_url's (comma-separated host:port), so a start
     #: works while one seed is down.
-    redis_cluster_nodes: str = ""
+    redis_cluster_nodes: CommaList = ()
     #: Sentinel: the Sentinels (comma-separated host:port), the name of the master they
     #: monitor, and their own password when they require one (the master's is in redis_url).
-    redis_sentinels: str = ""
+    redis_sentinels: CommaList = ()
     redis_master_name: str = "mymaster"
     redis_sentinel_password: SecretStr = SecretStr("")
     #: Replicas that must hold a publish before it is acknowledged (Redis WAIT, after the
@@ -48,7 +59,7 @@ class Settings(BaseSettings):
     #: served there and only there, never on `port`; 0 serves no metrics at all.
     metrics_port: int = Field(default=9090, ge=0, le=65535)
     #: What this process runs: `api`, `worker` or both (comma-separated).
-    roles: str = "api,worker"
+    roles: CommaList = ("api", "worker")
     #: Admin tokens accepted as `Authorization: Bearer ...` (comma-separated for several).
     token: SecretStr = SecretStr("")
     #: HS256 keys signing deliveries (>= 32 bytes). Rotation through the API is kept in Redis.
@@ -105,10 +116,10 @@ class Settings(BaseSettings):
     #: and host names (`*.example.com` for subdomains) deliveries may or may not reach.
     #: Explicit deny beats everything; allow beats the built-in deny of link-local and
     #: cloud-metadata ranges; everything else (loopback and private too) is allowed.
-    egress_allow_cidrs: str = ""
-    egress_deny_cidrs: str = ""
-    egress_allow_hosts: str = ""
-    egress_deny_hosts: str = ""
+    egress_allow_cidrs: CommaList = ()
+    egress_deny_cidrs: CommaList = ()
+    egress_allow_hosts: CommaList = ()
+    egress_deny_hosts: CommaList = ()
     #: Most header fields a request may carry (431 above).
     max_headers: int = Field(default=100, ge=1)
     #: Seconds a client has to send a whole request body once its headers are in (408 and
@@ -174,12 +185,12 @@ class Settings(BaseSettings):
 
     @field_validator("roles")
     @classmethod
-    def _known_roles(cls, value: str) -> str:
-        roles = {r.strip() for r in value.split(",") if r.strip()}
+    def _known_roles(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        roles = set(value)
         unknown = roles - {"api", "worker"}
         if unknown or not roles:
-            raise ValueError(f"roles must be a list of api, worker; got {value!r}")
-        return ",".join(sorted(roles))
+            raise ValueError(f"roles must be a list of api, worker; got {','.join(value)!r}")
+        return tuple(sorted(roles))
 
     @property
     def attempt_timeout(self) -> float:
@@ -188,7 +199,7 @@ class Settings(BaseSettings):
 
     @property
     def role_set(self) -> frozenset[str]:
-        return frozenset(self.roles.split(","))
+        return frozenset(self.roles)
 
     def tokens(self) -> tuple[str, ...]:
         """The admin tokens, empty strings dropped."""

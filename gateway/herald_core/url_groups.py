@@ -5,7 +5,7 @@ A URL group is stored exactly like a `Topic`'s table (herald_core.routing_store)
 
 Names map onto namespaces the way publish destinations do: `name` is the group in the
 caller's namespace (an admin token's is `HERALD_DEFAULT_NAMESPACE`, a namespace token's its
-own), `namespace/name` names the namespace. The gateway's routes (herald_gateway.routes.
+own), `namespace/name` names the namespace. The gateway's routes (herald_gateway.api.routes.
 topics) check who may touch which namespace; this module never sees a token.
 
 A table the operator manages (a `Topic` object) is never changed here: every write raises

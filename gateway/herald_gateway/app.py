@@ -1,4 +1,5 @@
-"""`create_app(settings)`: the Starlette application, its routes, error mapping and lifespan.
+"""`create_app(settings)`: the gateway process: the API (herald_gateway.api.application) with
+a lifespan that composes what runs beside it.
 
 The lifespan opens the Redis pool, loads the signing keys and, when this process has the
 `worker` role, runs the delivery worker until shutdown (SIGTERM → stop claiming, finish
@@ -14,37 +15,24 @@ import logging
 from collections.abc import AsyncIterator, Callable
 
 from starlette.applications import Starlette
-from starlette.exceptions import HTTPException
-from starlette.middleware import Middleware
-from starlette.requests import ClientDisconnect, Request
-from starlette.responses import Response
-from starlette.routing import Route
 
+from herald_core.clock import SYSTEM_CLOCK, Clock
 from herald_core.egress import policy_for
-from herald_core.errors import ConfigError, HeraldError, InvalidField
+from herald_core.errors import ConfigError
 from herald_core.keys import Keys
 from herald_core.routing_store import RoutingStore
 from herald_core.settings import Settings
 from herald_core.store import Store
 from herald_core.tasks import cancel_and_wait
-from herald_gateway.console.routes import console_routes
+from herald_gateway.api.application import application
+from herald_gateway.delivery.sender import AiohttpSender, Sender
+from herald_gateway.delivery.wakeup import WakeListener
+from herald_gateway.delivery.worker import Worker
 from herald_gateway.keyring import KeyRing
-from herald_gateway.limits import RequestLimits
 from herald_gateway.metrics import Metrics
-from herald_gateway.metrics_listener import MetricsListener
-from herald_gateway.routes import publish, system
-from herald_gateway.routes._common import json_response
-from herald_gateway.routes.flow_control import FLOW_CONTROL_ROUTES
-from herald_gateway.routes.lifecycle import LIFECYCLE_ROUTES
-from herald_gateway.routes.queues import QUEUE_ROUTES
-from herald_gateway.routes.schedules import SCHEDULE_ROUTES
-from herald_gateway.routes.topics import TOPIC_ROUTES
 from herald_gateway.routing_cache import RoutingCache
-from herald_gateway.scheduler import Scheduler
-from herald_gateway.sender import AiohttpSender, Sender
+from herald_gateway.scheduling.scheduler import Scheduler
 from herald_gateway.state import State
-from herald_gateway.wakeup import WakeListener
-from herald_gateway.worker import Worker
 
 logger = logging.getLogger(__name__)
 
@@ -53,29 +41,6 @@ SenderFactory = Callable[[Settings], Sender]
 
 def _default_sender(settings: Settings) -> Sender:
     return AiohttpSender(max_connections=settings.concurrency, egress=policy_for(settings))
-
-
-def limits(settings: Settings) -> Middleware:
-    """The header-count limit (herald_gateway.limits)."""
-    return Middleware(RequestLimits, max_headers=settings.max_headers)
-
-
-async def _client_gone(request: Request, exc: Exception) -> Response:
-    """The client left (or was cut off as too slow) mid-body: nobody to answer, no 500."""
-    logger.debug("client left before sending %s %s", request.method, request.url.path)
-    return Response(status_code=400)
-
-
-async def _herald_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, HeraldError)
-    if isinstance(exc, InvalidField):
-        logger.info("refused %s %s: %s", request.method, request.url.path, exc)
-    return json_response({"error": str(exc)}, exc.status_code)
-
-
-async def _http_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, HTTPException)
-    return json_response({"error": exc.detail}, exc.status_code)
 
 
 def check_settings(settings: Settings) -> None:
@@ -90,7 +55,9 @@ def check_settings(settings: Settings) -> None:
         raise ConfigError("HERALD_METRICS_PORT must differ from HERALD_PORT")
 
 
-def create_app(settings: Settings, sender_factory: SenderFactory = _default_sender) -> Starlette:
+def create_app(
+    settings: Settings, sender_factory: SenderFactory = _default_sender, clock: Clock = SYSTEM_CLOCK
+) -> Starlette:
     check_settings(settings)
 
     @contextlib.asynccontextmanager
@@ -110,11 +77,11 @@ def create_app(settings: Settings, sender_factory: SenderFactory = _default_send
         sender = sender_factory(settings)
         worker = None
         if "worker" in settings.role_set:
-            worker = Worker(store, sender, keyring, settings, metrics)
+            worker = Worker(store, sender, keyring, settings, metrics, clock)
         runner = asyncio.create_task(worker.run()) if worker else None
         scheduler = wakeups = None
         if worker is not None:
-            schedules = Scheduler(store, settings, worker.notify, routing, metrics)
+            schedules = Scheduler(store, settings, worker.notify, routing, metrics, clock)
             scheduler = asyncio.create_task(schedules.run(), name="herald-scheduler")
             listener = WakeListener(store, on_work=worker.notify, on_schedules=schedules.wake,
                                     on_connect=worker.poll_now,
@@ -126,8 +93,8 @@ def create_app(settings: Settings, sender_factory: SenderFactory = _default_send
         gc.freeze()
         try:
             yield State(
-                settings=settings, store=store, keyring=keyring, metrics=metrics, worker=worker,
-                routing=routing,
+                settings=settings, clock=clock, store=store, keyring=keyring, metrics=metrics,
+                notify=worker.notify if worker is not None else None, routing=routing,
             )  # fmt: skip
         finally:
             if scheduler is not None and wakeups is not None:
@@ -140,28 +107,4 @@ def create_app(settings: Settings, sender_factory: SenderFactory = _default_send
             await sender.aclose()
             await store.aclose()
 
-    routes = [
-        Route("/v2/publish/{destination:path}", publish.publish, methods=["POST"]),
-        *LIFECYCLE_ROUTES,
-        *QUEUE_ROUTES,
-        *SCHEDULE_ROUTES,
-        *FLOW_CONTROL_ROUTES,
-        *TOPIC_ROUTES,
-        Route("/v2/keys", system.get_keys, methods=["GET"]),
-        Route("/v2/keys/rotate", system.rotate_keys, methods=["POST"]),
-        Route("/v2/openapi.json", system.openapi, methods=["GET"]),
-        Route("/healthz", system.healthz, methods=["GET"]),
-        Route("/readyz", system.readyz, methods=["GET"]),
-        *console_routes(settings),
-        # /metrics: only on HERALD_METRICS_PORT (MetricsListener), never on the API port.
-    ]
-    return Starlette(
-        routes=routes,
-        lifespan=lifespan,
-        exception_handlers={
-            HeraldError: _herald_error,
-            HTTPException: _http_error,
-            ClientDisconnect: _client_gone,
-        },
-        middleware=[Middleware(MetricsListener, port=settings.metrics_port), limits(settings)],
-    )
+    return application(settings, lifespan)

@@ -41,11 +41,12 @@ def listen(host: str, port: int) -> socket.socket:
 
 def serve(settings: Settings) -> None:
     """Run the gateway until SIGINT/SIGTERM: the API on HERALD_PORT and, in the same server
-    (so on the same state), /metrics on HERALD_METRICS_PORT (herald_gateway.metrics_listener)."""
+    (so on the same state), /metrics on HERALD_METRICS_PORT
+    (herald_gateway.api.metrics_listener)."""
     import uvicorn
 
+    from herald_gateway.api.limits import slow_client_protocol
     from herald_gateway.app import create_app
-    from herald_gateway.limits import slow_client_protocol
 
     app = create_app(settings)
     config = uvicorn.Config(
@@ -87,7 +88,7 @@ def run_dev(
     metrics_port: int = 0,
     sample_port: int | None = None,
 ) -> None:
-    from herald_gateway.embedded import RedisServer
+    from herald_gateway.dev.embedded import RedisServer
 
     data_dir.mkdir(parents=True, exist_ok=True)
     credentials = dev_credentials(data_dir)
@@ -111,12 +112,16 @@ def run_dev(
               flush=True)  # fmt: skip
         print(f"Console: http://127.0.0.1:{port}/console (sign in with HERALD_TOKEN)", flush=True)
         if manifests is not None and manifests.is_dir():
-            from herald_gateway.manifests import follow_in_thread
-            from herald_gateway.sample_receiver import SAMPLE, sample_subscription, start_in_thread
+            from herald_gateway.dev.manifests import follow_in_thread
+            from herald_gateway.dev.sample_receiver import (
+                SAMPLE,
+                sample_subscription,
+                start_in_thread,
+            )
 
             extra = {}
             if sample_port != 0:
-                from herald_gateway.embedded import free_port
+                from herald_gateway.dev.embedded import free_port
 
                 sample_port = sample_port or free_port()
                 start_in_thread(sample_port)

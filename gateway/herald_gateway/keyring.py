@@ -3,6 +3,7 @@ and re-read from Redis now and then so every replica follows a rotation."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from herald_core.errors import StoreError
@@ -32,6 +33,12 @@ class KeyRing:
                     self._installed = False
         except StoreError as exc:
             logger.warning("could not refresh signing keys: %s", exc)
+
+    async def follow(self, interval: float) -> None:
+        """Refresh every `interval` seconds until cancelled (a worker signs with the keys)."""
+        while True:
+            await self.refresh()
+            await asyncio.sleep(interval)
 
     async def rotate(self, fresh: str) -> tuple[str, str]:
         self.current, self.next = await self._store.rotate_signing_keys(fresh)

@@ -24,12 +24,15 @@ from redis import exceptions as redis_errors
 from redis.asyncio.client import PubSub
 
 from herald_core.errors import StoreError
+from herald_core.reconnect import Backoff
 from herald_core.routing import RoutingTable
 from herald_core.routing_store import RoutingStore, token_hash
 from herald_core.tasks import cancel_and_wait
 
 logger = logging.getLogger(__name__)
 _DEBOUNCE = 0.02
+#: The longest wait between two tries to resubscribe (s).
+_BACKOFF_MAX = 5.0
 
 
 class RoutingCache:
@@ -125,20 +128,21 @@ class RoutingCache:
         logger.debug("routing reload: %s (%d)", kind, n)
 
     async def _follow(self) -> None:
-        delay = 0.05
+        backoff = Backoff(_BACKOFF_MAX)
         while True:
             try:
-                await self._listen()
+                await self._listen(backoff)
             except (StoreError, redis_errors.RedisError, OSError) as exc:
+                delay = backoff.failed()
                 logger.warning("routing tables: %s; retrying in %.2fs", exc, delay)
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
 
-    async def _listen(self) -> None:
+    async def _listen(self, backoff: Backoff) -> None:
         pubsub = self._store.redis.pubsub(ignore_subscribe_messages=True)
         try:
             await pubsub.subscribe(self._store.keys.channel)
             await self.reload_all()  # after subscribing, so no change falls in between
+            backoff.succeeded()
             checked = time.monotonic()
             while True:
                 changed = await self._collect(pubsub, self._refresh)

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 from typing import TypedDict
 
+from herald_core.clock import Clock
+from herald_core.dead_letters import Notify
 from herald_core.settings import Settings
 from herald_core.store import Store
 from herald_gateway.keyring import KeyRing
 from herald_gateway.metrics import Metrics
 from herald_gateway.routing_cache import RoutingCache
-from herald_gateway.worker import Worker
 
 
 class State(TypedDict):
     settings: Settings
+    clock: Clock
     store: Store
     keyring: KeyRing
     metrics: Metrics
-    worker: Worker | None
+    #: Told (shard, due ms) of every message stored, when this process runs a worker.
+    notify: Notify | None
     routing: RoutingCache

@@ -17,12 +17,12 @@ from __future__ import annotations
 import dataclasses
 import logging
 import socket
-import time
 from collections.abc import Mapping
 from typing import Any, cast
 
 import kopf
 
+from herald_core.clock import SYSTEM_CLOCK
 from herald_core.errors import InvalidField, StoreError
 from herald_core.keys import Keys
 from herald_core.redis_client import connect
@@ -347,4 +347,4 @@ async def subscription_delete(name: str, namespace: str, spec: Any, body: Any,
 
 
 def _now_ms() -> int:
-    return int(time.time() * 1000)
+    return SYSTEM_CLOCK.now_ms()

@@ -9,12 +9,12 @@ belong to the gateway's Prometheus metrics. A Degraded transition is posted as a
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from typing import Any, cast
 
 import kopf
 
+from herald_core.clock import SYSTEM_CLOCK
 from herald_core.delivery_stats import read_stats
 from herald_core.errors import StoreError
 from herald_core.keys import Keys
@@ -74,7 +74,7 @@ async def subscription_health(name: str, namespace: str, spec: Any, status: Any,
         return  # the sync handlers report Redis; counters are refreshed next time
     topic_paused = any(bool(s.get("paused")) for s in topic_specs.get((namespace, topic), []))
     paused = bool(spec.get("paused")) or topic_paused
-    want = memo["health"].observe((namespace, name), stats, int(time.time() * 1000), paused)
+    want = memo["health"].observe((namespace, name), stats, SYSTEM_CLOCK.now_ms(), paused)
     previous = list(status.get("conditions", []))
     conditions = merge_conditions(previous, [want], meta.get("generation", 0), now_iso(),
                                   owned=(DEGRADED,))  # fmt: skip

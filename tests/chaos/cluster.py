@@ -16,7 +16,7 @@ from redis.exceptions import RedisError
 
 from herald_core.keys import Keys
 from herald_core.models import Message
-from herald_gateway.embedded import RedisServer
+from herald_gateway.dev.embedded import RedisServer
 from tests.support.gateway import Gateway
 
 #: Gateway settings that keep a chaos run short: 1 s attempts, leases back 1 s after that,

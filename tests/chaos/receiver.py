@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import orjson
 from aiohttp import web
 
-from herald_gateway.embedded import free_port
+from herald_gateway.dev.embedded import free_port
 
 #: A `/flaky/` message fails this many attempts before it is answered 200.
 FLAKY_FAILURES = 2

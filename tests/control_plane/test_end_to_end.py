@@ -16,7 +16,7 @@ import yaml
 from qstash import Receiver as SignatureReceiver
 
 from herald_core.keys import Keys
-from herald_gateway.embedded import RedisServer
+from herald_gateway.dev.embedded import RedisServer
 from tests.support import k8s_tools
 from tests.support.gateway import CURRENT_KEY, NEXT_KEY, wait_until
 from tests.support.kube import GROUP, KubeServer

@@ -19,7 +19,7 @@ import pytest
 import redis
 
 from herald_core.keys import Keys
-from herald_gateway.embedded import RedisServer, free_port
+from herald_gateway.dev.embedded import RedisServer, free_port
 from tests.support.gateway import REPO, wait_until
 from tests.support.kube import GROUP, KubeServer
 

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from kopf.testing import KopfRunner
 
-from herald_gateway.embedded import free_port
+from herald_gateway.dev.embedded import free_port
 from tests.control_plane.conftest import _collect_leftovers
 from tests.control_plane.test_operator import TOPIC, subscription
 from tests.support.gateway import wait_until

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from herald_gateway.embedded import free_port
+from herald_gateway.dev.embedded import free_port
 from herald_operator.main import PRIORITY_RANGE, peering_priority
 from tests.support.gateway import REPO, wait_until
 from tests.support.kube import GROUP, KubeServer

@@ -24,7 +24,7 @@ import pytest
 import redis
 
 from herald_core.keys import Keys
-from herald_gateway.embedded import RedisServer
+from herald_gateway.dev.embedded import RedisServer
 from tests.support import redis_stats
 from tests.support.gateway import Gateway, wait_until
 from tests.support.kube import GROUP, KubeServer

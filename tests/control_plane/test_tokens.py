@@ -17,7 +17,7 @@ import redis
 
 from herald_core.keys import Keys
 from herald_core.routing_store import token_hash
-from herald_gateway.embedded import free_port
+from herald_gateway.dev.embedded import free_port
 from tests.support.gateway import REPO, wait_until
 from tests.support.kube import KubeServer
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from herald_gateway.embedded import RedisServer
+from herald_gateway.dev.embedded import RedisServer
 from tests.support.gateway import wait_until
 from tests.support.receiver import Answer, Receiver
 

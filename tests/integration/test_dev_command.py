@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from herald_gateway.embedded import free_port
+from herald_gateway.dev.embedded import free_port
 from tests.support.gateway import REPO, wait_until
 from tests.support.receiver import Receiver
 

@@ -14,7 +14,7 @@ from redis.asyncio import Redis
 from herald_core.keys import Keys
 from herald_core.routing_store import RoutingStore
 from herald_core.settings import Settings
-from herald_gateway.manifests import follow, load_manifests
+from herald_gateway.dev.manifests import follow, load_manifests
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]

@@ -10,8 +10,8 @@ import pytest
 from aiohttp.abc import AbstractResolver, ResolveResult
 
 from herald_core.egress import EgressPolicy, parse_policy
-from herald_gateway.delivery import Result, classify
-from herald_gateway.sender import AiohttpSender, Failure, Reply
+from herald_gateway.delivery.attempts import Result, classify
+from herald_gateway.delivery.sender import AiohttpSender, Failure, Reply
 from tests.support.receiver import Answer, Receiver
 
 pytestmark = pytest.mark.integration
@@ -67,7 +67,7 @@ async def test_resolved_addresses_are_filtered_before_connecting(server: Receive
 
 async def test_literals_and_denied_names_never_reach_the_resolver(server: Receiver) -> None:
     dns = StaticResolver({"localhost": ["127.0.0.1"]})
-    egress = parse_policy("", "127.0.0.0/8", "", "blocked.test")  # allow/deny CIDRs, hosts
+    egress = parse_policy((), ("127.0.0.0/8",), (), ("blocked.test",))  # allow/deny CIDRs, hosts
     sender = AiohttpSender(max_connections=4, egress=egress, resolver=dns)
     try:
         path = server.new_path()

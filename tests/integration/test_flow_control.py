@@ -11,7 +11,7 @@ from redis.asyncio import Redis
 from herald_core.delivery_stats import read_stats
 from herald_core.keys import Keys
 from herald_core.routing_store import RoutingStore
-from herald_gateway.manifests import apply_manifests
+from herald_gateway.dev.manifests import apply_manifests
 from tests.support.gateway import Gateway
 from tests.support.receiver import Answer, Received, Receiver
 

@@ -20,7 +20,7 @@ and URL-group default headers), batch item destinations and URL-group endpoint U
 replaced by a local receiver (or the seeded URL group / Topic, whose endpoints are that
 receiver), so fuzzing never sends a delivery off the machine. Nothing else is left out:
 every operation of the document is fuzzed, `/readyz` and the document itself included
-(`/metrics` is not on the API port: herald_gateway.metrics_listener). Not provoked here:
+(`/metrics` is not on the API port: herald_gateway.api.metrics_listener). Not provoked here:
 the 408/413/431 limits (tests/integration/test_hostile_input.py) and 503 while Redis is
 down (tests/integration/test_crash_safety.py, test_lifecycle.py).
 
@@ -53,8 +53,8 @@ from schemathesis.specs.openapi.checks import (
 
 from herald_core.keys import Keys
 from herald_core.routing_store import RoutingStore
-from herald_gateway.manifests import apply_manifests
-from herald_gateway.openapi import document
+from herald_gateway.api.openapi import document
+from herald_gateway.dev.manifests import apply_manifests
 from tests.conftest import fresh_database
 from tests.support.gateway import TOKEN, Gateway, wait_until
 from tests.support.receiver import Answer, Receiver

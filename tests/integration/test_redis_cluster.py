@@ -16,7 +16,7 @@ from herald_core.keys import Keys
 from herald_core.redis_client import connect
 from herald_core.routing_store import RoutingStore
 from herald_core.settings import Settings
-from herald_gateway.manifests import apply_manifests
+from herald_gateway.dev.manifests import apply_manifests
 from tests.support.gateway import Gateway, wait_until
 from tests.support.receiver import Answer, Receiver
 from tests.support.redis_topologies import LocalCluster, Publisher, delivery_counts

@@ -106,7 +106,7 @@ def test_exhausted_retries_leave_the_queue(
 
 
 def test_connection_refused_is_retried(gateway: Gateway, receiver: Receiver) -> None:
-    from herald_gateway.embedded import free_port
+    from herald_gateway.dev.embedded import free_port
 
     dead = f"http://127.0.0.1:{free_port()}/nobody"
     gateway.publish(dead, b"x", **{"Upstash-Retries": "1", "Upstash-Retry-Delay": "0"})

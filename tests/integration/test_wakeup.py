@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from herald_gateway.embedded import RedisServer
+from herald_gateway.dev.embedded import RedisServer
 from tests.support.gateway import wait_until
 from tests.support.receiver import Receiver
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from herald_gateway.embedded import free_port
+from herald_gateway.dev.embedded import free_port
 
 TOKEN = "test-token-0123456789"
 CURRENT_KEY = "sig_current_0123456789abcdefghijklmn"

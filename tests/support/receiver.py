@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from herald_gateway.embedded import free_port
+from herald_gateway.dev.embedded import free_port
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 import redis
 
-from herald_gateway.embedded import RedisServer, redis_server_binary
+from herald_gateway.dev.embedded import RedisServer, redis_server_binary
 from tests.support.gateway import Gateway, wait_until
 from tests.support.receiver import Receiver
 

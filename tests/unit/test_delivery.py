@@ -11,8 +11,8 @@ from herald_core.backoff import default_backoff, retry_delay
 from herald_core.ids import new_message_id, shard_of
 from herald_core.models import Message, Task
 from herald_core.signing import body_hash, new_signing_key
-from herald_gateway.delivery import Result, classify, next_step, request_headers
-from herald_gateway.sender import Failure, Reply
+from herald_gateway.delivery.attempts import Result, classify, next_step, request_headers
+from herald_gateway.delivery.sender import Failure, Reply
 
 NOW = 1_700_000_000.0
 KEY = "sig_unit_test_key_0123456789abcdefgh"

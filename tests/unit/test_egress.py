@@ -4,20 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from herald_core.egress import EgressPolicy, check_destination, legacy_ipv4, parse_policy
+from herald_core.egress import EgressPolicy, check_destination, legacy_ipv4, policy_for
 from herald_core.errors import ConfigError, InvalidField
 from herald_core.settings import Settings
-from herald_gateway.delivery import Result, classify
-from herald_gateway.sender import Failure
+from herald_gateway.delivery.attempts import Result, classify
+from herald_gateway.delivery.sender import Failure
 
 
 def policy(**lists: str) -> EgressPolicy:
-    return parse_policy(
-        lists.get("allow_cidrs", ""),
-        lists.get("deny_cidrs", ""),
-        lists.get("allow_hosts", ""),
-        lists.get("deny_hosts", ""),
-    )
+    """The policy of these settings, spelled as in the environment (comma lists)."""
+    return policy_for(Settings.model_validate({f"egress_{k}": v for k, v in lists.items()}))
 
 
 @pytest.mark.parametrize(
@@ -108,7 +104,7 @@ def test_check_destination_refuses_refused_literals(url: str) -> None:
 
 
 def test_check_destination_leaves_names_to_connect_time() -> None:
-    settings = Settings(egress_deny_cidrs="127.0.0.0/8", egress_deny_hosts="blocked.example")
+    settings = Settings(egress_deny_cidrs=("127.0.0.0/8",), egress_deny_hosts=("blocked.example",))
     assert check_destination("http://localhost:9/x", settings) == "http://localhost:9/x"
     with pytest.raises(InvalidField, match=r"127\.0\.0\.1 is in 127\.0\.0\.0/8"):
         check_destination("http://127.0.0.1:9/x", settings)

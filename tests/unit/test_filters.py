@@ -1,4 +1,4 @@
-"""The filters of the list and bulk routes (herald_gateway.filters): every filter QStash's
+"""The filters of the list and bulk routes (herald_gateway.api.filters): every filter QStash's
 OpenAPI document gives a route is accepted there and matches what it names; anything else
 is refused naming it, so a bulk action can never select more than its filters say."""
 
@@ -12,8 +12,8 @@ from hypothesis import given, strategies as st
 import tests.support.fuzzing  # noqa: F401 - loads the hypothesis profile
 from herald_core.errors import InvalidField
 from herald_core.models import Message
-from herald_gateway.filters import DLQ, LOGS, MESSAGES, Route, parse
-from herald_gateway.views import flow_fields, message_view
+from herald_gateway.api.filters import DLQ, LOGS, MESSAGES, Route, parse
+from herald_gateway.api.views import flow_fields, message_view
 
 #: The query parameters each route documents in QStash's OpenAPI document (upstash/docs
 #: qstash/openapi.yaml), plus those the official SDKs send there (JS `dlq.listMessages`

@@ -2,7 +2,7 @@
 moves them fails here with a message saying what moved and where Herald uses it, instead of as
 a hang or a wrong status deep inside an integration test.
 
-- `herald_gateway.limits.SlowClientProtocol` subclasses uvicorn's `HttpToolsProtocol`
+- `herald_gateway.api.limits.SlowClientProtocol` subclasses uvicorn's `HttpToolsProtocol`
   (pyproject.toml bounds uvicorn below the next minor release for this reason).
 - `herald_operator.tokens.unregister` and `herald_operator.metrics.instrument` edit kopf's
   handler registries (kopf is bounded below its next minor release).
@@ -45,7 +45,7 @@ def _fail_if(missing: list[str], what: str, user: str, package: str) -> None:
 def test_uvicorn_http_tools_protocol_has_what_slow_client_protocol_overrides() -> None:
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
-    user = "herald_gateway/limits.py (SlowClientProtocol)"
+    user = "herald_gateway/api/limits.py (SlowClientProtocol)"
     hooks = ("connection_made", "data_received", "on_message_complete", "connection_lost")
     _fail_if(_missing(HttpToolsProtocol, *hooks), "HttpToolsProtocol methods", user, "uvicorn")
     for hook in hooks:

@@ -1,4 +1,4 @@
-"""Herald's OpenAPI document (herald_gateway.openapi) stays in step with the app: every route
+"""Herald's OpenAPI document (herald_gateway.api.openapi) stays in step with the app: every route
 of `create_app` is documented and every documented operation reaches a route, the filter
 parameters are the filter table's, the publish headers are the parser's, and the document
 is valid OpenAPI 3.1 with QStash's schema names. Whether the server's answers conform to it
@@ -16,10 +16,11 @@ from pydantic import SecretStr
 from starlette.routing import Match, Route
 
 from herald_core.settings import Settings
-from herald_gateway import callback_headers, filters
+from herald_gateway.api import filters
+from herald_gateway.api.openapi import document, document_bytes
 from herald_gateway.app import create_app
-from herald_gateway.header_values import canonical_header
-from herald_gateway.openapi import document, document_bytes
+from herald_gateway.publish import callback_headers
+from herald_gateway.publish.header_values import canonical_header
 
 SETTINGS = Settings(
     token=SecretStr("t" * 20),
@@ -41,7 +42,7 @@ def sample(path: str) -> str:
 
 
 def routes() -> list[Route]:
-    # /console is the web console and its own reads (herald_gateway.console), not the API
+    # /console is the web console and its own reads (herald_gateway.api.console), not the API
     found = [r for r in create_app(SETTINGS).routes
              if isinstance(r, Route) and not r.path.startswith("/console")]  # fmt: skip
     assert found

@@ -24,10 +24,10 @@ from herald_core.expressions import (
     compile_expression,
 )
 from herald_core.settings import Settings
-from herald_gateway import auth, tenancy
-from herald_gateway.destinations import Endpoint
-from herald_gateway.filters import DLQ, LOGS, MESSAGES, parse
-from herald_gateway.publishing import parse_publish
+from herald_gateway.api import auth, tenancy
+from herald_gateway.api.filters import DLQ, LOGS, MESSAGES, parse
+from herald_gateway.publish.destinations import Endpoint
+from herald_gateway.publish.publishing import parse_publish
 
 SETTINGS = Settings()
 #: Every character class a header or query can smuggle in: digits of other scripts ("²",

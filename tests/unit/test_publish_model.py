@@ -17,10 +17,10 @@ from herald_core.routing import (
     TopicRoute,
 )
 from herald_core.settings import Settings
-from herald_gateway.destinations import Endpoint, TopicRef, read_destination
-from herald_gateway.fanout import targets
-from herald_gateway.publishing import parse_overrides, parse_publish
-from herald_gateway.staging import redelivery, stage
+from herald_gateway.publish.destinations import Endpoint, TopicRef, read_destination
+from herald_gateway.publish.fanout import targets
+from herald_gateway.publish.publishing import parse_overrides, parse_publish
+from herald_gateway.publish.staging import redelivery, stage
 
 SETTINGS = Settings(default_retries=3, max_retries=20, default_timeout=30, max_delay=86400)
 NOW = 1_700_000_000_000

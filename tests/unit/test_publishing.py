@@ -8,15 +8,15 @@ from herald_core.errors import InvalidField
 from herald_core.ids import shard_for_key
 from herald_core.models import Message
 from herald_core.settings import Settings
-from herald_gateway.destinations import (
+from herald_gateway.publish.destinations import (
     Endpoint,
     is_url_destination,
     parse_destination,
     split_query,
 )
-from herald_gateway.header_values import canonical_header
-from herald_gateway.publishing import parse_publish
-from herald_gateway.staging import build_message, choose_shard
+from herald_gateway.publish.header_values import canonical_header
+from herald_gateway.publish.publishing import parse_publish
+from herald_gateway.publish.staging import build_message, choose_shard
 
 SETTINGS = Settings(default_retries=3, max_retries=20, default_timeout=30, max_delay=86400)
 NOW = 1_700_000_000_000

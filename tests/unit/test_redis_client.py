@@ -13,20 +13,21 @@ from herald_core.settings import Settings
 
 
 def test_nodes_parse_with_ipv6_and_spaces() -> None:
-    assert parse_nodes(" a:1, [::1]:6379 ,,b.svc:26379", "redis_sentinels") == [
+    nodes = Settings.model_validate({"redis_sentinels": " a:1, [::1]:6379 ,,b.svc:26379"})
+    assert parse_nodes(nodes.redis_sentinels, "redis_sentinels") == [
         ("a", 1), ("::1", 6379), ("b.svc", 26379)]  # fmt: skip
 
 
 @pytest.mark.parametrize("bad", ["a", "a:", ":1", "a:x", "a:0", "a:70000"])
 def test_bad_nodes_name_the_setting(bad: str) -> None:
     with pytest.raises(ConfigError, match="HERALD_REDIS_CLUSTER_NODES"):
-        parse_nodes(bad, "redis_cluster_nodes")
+        parse_nodes((bad,), "redis_cluster_nodes")
 
 
 async def test_each_mode_builds_its_client() -> None:
     standalone = connect(Settings())
-    cluster = connect(Settings(redis_mode="cluster", redis_cluster_nodes="h1:7000,h2:7001"))
-    sentinel = connect(Settings(redis_mode="sentinel", redis_sentinels="s:26379",
+    cluster = connect(Settings(redis_mode="cluster", redis_cluster_nodes=("h1:7000", "h2:7001")))
+    sentinel = connect(Settings(redis_mode="sentinel", redis_sentinels=("s:26379",),
                                 redis_url="redis://:pw@ignored/3"))  # fmt: skip
     try:
         assert type(standalone) is Redis and not is_cluster(standalone)

@@ -1,0 +1,7 @@
+"""The HTTP API: the Starlette application (`application`), its routes (`routes/`), auth and
+tenancy, list filters and views, request limits, the metrics port and the OpenAPI document.
+
+It may import `herald_gateway.publish`, `state` and the shared modules below them, and
+`herald_core`; never `delivery` or `scheduling` (a publish reaches a local worker only
+through the `notify` callable in the lifespan state).
+"""

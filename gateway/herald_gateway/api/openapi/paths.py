@@ -1,0 +1,437 @@
+"""The operations of Herald's OpenAPI document (`paths`), route by route (herald_gateway.app).
+
+Paths and parameter names are QStash's (`{urlGroupName}`, `{queueName}`, `{dlqId}`...);
+tests/unit/test_openapi.py checks that every route of the app is here and every operation
+here reaches a route.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from herald_core.queues import MAX_PARALLELISM
+from herald_gateway.api import filters
+from herald_gateway.api.openapi.parameters import (
+    GROUP_NAME,
+    NAME,
+    NOT_FOR_ENQUEUE,
+    SCHEDULE_HEADERS,
+    filter_body,
+    filter_parameters,
+    path,
+    publish_headers,
+    retry_headers,
+)
+from herald_gateway.api.openapi.schemas import Schema, ref
+
+Operation = dict[str, Any]
+
+_ERRORS = {
+    400: "A malformed value; the error names the field (nothing was stored or changed).",
+    401: "No token, or a token Herald does not know.",
+    403: "A namespace token used outside its namespace, or where an admin token is needed.",
+    404: "Not found.",
+    409: "A Kubernetes Topic: change it with kubectl.",
+    413: "A body over `HERALD_MAX_BODY_BYTES`.",
+    503: "Redis is unreachable.",
+}
+_NAMESPACE_TOKENS = (
+    " Takes an admin token or a namespace token (a Secret labelled `herald.dev/token`), which "
+    "acts in its own namespace only."
+)
+
+
+def _json(schema: Schema, description: str) -> Schema:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _empty(description: str) -> Schema:
+    return {"description": description}
+
+
+def _op(
+    summary: str,
+    tag: str,
+    responses: dict[int, Schema],
+    *errors: int,
+    description: str = "",
+    parameters: list[Schema] | None = None,
+    body: Schema | None = None,
+    public: bool = False,
+) -> Operation:
+    """One operation; `errors` are the error statuses it answers beside 401 and 503 (and,
+    with a path parameter, 404: a segment the router cannot take matches no route)."""
+    in_path = any(p.get("in") == "path" for p in parameters or [])
+    codes = sorted({*errors, *([404] if in_path else [])} | (set() if public else {401, 503}))
+    operation: Operation = {"summary": summary, "tags": [tag]}
+    if description:
+        operation["description"] = description
+    if parameters:
+        operation["parameters"] = parameters
+    if body is not None:
+        operation["requestBody"] = body
+    operation["responses"] = {
+        **{str(code): answer for code, answer in responses.items()},
+        **{str(code): _json(ref("Error"), _ERRORS[code]) for code in codes},
+    }
+    if public:
+        operation["security"] = []
+    return operation
+
+
+def _raw_body(description: str) -> Schema:
+    return {
+        "description": description,
+        "content": {
+            "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+            "text/plain": {"schema": {"type": "string"}},
+            "application/json": {"schema": {}},
+        },
+    }
+
+
+def _json_body(schema: Schema, *, required: bool = True) -> Schema:
+    return {"required": required, "content": {"application/json": {"schema": schema}}}
+
+
+_DESTINATION = path(
+    "destination",
+    "A URL (`http://` or `https://`; percent-encoded or not; the request's own query string "
+    "belongs to it, minus `qstash_token` and `upstash-*` keys), or a URL group or Topic: "
+    "`name` in the caller's namespace or `namespace/name`.",
+)
+_PUBLISHED = {
+    "oneOf": [
+        ref("PublishResponse"),
+        {"type": "array", "items": ref("PublishToUrlGroupResponse"),
+         "description": "A URL group or Topic: one message per endpoint."},
+    ]
+}  # fmt: skip
+
+
+def _publish_ops() -> dict[str, dict[str, Operation]]:
+    responses = {
+        200: _json(_PUBLISHED, "Stored: the message id, or one per endpoint of a URL group."),
+        202: _json(ref("PublishResponse"), "A duplicate: the earlier message's id."),
+    }
+    queue = path("queueName", "The queue (created on first use with parallelism 1).",
+                 pattern=NAME)  # fmt: skip
+    body = _raw_body("Delivered byte for byte.")
+    every = " Every header also works as a lower-case query parameter (`?upstash-retries=1`)."
+    batch_item = {
+        "type": "object",
+        "required": ["destination"],
+        "properties": {
+            "destination": {"type": "string", "description": "A URL, URL group or Topic."},
+            "headers": {"type": ["object", "null"],
+                        "additionalProperties": {"type": "string"},
+                        "description": "Any publish header."},
+            "body": {"type": ["string", "null"]},
+            "queue": {"type": ["string", "null"], "description": "Enqueue into this queue."},
+        },
+    }  # fmt: skip
+    batch_answer = {"oneOf": [ref("PublishResponse"),
+                              {"type": "array", "items": ref("PublishToUrlGroupResponse")},
+                              ref("Error")]}  # fmt: skip
+    return {
+        "/v2/publish/{destination}": {"post": _op(
+            "Publish a message", "Messages", responses, 400, 403, 404, 413,
+            description="Store the message durably, then deliver it." + every + _NAMESPACE_TOKENS,
+            parameters=[_DESTINATION, *publish_headers()], body=body)},
+        "/v2/enqueue/{queueName}/{destination}": {"post": _op(
+            "Enqueue a message", "Queues", responses, 400, 403, 404, 413,
+            description="Like a publish, into a FIFO queue." + every + _NAMESPACE_TOKENS,
+            parameters=[queue, _DESTINATION, *publish_headers(leave_out=NOT_FOR_ENQUEUE)],
+            body=body)},
+        "/v2/batch": {"post": _op(
+            "Batch messages", "Messages",
+            {200: _json({"type": "array", "items": batch_answer},
+                        "One answer per item, in order; a refused item answers `{error}`.")},
+            400, 413, description="Up to 1000 publishes in one request." + _NAMESPACE_TOKENS,
+            body=_json_body({"type": "array", "items": batch_item, "minItems": 1,
+                             "maxItems": 1000}))},
+    }  # fmt: skip
+
+
+def _message_ops() -> dict[str, dict[str, Operation]]:
+    message_id = path("messageId", "The message's id (`msg_...`).")
+    cancelled = {"type": "object", "properties": {"cancelled": {"type": "integer", "minimum": 0}},
+                 "required": ["cancelled"], "additionalProperties": False}  # fmt: skip
+    return {
+        "/v2/messages/{messageId}": {
+            "get": _op("Get a message", "Messages",
+                       {200: _json(ref("Message"), "The message.")}, 404,
+                       parameters=[message_id]),
+            "delete": _op("Cancel a message", "Messages",
+                          {200: _json(cancelled, "Cancelled.")}, 404,
+                          description="404 once delivered, failed or cancelled.",
+                          parameters=[message_id]),
+        },
+        "/v2/messages": {"delete": _op(
+            "Cancel messages", "Messages", {200: _json(cancelled, "How many were cancelled.")},
+            400, 413,
+            description="Cancel the pending messages the filters select (no filter: every one), "
+            "at most `count`. Filters come in the query or as keys of a JSON body.",
+            parameters=filter_parameters(filters.MESSAGES),
+            body=_json_body(filter_body(filters.MESSAGES), required=False))},
+    }  # fmt: skip
+
+
+def _log_ops() -> dict[str, dict[str, Operation]]:
+    rows = {"type": "array", "items": ref("LogEntry")}
+    cursor = {"type": "string", "description": "Absent on the last page."}
+    events = {"type": "object", "properties": {"cursor": cursor, "events": rows},
+              "required": ["events"], "additionalProperties": False}  # fmt: skip
+    both = {"type": "object", "properties": {"cursor": cursor, "logs": rows, "events": rows},
+            "required": ["logs", "events"], "additionalProperties": False}  # fmt: skip
+    params = filter_parameters(filters.LOGS)
+    return {
+        "/v2/logs": {"get": _op("List logs", "Logs", {200: _json(both, "Newest first.")}, 400,
+                                description="Rows under both `logs` and `events`.",
+                                parameters=params)},
+        "/v2/events": {"get": _op("List events", "Logs", {200: _json(events, "Newest first.")},
+                                  400, description="The SDKs' path: rows under `events`.",
+                                  parameters=params)},
+    }  # fmt: skip
+
+
+def _dlq_ops() -> dict[str, dict[str, Operation]]:
+    dlq_id = path("dlqId", "The dead letter's id (`dlq_...`).")
+    cursor = {"type": "string", "description": "Absent when done."}
+    listing = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["messages"],
+        "properties": {"cursor": cursor, "messages": {"type": "array", "items": ref("DLQMessage")}},
+    }
+    deleted = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["deleted"],
+        "properties": {"cursor": cursor, "deleted": {"type": "integer", "minimum": 0}},
+    }
+    retried = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["cursor", "responses"],
+        "properties": {
+            "cursor": {"type": "string", "description": "Empty when done."},
+            "responses": {"type": "array", "items": ref("PublishResponse")},
+        },
+    }
+    params = filter_parameters(filters.DLQ)
+    body = _json_body(filter_body(filters.DLQ), required=False)
+    selects = (
+        "Selects with the filters, in the query or a JSON body: the dead letters "
+        "`dlqIds` names (all of them unless `count`), else a page (`count`, default 100)."
+    )
+    return {
+        "/v2/dlq": {
+            "get": _op("List dead letters", "DLQ", {200: _json(listing, "Newest first.")}, 400,
+                       parameters=params),
+            "delete": _op("Delete dead letters", "DLQ", {200: _json(deleted, "Deleted.")},
+                          400, 413, description=selects, parameters=params, body=body),
+        },
+        "/v2/dlq/{dlqId}": {
+            "get": _op("Get a dead letter", "DLQ", {200: _json(ref("DLQMessage"), "Found.")},
+                       404, parameters=[dlq_id]),
+            "delete": _op("Delete a dead letter", "DLQ", {200: _empty("Deleted.")}, 404,
+                          parameters=[dlq_id]),
+        },
+        "/v2/dlq/retry/{dlqId}": {"post": _op(
+            "Retry a dead letter", "DLQ",
+            {201: _json(ref("PublishResponse"), "Stored again as a new message.")}, 400, 404,
+            description="`Upstash-*` headers override the dead letter's configuration.",
+            parameters=[dlq_id, *retry_headers()])},
+        "/v2/dlq/retry": {"post": _op(
+            "Retry dead letters", "DLQ", {201: _json(retried, "Stored again.")}, 400, 413,
+            description=selects + " `Upstash-*` headers override their configuration.",
+            parameters=[*params, *retry_headers()], body=body)},
+    }  # fmt: skip
+
+
+def _queue_ops() -> dict[str, dict[str, Operation]]:
+    name = path("queueName", "The queue's name.", pattern=NAME)
+    upsert = {"type": "object", "required": ["queueName"], "properties": {
+        "queueName": {"type": "string", "pattern": NAME},
+        "parallelism": {"type": "integer", "minimum": 1, "maximum": MAX_PARALLELISM},
+        "paused": {"type": "boolean"}}}  # fmt: skip
+    return {
+        "/v2/queues": {
+            "post": _op("Upsert a queue", "Queues", {200: _empty("Created or changed.")}, 400,
+                        413, description="Creates the queue, or changes what is given.",
+                        body=_json_body(upsert)),
+            "get": _op("List queues", "Queues",
+                       {200: _json({"type": "array", "items": ref("Queue")}, "Every queue.")}),
+        },
+        "/v2/queues/{queueName}": {
+            "get": _op("Get a queue", "Queues", {200: _json(ref("Queue"), "Found.")}, 400, 404,
+                       parameters=[name]),
+            "delete": _op("Delete a queue", "Queues", {200: _empty("Deleted (or absent).")},
+                          400, description="Messages still waiting in it are cancelled.",
+                          parameters=[name]),
+        },
+        "/v2/queues/{queueName}/pause": {"post": _op(
+            "Pause a queue", "Queues", {200: _empty("Paused.")}, 400, 404, parameters=[name])},
+        "/v2/queues/{queueName}/resume": {"post": _op(
+            "Resume a queue", "Queues", {200: _empty("Resumed.")}, 400, 404,
+            parameters=[name])},
+    }  # fmt: skip
+
+
+def _schedule_ops() -> dict[str, dict[str, Operation]]:
+    schedule_id = path("scheduleId", "The schedule's id.")
+    created = {"type": "object", "required": ["scheduleId"], "additionalProperties": False,
+               "properties": {"scheduleId": {"type": "string"}}}  # fmt: skip
+    ops: dict[str, dict[str, Operation]] = {
+        "/v2/schedules/{destination}": {"post": _op(
+            "Create a schedule", "Schedules", {200: _json(created, "Created or overwritten.")},
+            400, 404, 413,
+            description="Each tick publishes the body with the publish headers given here.",
+            parameters=[_DESTINATION, *SCHEDULE_HEADERS, *publish_headers()],
+            body=_raw_body("The body of each message."))},
+        "/v2/schedules": {"get": _op(
+            "List schedules", "Schedules",
+            {200: _json({"type": "array", "items": ref("Schedule")}, "Every schedule.")})},
+        "/v2/schedules/{scheduleId}": {
+            "get": _op("Get a schedule", "Schedules", {200: _json(ref("Schedule"), "Found.")},
+                       404, parameters=[schedule_id]),
+            "delete": _op("Delete a schedule", "Schedules", {200: _empty("Deleted (or absent).")},
+                          parameters=[schedule_id]),
+        },
+    }  # fmt: skip
+    for action, done in (("pause", "Paused: ticks pass unfired."), ("resume", "Resumed.")):
+        # the SDKs send PATCH, QStash's document says POST: both work
+        ops[f"/v2/schedules/{{scheduleId}}/{action}"] = {
+            method: _op(f"{action.capitalize()} a schedule", "Schedules", {200: _empty(done)},
+                        404, parameters=[schedule_id])
+            for method in ("post", "patch")
+        }  # fmt: skip
+    return ops
+
+
+def _topic_ops() -> dict[str, dict[str, Operation]]:
+    name = path(
+        "urlGroupName",
+        "`name` (in the caller's namespace) or `namespace/name`.",
+        pattern=GROUP_NAME,
+    )
+    endpoint = {"type": "object", "properties": {
+        "url": {"type": "string", "format": "uri", "pattern": "^https?://"},
+        "name": {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,200}$"}}}  # fmt: skip
+    upsert = {"type": "object", "required": ["endpoints"], "properties": {"endpoints": {
+        "type": "array", "minItems": 1, "items": {**endpoint, "required": ["url"]}}}}  # fmt: skip
+    remove = {"type": "object", "required": ["endpoints"], "properties": {"endpoints": {
+        "type": "array", "minItems": 1, "description": "Each item gives a url, a name or both.",
+        "items": {**endpoint, "minProperties": 1}}}}  # fmt: skip
+    headers = {"type": "object", "required": ["headers"], "properties": {"headers": {
+        "type": "object", "additionalProperties": {"anyOf": [
+            {"type": "string"}, {"type": "array", "items": {"type": "string"}}]}}}}  # fmt: skip
+    tag, ns = "URL Groups", _NAMESPACE_TOKENS
+    return {
+        "/v2/topics": {"get": _op(
+            "List URL groups", tag,
+            {200: _json({"type": "array", "items": ref("URLGroup")},
+                        "The caller's groups, Kubernetes Topics included.")},
+            description="API-managed groups and Kubernetes Topics." + ns)},
+        "/v2/topics/{urlGroupName}": {
+            "get": _op("Get a URL group", tag, {200: _json(ref("URLGroup"), "Found.")},
+                       400, 403, 404, description=ns.strip(), parameters=[name]),
+            "delete": _op("Delete a URL group", tag, {200: _empty("Deleted (or absent).")},
+                          400, 403, 409, description=ns.strip(), parameters=[name]),
+            "patch": _op("Set a URL group's default headers", tag, {200: _empty("Replaced.")},
+                         400, 403, 404, 409, 413,
+                         description="Herald: the group's default `Upstash-*` headers, "
+                         "replaced whole (a publisher's own headers win)." + ns,
+                         parameters=[name], body=_json_body(headers)),
+        },
+        "/v2/topics/{urlGroupName}/endpoints": {
+            "post": _op("Upsert endpoints", tag, {200: _empty("Added or replaced.")},
+                        400, 403, 409, 413,
+                        description="Creates the group if needed; a named endpoint replaces "
+                        "the one of that name." + ns,
+                        parameters=[name], body=_json_body(upsert)),
+            "delete": _op("Remove endpoints", tag, {200: _empty("Removed.")},
+                          400, 403, 404, 409, 413,
+                          description="Each item matches by every field it gives; removing "
+                          "the last endpoint deletes the group." + ns,
+                          parameters=[name], body=_json_body(remove)),
+        },
+    }  # fmt: skip
+
+
+def _flow_control_ops() -> dict[str, dict[str, Operation]]:
+    key = path("flowControlKey", "The flow-control key.")
+    tag = "Flow Control"
+    positive = {"type": "integer", "minimum": 1}
+    flag = {"type": "boolean", "default": False}
+    pin = [
+        {"name": "parallelism", "in": "query", "schema": positive},
+        {"name": "rate", "in": "query", "schema": positive},
+        {"name": "period", "in": "query", "schema": {**positive, "maximum": 604800},
+         "description": "Seconds (a duration such as `1m` works too)."},
+    ]  # fmt: skip
+    unpin = [{"name": "parallelism", "in": "query", "schema": flag},
+             {"name": "rate", "in": "query", "schema": flag}]  # fmt: skip
+    global_ = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["parallelismMax", "parallelismCount"],
+        "properties": {
+            "parallelismMax": {"type": "integer", "minimum": 0},
+            "parallelismCount": {"type": "integer", "minimum": 0},
+        },
+    }
+    ops: dict[str, dict[str, Operation]] = {
+        "/v2/flowControl": {"get": _op(
+            "List flow-control keys", tag,
+            {200: _json({"type": "array", "items": ref("FlowControlKey")}, "Every key.")},
+            parameters=[{"name": "search", "in": "query", "schema": {"type": "string"},
+                         "description": "Only keys containing this text."}])},
+        "/v2/flowControl/{flowControlKey}": {"get": _op(
+            "Get a flow-control key", tag, {200: _json(ref("FlowControlKey"), "Found.")}, 404,
+            parameters=[key])},
+        "/v2/globalParallelism": {"get": _op(
+            "Get global parallelism", tag,
+            {200: _json(global_, "`HERALD_GLOBAL_PARALLELISM` and deliveries in flight.")})},
+    }  # fmt: skip
+    actions = {
+        "pause": ("Pause a flow-control key", [], "Paused: new starts wait."),
+        "resume": ("Resume a flow-control key", [], "Resumed."),
+        "pin": ("Pin a flow-control key's limits", pin, "Pinned; a fresh rate period."),
+        "unpin": ("Unpin a flow-control key's limits", unpin, "Unpinned."),
+        "resetRate": ("Reset a flow-control key's rate", [], "The rate window is empty."),
+        "reset": ("Reset a flow-control key's rate (alias)", [], "As `resetRate`."),
+    }
+    for action, (summary, params, done) in actions.items():
+        ops[f"/v2/flowControl/{{flowControlKey}}/{action}"] = {"post": _op(
+            summary, tag, {200: _empty(done)}, 400, 404, parameters=[key, *params])}  # fmt: skip
+    return ops
+
+
+def _system_ops() -> dict[str, dict[str, Operation]]:
+    keys = {200: _json(ref("SigningKeys"), "The signing keys.")}
+    text = {"text/plain": {"schema": {"type": "string"}}}
+    return {
+        "/v2/keys": {"get": _op("Get signing keys", "Signing Keys", keys)},
+        "/v2/keys/rotate": {"post": _op(
+            "Rotate signing keys", "Signing Keys", keys,
+            description="`current := next`, a fresh `next`; every replica follows.")},
+        "/v2/openapi.json": {"get": _op(
+            "This document", "System",
+            {200: _json({"type": "object"}, "Herald's OpenAPI 3.1 document.")}, public=True,
+            description="Served without authentication.")},
+        "/healthz": {"get": _op("Liveness", "System", {200: {"description": "Alive.",
+                                "content": text}}, public=True,
+                                description="Never touches Redis.")},
+        "/readyz": {"get": _op("Readiness", "System", {200: {"description": "Redis answers.",
+                               "content": text}}, 503, public=True)},
+    }  # fmt: skip
+
+
+def paths() -> dict[str, dict[str, Operation]]:
+    out: dict[str, dict[str, Operation]] = {}
+    for part in (_publish_ops, _message_ops, _log_ops, _dlq_ops, _queue_ops, _schedule_ops,
+                 _topic_ops, _flow_control_ops, _system_ops):  # fmt: skip
+        out.update(part())
+    return out

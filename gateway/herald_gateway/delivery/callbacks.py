@@ -1,0 +1,92 @@
+"""Callbacks and failure callbacks (reference §3.2), pure: the messages an attempt creates.
+
+A callback is an ordinary signed message to the callback URL whose JSON body reports the
+attempt, configured by the publish's `Upstash-Callback-<Publish-Header>` headers (its own
+labels, flow control and callbacks too: herald_gateway.publish.callback_headers). `Upstash-Callback`
+reports every attempt; `Upstash-Failure-Callback` reports once, when the message is
+dead-lettered. Both are stored by the same script that records the attempt, so they exist
+exactly when the outcome does.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import orjson
+
+from herald_core.ids import new_message_id
+from herald_core.models import Callback, Message, Task
+from herald_core.signing import body_hash
+from herald_core.store import NewMessage
+from herald_gateway.delivery.sender import Failure, Reply
+
+
+def payload(task: Task, answer: Reply | Failure, dlq_id: str | None = None) -> dict[str, Any]:
+    message = task.message
+    reply = answer if isinstance(answer, Reply) else Reply(0, {}, b"")
+    body: dict[str, Any] = {
+        "status": reply.status,
+        "header": {name: [value] for name, value in reply.headers.items()},
+        "body": base64.b64encode(reply.body).decode(),
+        "retried": task.retried,
+        "maxRetries": message.max_retries,
+        "sourceMessageId": message.id,
+        "url": message.url,
+        "method": message.method,
+        "sourceHeader": {name: [value] for name, value in message.headers.items()},
+        "sourceBody": base64.b64encode(task.body).decode(),
+        "notBefore": message.not_before,
+        "createdAt": message.created_at,
+    }
+    if isinstance(answer, Failure):
+        body["error"] = answer.error
+    optional = {"dlqId": dlq_id, "topicName": message.topic_name, "scheduleId": message.schedule_id,
+                "endpointName": message.endpoint_name, "callerIP": message.caller_ip}  # fmt: skip
+    body.update({k: v for k, v in optional.items() if v is not None})
+    return body
+
+
+def callback_message(
+    task: Task, callback: Callback, content: bytes, now_ms: int, shards: int
+) -> NewMessage:
+    """A new message reporting on `task`, stored in the task's shard."""
+    source = task.message
+    message = Message(
+        id=new_message_id(task.shard, shards),
+        url=callback.url,
+        method=callback.method,
+        headers={**callback.headers, "Content-Type": "application/json"},
+        max_retries=source.max_retries if callback.retries is None else callback.retries,
+        timeout=source.timeout if callback.timeout is None else callback.timeout,
+        created_at=now_ms,
+        not_before=now_ms + int(callback.delay * 1000),
+        retry_delay=callback.retry_delay,
+        caller_ip=source.caller_ip,
+        body_hash=body_hash(content),
+        labels=source.labels if callback.labels is None else callback.labels,
+        callback=callback.callback,
+        failure_callback=callback.failure_callback,
+        redact=callback.redact,
+        callback_of=source.id,
+        flow_key=callback.flow_key,
+        flow_parallelism=callback.flow_parallelism,
+        flow_rate=callback.flow_rate,
+        flow_period=callback.flow_period,
+    )
+    return NewMessage(message, content, message.not_before)
+
+
+def callbacks_for(
+    task: Task, answer: Reply | Failure, now_ms: int, shards: int, dlq_id: str | None
+) -> tuple[NewMessage, ...]:
+    """The callbacks one attempt creates: `dlq_id` is set when it dead-letters the message."""
+    source = task.message
+    out = []
+    if source.callback is not None:
+        content = orjson.dumps(payload(task, answer))
+        out.append(callback_message(task, source.callback, content, now_ms, shards))
+    if dlq_id is not None and source.failure_callback is not None:
+        content = orjson.dumps(payload(task, answer, dlq_id))
+        out.append(callback_message(task, source.failure_callback, content, now_ms, shards))
+    return tuple(out)

@@ -1,0 +1,97 @@
+"""Group commit of attempt outcomes: results gather while one Redis round trip is in flight,
+then all of them go in the next one. Nothing is dropped when Redis is down: a failed batch
+is kept and sent again until it lands (or the process dies, and leases expire).
+
+An outcome that frees a flow-control or queue slot makes the next message in line due once
+it lands. The settle script claims such messages for this worker right away (one per
+freed slot) and `on_handoff` starts them; `on_landed` hears of the shards too, so the
+worker claims whatever the hand-off could not take (rate limits, a busy host)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable
+
+from herald_core.clock import SYSTEM_CLOCK, Clock
+from herald_core.errors import StoreError
+from herald_core.models import Task
+from herald_core.reconnect import Backoff
+from herald_core.store import Settlement, Store
+
+logger = logging.getLogger(__name__)
+
+
+class Settler:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        backoff_max: float,
+        on_landed: Callable[[Iterable[int]], None] | None = None,
+        on_handoff: Callable[[list[Task]], None] | None = None,
+        clock: Clock = SYSTEM_CLOCK,
+    ) -> None:
+        self._store, self._clock = store, clock
+        self._on_landed = on_landed
+        self._on_handoff = on_handoff
+        self._pending: dict[int, list[Settlement]] = defaultdict(list)
+        #: Per shard: slots the pending outcomes free (each may take over one message).
+        self._frees: Counter[int] = Counter()
+        self._wake = asyncio.Event()
+        self._lock = asyncio.Lock()
+        self._backoff_max = backoff_max
+
+    def add(self, shard: int, settlement: Settlement, *, frees_slot: bool = False) -> None:
+        self._pending[shard].append(settlement)
+        if frees_slot:
+            self._frees[shard] += 1
+        self._wake.set()
+
+    def __len__(self) -> int:
+        return sum(len(v) for v in self._pending.values())
+
+    async def run(self) -> None:
+        """Flush whenever outcomes are waiting; cancel to stop (`drain` first)."""
+        backoff = Backoff(self._backoff_max)
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            if await self._flush():
+                backoff.succeeded()
+            else:
+                await asyncio.sleep(backoff.failed())
+                self._wake.set()
+
+    async def _flush(self) -> bool:
+        async with self._lock:
+            batch, self._pending = self._pending, defaultdict(list)
+            frees, self._frees = self._frees, Counter()
+            if not batch:
+                return True
+            handoffs = dict(frees) if self._on_handoff is not None else {}
+            try:
+                tasks = await self._store.settle(batch, self._clock.now_ms(), handoffs)
+            except StoreError as exc:
+                logger.warning("recording %d outcomes failed, will retry: %s", len(batch), exc)
+                for shard, ops in batch.items():  # back in front of newer ones
+                    self._pending[shard][:0] = ops
+                self._frees.update(frees)
+                return False
+            if tasks and self._on_handoff is not None:
+                self._on_handoff(tasks)
+            if frees and self._on_landed is not None:
+                self._on_landed(frees)
+            return True
+
+    async def drain(self, timeout: float) -> bool:
+        """Flush until everything added so far has landed in Redis, or `timeout` passed."""
+        try:
+            async with asyncio.timeout(timeout):
+                while self._pending or self._lock.locked():
+                    if not await self._flush():
+                        await asyncio.sleep(0.05)
+        except TimeoutError:
+            return False
+        return True
