@@ -167,3 +167,13 @@ def test_luacheck_finds_nothing(tmp_path: Path) -> None:
         capture_output=True, text=True, check=False, timeout=60,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_wheel_carries_every_lua_file() -> None:
+    wheel = pytest.importorskip("hatchling.builders.wheel", reason="hatchling (build group)")
+    shipped = {f.distribution_path for f in wheel.WheelBuilder(str(ROOT)).recurse_included_files()}
+    lua_dir = ROOT / "gateway" / "herald_core" / "lua"
+    wanted = {
+        "herald_core/lua/" + p.relative_to(lua_dir).as_posix() for p in lua_dir.rglob("*.lua")
+    }
+    assert wanted and wanted <= shipped
