@@ -1,5 +1,5 @@
-"""What the delivery scripts count per subscription (herald_core.scripts, the flow-control
-state hash `fc:<key>`), read back for the operator's status and Degraded condition.
+"""What the delivery scripts count per subscription (the flow-control state hash `fc:<key>`,
+herald_core/lua/include/slots.lua), read back for the operator's status and Degraded condition.
 
 The gateway writes these in the scripts that claim and settle deliveries (no extra round
 trip); this module only reads them, several subscriptions in one pipeline.

@@ -1,7 +1,7 @@
 """Flow-control keys as the API shows and steers them (reference §2.11), and the global
 parallelism cap shared by every worker.
 
-A key's state lives in its shard (herald_core.scripts, "Flow control"): the limits in
+A key's state lives in its shard (herald_core/lua/include/slots.lua): the limits in
 force (the latest message's, unless pinned), deliveries active, the waitlist, the starts
 within the rate period. Pinned limits override what messages bring until unpinned; after
 an unpin the last pinned values stay until a message brings new ones (as QStash does).
@@ -12,14 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from herald_core import scripts
 from herald_core.ids import shard_for_key
-from herald_core.scripts import Script
+from herald_core.keys import ShardKeys
+from herald_core.scripts import flow
 from herald_core.store import Store
-
-_PAUSE = Script.of(scripts.FLOW_PAUSE)
-_PIN = Script.of(scripts.FLOW_PIN)
-_GRANT = Script.of(scripts.GRANT)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +48,7 @@ class FlowControls:
     def __init__(self, store: Store) -> None:
         self._store = store
 
-    def _shard_keys(self, key: str) -> Any:
+    def _shard_keys(self, key: str) -> ShardKeys:
         return self._store.keys.shard(shard_for_key(key, self._store.keys.shards))
 
     async def keys(self, search: str = "") -> list[str]:
@@ -91,16 +87,14 @@ class FlowControls:
         return out
 
     async def set_paused(self, key: str, paused: bool, now_ms: int) -> None:
-        sk = self._shard_keys(key)
-        keys = (sk.flow_prefix + key, sk.waitlist_prefix + key, sk.due)
-        await self._store.run_script(_PAUSE, keys, ("1" if paused else "0", now_ms))
+        await self._store.run(flow.flow_pause(self._shard_keys(key), key, paused, now_ms))
 
     async def pin(
         self, key: str, parallelism: int | None, rate: int | None, period_ms: int | None
     ) -> None:
-        sk = self._shard_keys(key)
-        args = ["" if v is None else v for v in (parallelism, rate, period_ms)]
-        await self._store.run_script(_PIN, (sk.flow_prefix + key, sk.rate_prefix + key), args)
+        await self._store.run(
+            flow.flow_pin(self._shard_keys(key), key, parallelism, rate, period_ms)
+        )
 
     async def unpin(self, key: str, parallelism: bool, rate: bool) -> None:
         sk = self._shard_keys(key)
@@ -125,8 +119,7 @@ async def request_slots(
 ) -> Grant:
     """Global parallelism: ask for `wanted` slots (never fewer than `in_use` is sensible);
     the grants of all live workers never sum above `cap` (0 = no cap)."""
-    keys = (store.keys.parallelism_grants, store.keys.parallelism_seen)
-    reply = await store.run_script(_GRANT, keys, (worker, wanted, in_use, cap, now_ms, ttl_ms))
+    reply = await store.run(flow.grant(store.keys, worker, wanted, in_use, cap, now_ms, ttl_ms))
     return Grant(int(reply[0]), int(reply[1]))
 
 

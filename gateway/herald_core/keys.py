@@ -6,16 +6,17 @@ touches live in one Redis Cluster slot):
     herald:{s}:due          ZSET  message id -> due time (ms): waiting, delayed and retrying tasks
     herald:{s}:lease        ZSET  message id -> lease expiry (ms): tasks a worker is delivering
     herald:{s}:m:<id>       HASH  m: metadata JSON, b: body bytes, r: retries done, t: timeout ms
-    herald:{s}:log          STREAM one entry per state change (fields: herald_core.fields)
+    herald:{s}:log          STREAM one entry per state change (written: lua/include/messages.lua;
+                                  read: herald_core.fields)
     herald:{s}:dlq          ZSET  dlq id -> failed at (ms)
     herald:{s}:d:<dlq id>   HASH  a dead letter: the message hash + x: last response JSON, f
                                   (message and dead-letter fields: herald_core.fields)
     herald:{s}:dd:<key>     STRING deduplication key -> message id, expiring with the window
-    herald:{s}:fc:<key>     HASH  flow-control state of a key (herald_core.scripts)
+    herald:{s}:fc:<key>     HASH  flow-control state of a key (lua/include/slots.lua)
     herald:{s}:fcw:<key>    ZSET  the key's waitlist; herald:{s}:fck SET keys with one
     herald:{s}:fcr:<key>    ZSET  the key's starts within its rate period
     herald:{s}:fcs          SET   every flow-control key of the shard
-    herald:{s}:q:<name>     HASH  a queue's settings and counters (herald_core.scripts)
+    herald:{s}:q:<name>     HASH  a queue's settings and counters (lua/include/slots.lua)
     herald:{s}:qw:<name>    ZSET  its messages waiting for a slot, FIFO; herald:{s}:qk SET names
     herald:{s}:st:<hour>    HASH  "<state>:<10 s slot>" -> log rows written (CREATED, ERROR,
                                   DELIVERED, FAILED): the console's activity charts; 25 h TTL
@@ -44,11 +45,38 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+#: Every key of a shard, by its `ShardKeys` field: what follows the shard's base
+#: `<prefix>:{<shard>}:` (a trailing ':' takes a name: a message id, a flow-control key, a
+#: queue name). The Lua scripts are handed the same table (herald_core.scripts.lua, and
+#: `key(base, field, name)` in herald_core/lua/include/keys.lua): a key name is spelled
+#: here and nowhere else.
+SHARD_LAYOUT: dict[str, str] = {
+    "due": "due",
+    "lease": "lease",
+    "message_prefix": "m:",
+    "log": "log",
+    "dlq": "dlq",
+    "dlq_prefix": "d:",
+    "dedup_prefix": "dd:",
+    "flow_prefix": "fc:",
+    "waitlist_prefix": "fcw:",
+    "flow_keys": "fck",
+    "rate_prefix": "fcr:",
+    "flow_all": "fcs",
+    "queue_prefix": "q:",
+    "queue_wait_prefix": "qw:",
+    "queues": "qk",
+    "stats_prefix": "st:",
+}
+
 
 @dataclass(frozen=True, slots=True)
 class ShardKeys:
-    """The keys of one shard."""
+    """The keys of one shard (`SHARD_LAYOUT`)."""
 
+    #: What every key of the shard starts with, its hash tag included: the scripts build
+    #: the shard's keys from it.
+    base: str
     due: str
     lease: str
     message_prefix: str
@@ -56,7 +84,8 @@ class ShardKeys:
     dlq: str
     dlq_prefix: str
     dedup_prefix: str
-    #: Flow control (see herald_core.scripts): per-key state, waitlists, and their index.
+    #: Flow control (see herald_core/lua/include/slots.lua): per-key state, waitlists,
+    #: and their index.
     flow_prefix: str
     waitlist_prefix: str
     flow_keys: str
@@ -81,25 +110,8 @@ class Keys:
     shards: int
 
     def shard(self, shard: int) -> ShardKeys:
-        tag = f"{self.prefix}:{{{shard}}}"
-        return ShardKeys(
-            due=f"{tag}:due",
-            lease=f"{tag}:lease",
-            message_prefix=f"{tag}:m:",
-            log=f"{tag}:log",
-            dlq=f"{tag}:dlq",
-            dlq_prefix=f"{tag}:d:",
-            dedup_prefix=f"{tag}:dd:",
-            flow_prefix=f"{tag}:fc:",
-            waitlist_prefix=f"{tag}:fcw:",
-            flow_keys=f"{tag}:fck",
-            rate_prefix=f"{tag}:fcr:",
-            flow_all=f"{tag}:fcs",
-            queue_prefix=f"{tag}:q:",
-            queue_wait_prefix=f"{tag}:qw:",
-            queues=f"{tag}:qk",
-            stats_prefix=f"{tag}:st:",
-        )
+        base = f"{self.prefix}:{{{shard}}}:"
+        return ShardKeys(base, **{field: base + rest for field, rest in SHARD_LAYOUT.items()})
 
     def all_shards(self) -> list[ShardKeys]:
         return [self.shard(s) for s in range(self.shards)]

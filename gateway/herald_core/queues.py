@@ -4,8 +4,9 @@ A queue lives in one shard (chosen from its name), with all its messages, so the
 that store, settle and cancel them keep its counters exact. A message enqueued waits in
 the queue's FIFO list; the scripts move the oldest ones to `due` while fewer than
 `parallelism` hold a slot, and a message keeps its slot through its retries until it is
-delivered, failed or cancelled, and then until its callbacks are too (herald_core.scripts,
-`pump`, `hold_done`). A paused queue accepts messages but starts none.
+delivered, failed or cancelled, and then until its callbacks are too
+(herald_core/lua/include/slots.lua, `pump`, `hold_done`). A paused queue accepts messages
+but starts none.
 """
 
 from __future__ import annotations
@@ -14,15 +15,12 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from herald_core import scripts
 from herald_core.errors import InvalidField
 from herald_core.ids import shard_for_key
-from herald_core.scripts import Script
+from herald_core.scripts import queues as scripts
 from herald_core.store import Store
 
 _NAME = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
-_QUEUE_SET = Script.of(scripts.QUEUE_SET)
-_QUEUE_DELETE = Script.of(scripts.QUEUE_DELETE)
 #: Largest parallelism a queue may have.
 MAX_PARALLELISM = 1000
 
@@ -86,16 +84,15 @@ class Queues:
         self, name: str, now_ms: int, parallelism: int | None, paused: bool | None, create: bool
     ) -> bool:
         sk = self._store.keys.shard(self.shard(name))
-        args = (sk.message_prefix, name, "" if parallelism is None else parallelism,
-                "" if paused is None else "1" if paused else "0", now_ms,
-                "1" if create else "0")  # fmt: skip
-        return bool(await self._store.run_script(_QUEUE_SET, (sk.due,), args))
+        call = scripts.queue_set(sk, name, now_ms, parallelism=parallelism, paused=paused,
+                                 create=create)  # fmt: skip
+        return bool(await self._store.run(call))
 
     async def delete(self, name: str) -> int:
         """Delete a queue; its messages still waiting are cancelled. Returns how many."""
         sk = self._store.keys.shard(self.shard(name))
-        args = (sk.message_prefix, name, self._store.limits.log_max_rows)
-        return int(await self._store.run_script(_QUEUE_DELETE, (sk.log,), args))
+        call = scripts.queue_delete(sk, name, self._store.limits.log_max_rows)
+        return int(await self._store.run(call))
 
     async def get(self, name: str) -> Queue | None:
         [queue] = await self._read([name])

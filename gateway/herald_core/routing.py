@@ -207,7 +207,7 @@ def route_id(topic: TopicRoute, sub: SubscriptionRoute) -> str:
 
 def subscription_flow_key(topic_id: str, name: str) -> str:
     """Every message of a subscription carries this flow-control key: its limits, its pause
-    and its delivered/failed/backlog counters live under it (herald_core.scripts)."""
+    and its delivered/failed/backlog counters live under it (lua/include/slots.lua)."""
     return f"sub:{topic_id}/{name}"
 
 

@@ -14,7 +14,6 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from herald_core import routing_scripts, scripts
 from herald_core.ids import shard_for_key
 from herald_core.keys import Keys, RoutingKeys
 from herald_core.redis_client import RedisClient
@@ -27,19 +26,12 @@ from herald_core.routing import (
     encode_subscription,
     encode_topic,
 )
-from herald_core.scripts import Script
+from herald_core.scripts import flow, routing
+from herald_core.scripts.lua import ScriptCall
 from herald_core.store import guarded
 
 TOPIC_FIELD = "topic"
 _SUB_PREFIX = "s:"
-
-
-_PUT_TABLE = Script.of(routing_scripts.PUT_TABLE)
-_DROP_TABLE = Script.of(routing_scripts.DROP_TABLE)
-_PUT_ENTRY = Script.of(routing_scripts.PUT_ENTRY)
-_SYNC_TABLE = Script.of(routing_scripts.SYNC_TABLE)
-_SYNC_TOKENS = Script.of(routing_scripts.SYNC_TOKENS)
-_FLOW_PAUSE = Script.of(scripts.FLOW_PAUSE)
 
 
 class EntryWrite(enum.IntEnum):
@@ -90,12 +82,8 @@ class RoutingStore:
     async def _guard(self, call: Callable[[], Awaitable[Any]]) -> Any:
         return await guarded(self.redis, call)
 
-    async def _run(self, script: Script, keys: Sequence[str], args: Sequence[Any]) -> int:
-        reply = await self._guard(lambda: self.redis.evalsha(script.sha, len(keys), *keys, *args))
-        return int(reply)
-
-    def _table_keys(self, topic_id: str) -> tuple[str, str, str]:
-        return (self.keys.table(topic_id), self.keys.topics, self.keys.version)
+    async def _run(self, call: ScriptCall) -> int:
+        return int(await self._guard(lambda: call.run(self.redis)))
 
     # -- writes -----------------------------------------------------------------------------
 
@@ -109,43 +97,35 @@ class RoutingStore:
         remove: Sequence[str] = (),
     ) -> int:
         """Write a table (by default replacing it whole); -1 when `guard` did not hold."""
-        pairs: list[Any] = [TOPIC_FIELD, encode_topic(topic)]
-        for sub in subs:
-            pairs += [entry_field(sub.name), encode_subscription(sub)]
-        fields = [entry_field(name) for name in remove]
-        args = (self.keys.channel, topic.id, "replace" if replace else "merge", guard,
-                len(fields), *fields, *pairs)  # fmt: skip
-        return await self._run(_PUT_TABLE, self._table_keys(topic.id), args)
+        fields: list[routing.Field] = [(TOPIC_FIELD, encode_topic(topic))]
+        fields += [(entry_field(sub.name), encode_subscription(sub)) for sub in subs]
+        return await self._run(routing.put_table(
+            self.keys, topic.id, fields, replace=replace, guard=guard,
+            remove=[entry_field(name) for name in remove],
+        ))  # fmt: skip
 
     async def drop_table(self, topic_id: str, *, guard: str = "", owner: str = "") -> int:
         """Delete a table; -1 when `guard` did not hold or another `owner` manages it."""
-        args = (self.keys.channel, topic_id, guard, owner)
-        return await self._run(_DROP_TABLE, self._table_keys(topic_id), args)
+        return await self._run(routing.drop_table(self.keys, topic_id, guard=guard, owner=owner))
 
     async def sync_table(self, topic: TopicRoute, subs: Iterable[SubscriptionRoute]) -> TableSync:
         """Make the table hold exactly this topic and these entries, writing only the fields
         that differ (none: no write, no version bump, no announcement)."""
-        pairs: list[Any] = []
-        for sub in subs:
-            pairs += [entry_field(sub.name), encode_subscription(sub)]
-        args = (self.keys.channel, topic.id, encode_topic(topic), *pairs)
-        keys = self._table_keys(topic.id)
-        reply = await self._guard(
-            lambda: self.redis.evalsha(_SYNC_TABLE.sha, len(keys), *keys, *args)
-        )
+        entries = [(entry_field(sub.name), encode_subscription(sub)) for sub in subs]
+        call = routing.sync_table(self.keys, topic.id, encode_topic(topic), entries)
+        reply = await self._guard(lambda: call.run(self.redis))
         written = tuple(bytes(f).decode()[len(_SUB_PREFIX) :] for f in reply[2:])
         return TableSync(int(reply[0]), bool(int(reply[1])), written)
 
     async def put_subscription(self, topic_id: str, sub: SubscriptionRoute) -> EntryWrite:
         """Write one entry unless it is there already; NO_TABLE while the topic has none."""
-        args = (self.keys.channel, topic_id, entry_field(sub.name), encode_subscription(sub))
-        keys = (self.keys.table(topic_id), self.keys.version)
-        return EntryWrite(await self._run(_PUT_ENTRY, keys, args))
+        call = routing.put_entry(self.keys, topic_id, entry_field(sub.name),
+                                 encode_subscription(sub))  # fmt: skip
+        return EntryWrite(await self._run(call))
 
     async def drop_subscription(self, topic_id: str, name: str) -> EntryWrite:
-        args = (self.keys.channel, topic_id, entry_field(name), "")
-        keys = (self.keys.table(topic_id), self.keys.version)
-        return EntryWrite(await self._run(_PUT_ENTRY, keys, args))
+        return EntryWrite(await self._run(routing.put_entry(self.keys, topic_id,
+                                                            entry_field(name), "")))  # fmt: skip
 
     async def sync_tokens(self, owner: str, tokens: Iterable[str]) -> None:
         """Make `owner` (<ns>/<secret>) hold exactly these tokens (stored as hashes)."""
@@ -153,8 +133,7 @@ class RoutingStore:
 
     async def sync_token_hashes(self, owner: str, hashes: Iterable[str]) -> None:
         """`sync_tokens` for tokens hashed already (`token_hash`)."""
-        args = (self.keys.channel, owner, *sorted(set(hashes)))
-        await self._run(_SYNC_TOKENS, (self.keys.tokens, self.keys.version), args)
+        await self._run(routing.sync_tokens(self.keys, owner, sorted(set(hashes))))
 
     async def set_paused(self, flow_keys: dict[str, bool], now_ms: int) -> None:
         """Pause or resume subscriptions' flow-control keys; resuming a paused key releases
@@ -165,8 +144,7 @@ class RoutingStore:
             pipe = self.redis.pipeline(transaction=False)
             for key, paused in flow_keys.items():
                 sk = self._all_keys.shard(shard_for_key(key, shards))
-                pipe.evalsha(_FLOW_PAUSE.sha, 3, sk.flow_prefix + key, sk.waitlist_prefix + key,
-                             sk.due, "1" if paused else "0", now_ms)  # fmt: skip
+                flow.flow_pause(sk, key, paused, now_ms).queue(pipe)
             replies: list[Any] = await pipe.execute()
             return replies
 

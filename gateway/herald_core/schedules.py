@@ -3,7 +3,7 @@
 A schedule is stored as the request that created it (destination, query, the headers that
 configure delivery, body), so every publish header applies to each message it produces,
 checked once at creation. Every gateway with the worker role claims due ticks with one
-script (herald_core.scripts.SCHEDULE_CLAIM): a tick is taken by exactly one gateway. The
+script (herald_core/lua/schedule_claim.lua): a tick is taken by exactly one gateway. The
 message a tick produces carries a deduplication key made of the schedule id and the tick,
 so if the gateway dies between storing it and recording the tick, the gateway that claims
 the tick again after the lease stores nothing new.
@@ -21,15 +21,9 @@ from typing import Any, cast
 
 import orjson
 
-from herald_core import scripts
 from herald_core.ids import ALPHABET
-from herald_core.scripts import Script
+from herald_core.scripts import schedules as scripts
 from herald_core.store import Store
-
-_CLAIM = Script.of(scripts.SCHEDULE_CLAIM)
-_DONE = Script.of(scripts.SCHEDULE_DONE)
-_PUT = Script.of(scripts.SCHEDULE_PUT)
-_PAUSE = Script.of(scripts.SCHEDULE_PAUSE)
 
 
 def new_schedule_id() -> str:
@@ -102,9 +96,10 @@ class Schedules:
 
     async def put(self, schedule: Schedule, first_tick: int) -> None:
         """Create, or replace whole (same id), a schedule due at `first_tick`."""
-        args = (schedule.id, schedule.definition(), schedule.body, secrets.token_hex(8),
-                first_tick, "1" if schedule.paused else "0")  # fmt: skip
-        await self._store.run_script(_PUT, (self._prefix + schedule.id, self._due), args)
+        await self._store.run(scripts.schedule_put(
+            self._store.keys, schedule.id, schedule.definition(), schedule.body,
+            secrets.token_hex(8), first_tick, schedule.paused,
+        ))  # fmt: skip
         await self._store.wake(None)  # idle schedulers learn of its first tick
 
     async def get(self, schedule_id: str) -> Schedule | None:
@@ -125,21 +120,21 @@ class Schedules:
                       key=lambda s: s.created_at)  # fmt: skip
 
     async def delete(self, schedule_id: str) -> None:
-        keys = (self._prefix + schedule_id, self._due)
-        await self._store.run_script(_PUT, keys, (schedule_id, "", "", "", "", ""))
+        await self._store.run(scripts.schedule_delete(self._store.keys, schedule_id))
 
     async def set_paused(self, schedule_id: str, paused: bool) -> bool:
         """Pause or resume (ticks while paused are skipped); False if it does not exist."""
-        keys = (self._prefix + schedule_id,)
-        return bool(await self._store.run_script(_PAUSE, keys, ("1" if paused else "0",)))
+        call = scripts.schedule_pause(self._store.keys, schedule_id, paused)
+        return bool(await self._store.run(call))
 
     async def claim(
         self, now_ms: int, lease_ms: int, limit: int
     ) -> tuple[list[tuple[Schedule, int]], int | None]:
         """Take the due ticks (schedule, tick ms) no other gateway has taken; and the next
         tick left (ms), if any."""
-        args = (now_ms, lease_ms, limit, self._prefix)
-        reply = await self._store.run_script(_CLAIM, (self._due,), args)
+        reply = await self._store.run(
+            scripts.schedule_claim(self._store.keys, now_ms, lease_ms, limit)
+        )
         head = int(float(reply[0]))
         ticks = []
         for i in range(1, len(reply), 3):
@@ -154,11 +149,11 @@ class Schedules:
 
         def fill(pipe: Any) -> None:
             for t in ticks:
-                keys = (self._prefix + t.schedule.id, self._due)
-                args = (t.schedule.version, t.schedule.id, "" if t.fired is None else t.fired,
-                        t.next_tick, "" if t.messages is None else orjson.dumps(t.messages),
-                        t.error or "")  # fmt: skip
-                pipe.evalsha(_DONE.sha, 2, *keys, *args)
+                scripts.schedule_done(
+                    self._store.keys, t.schedule.id, t.schedule.version, fired=t.fired,
+                    next_tick=t.next_tick, error=t.error,
+                    messages=None if t.messages is None else orjson.dumps(t.messages),
+                ).queue(pipe)  # fmt: skip
 
         if ticks:
             await self._store.pipelined(fill)

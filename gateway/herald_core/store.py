@@ -34,7 +34,7 @@ from typing import Any, TypeVar
 
 from redis import exceptions as redis_errors
 
-from herald_core import scripts, wake
+from herald_core import wake
 from herald_core.batching import GroupCommit
 from herald_core.errors import StoreError
 from herald_core.keys import Keys
@@ -46,7 +46,9 @@ from herald_core.redis_client import (
     is_cluster,
     publish,
 )
-from herald_core.scripts import Script
+from herald_core.scripts import dead_letters, messages, signing_keys
+from herald_core.scripts.lua import ScriptCall, registered
+from herald_core.scripts.messages import EnqueueArgs, NewMessageArgs, SettleArgs, SettleOutcome
 from herald_core.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -93,9 +95,10 @@ class NewMessage:
 
 @dataclass(frozen=True, slots=True)
 class Settlement:
-    """One attempt's outcome as SETTLE takes it (see herald_core.scripts)."""
+    """One attempt's outcome, as SETTLE records it (herald_core/lua/settle.lua); built by
+    the constructors below, which give `arg` the form each outcome takes."""
 
-    op: str
+    outcome: SettleOutcome
     message_id: str
     arg: str = ""
     #: Event details for the log rows (error, response status, headers, body).
@@ -103,17 +106,28 @@ class Settlement:
     #: Callbacks to store if the settlement takes effect.
     new: tuple[NewMessage, ...] = ()
 
+    @classmethod
+    def delivered(cls, message_id: str, event: bytes, new: tuple[NewMessage, ...]) -> Settlement:
+        return cls(SettleOutcome.DELIVERED, message_id, "", event, new)
 
-_ENQUEUE = Script.of(scripts.ENQUEUE)
-_CLAIM = Script.of(scripts.CLAIM)
-_SETTLE = Script.of(scripts.SETTLE)
-_RENEW = Script.of(scripts.RENEW)
-_CANCEL = Script.of(scripts.CANCEL)
-_DLQ_DELETE = Script.of(scripts.DLQ_DELETE)
-_DLQ_RETRY = Script.of(scripts.DLQ_RETRY)
-_JANITOR = Script.of(scripts.JANITOR)
-_LOAD_KEYS = Script.of(scripts.LOAD_KEYS)
-_ROTATE_KEYS = Script.of(scripts.ROTATE_KEYS)
+    @classmethod
+    def retry(
+        cls, message_id: str, retried: int, due_ms: int, event: bytes, new: tuple[NewMessage, ...]
+    ) -> Settlement:
+        """Failed, due again at `due_ms` with `retried` retries done."""
+        return cls(SettleOutcome.RETRY, message_id, f"{retried}:{due_ms}", event, new)
+
+    @classmethod
+    def failed(
+        cls, message_id: str, dlq_id: str, event: bytes, new: tuple[NewMessage, ...]
+    ) -> Settlement:
+        """Failed for good: moved to the DLQ as `dlq_id`."""
+        return cls(SettleOutcome.FAILED, message_id, dlq_id, event, new)
+
+    @classmethod
+    def defer(cls, message_id: str, due_ms: int) -> Settlement:
+        """Handed back unattempted, due at `due_ms`; no attempt spent."""
+        return cls(SettleOutcome.DEFER, message_id, str(due_ms))
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,8 +179,9 @@ class Store:
         (queues, schedules, flow control) as for its own methods."""
         return await guarded(self.redis, call)
 
-    async def run_script(self, script: Script, keys: Sequence[str], args: Sequence[Any]) -> Any:
-        return await self.guard(lambda: self.redis.evalsha(script.sha, len(keys), *keys, *args))
+    async def run(self, call: ScriptCall) -> Any:
+        """Run one script call (herald_core.scripts) the store's way (`guarded`)."""
+        return await self.guard(lambda: call.run(self.redis))
 
     async def pipelined(self, fill: Callable[[Any], None], *, partial: bool = False) -> list[Any]:
         """One round trip: `fill` queues commands on a pipeline; returns their replies.
@@ -198,13 +213,14 @@ class Store:
         """The shard for the next publish: one per batch, so a batch is one script call."""
         return self._next_shard
 
-    def message_args(self, new: NewMessage) -> tuple[Any, ...]:
-        """The 8 values the scripts' `store` takes for one new message."""
+    def message_args(self, new: NewMessage) -> NewMessageArgs:
+        """A new message as the scripts store it."""
         message = new.message
-        log_body = "1" if len(new.body) <= self.limits.log_body_max else "0"
-        timeout_ms = int(message.timeout * 1000)
-        return (message.id, message.to_json(), new.body, timeout_ms, new.due_ms, log_body,
-                flow_spec(message), message.queue_name or "")  # fmt: skip
+        return NewMessageArgs(
+            message.id, message.to_json(), new.body, int(message.timeout * 1000), new.due_ms,
+            len(new.body) <= self.limits.log_body_max, flow_spec(message),
+            message.queue_name or "",
+        )  # fmt: skip
 
     async def enqueue(self, shard: int, new: NewMessage, dedup_key: str = "") -> str | None:
         """Store a message and its first delivery task atomically.
@@ -225,9 +241,11 @@ class Store:
     ) -> list[list[str | None] | Exception]:
         self._next_shard = (self._next_shard + 1) % self.keys.shards
         window_ms = int(self.limits.dedup_window * 1000)
-        by_shard: dict[int, list[Any]] = defaultdict(list)
+        by_shard: dict[int, list[EnqueueArgs]] = defaultdict(list)
         for item in (item for batch in batches for item in batch):
-            by_shard[item.shard] += (*self.message_args(item.new), item.dedup_key, window_ms)
+            by_shard[item.shard].append(
+                EnqueueArgs(self.message_args(item.new), item.dedup_key, window_ms)
+            )
 
         # MULTI/EXEC only when one submission (a fan-out) spans shards, so it is written
         # all at once; a plain publish is one script call, atomic by itself. Not on a
@@ -241,10 +259,8 @@ class Store:
             soonest[item.shard] = min(item.new.due_ms, soonest.get(item.shard, item.new.due_ms))
 
         def fill(pipe: Any) -> list[str]:
-            for shard, args in by_shard.items():
-                sk = self._shards[shard]
-                pipe.evalsha(_ENQUEUE.sha, 2, sk.due, sk.log, sk.message_prefix,
-                             sk.dedup_prefix, self.limits.log_max_rows, *args)  # fmt: skip
+            for shard, items in by_shard.items():
+                messages.enqueue(self._shards[shard], self.limits.log_max_rows, items).queue(pipe)
             publish(pipe, self.keys.wake, wake.encode(soonest))  # idle workers elsewhere
             return [self._shards[shard].due for shard in by_shard]
 
@@ -280,9 +296,7 @@ class Store:
 
         def fill(pipe: Any) -> None:
             for shard, limit in limits.items():
-                sk = self._shards[shard]
-                pipe.evalsha(_CLAIM.sha, 4, sk.due, sk.lease, sk.log, sk.flow_keys,
-                             now_ms, limit, lease_ms, sk.message_prefix, maxlen)  # fmt: skip
+                messages.claim(self._shards[shard], now_ms, limit, lease_ms, maxlen).queue(pipe)
 
         replies = await self.pipelined(fill, partial=True)
         tasks: list[Task] = []
@@ -306,15 +320,11 @@ class Store:
 
         def fill(pipe: Any) -> None:
             for shard, settlements in batches.items():
-                sk = self._shards[shard]
-                flat: list[Any] = []
-                for s in settlements:
-                    flat += (s.op, s.message_id, s.arg, s.event, len(s.new))
-                    for new in s.new:
-                        flat += self.message_args(new)
-                pipe.evalsha(_SETTLE.sha, 5, sk.due, sk.lease, sk.log, sk.dlq, sk.flow_keys,
-                             sk.message_prefix, sk.dlq_prefix, self.limits.log_max_rows,
-                             now_ms, lease_ms, handoffs.get(shard, 0), *flat)  # fmt: skip
+                outcomes = [SettleArgs(s.outcome, s.message_id, s.arg, s.event,
+                                       [self.message_args(new) for new in s.new])
+                            for s in settlements]  # fmt: skip
+                messages.settle(self._shards[shard], self.limits.log_max_rows, now_ms, lease_ms,
+                               handoffs.get(shard, 0), outcomes).queue(pipe)  # fmt: skip
 
         replies = await self.pipelined(fill)
         return [task for shard, reply in zip(batches, replies, strict=True)
@@ -331,8 +341,7 @@ class Store:
 
         def fill(pipe: Any) -> None:
             for shard, pairs in held.items():
-                flat = [value for pair in pairs for value in pair]
-                pipe.evalsha(_RENEW.sha, 1, self._shards[shard].lease, until_ms, *flat)
+                messages.renew(self._shards[shard], until_ms, pairs).queue(pipe)
 
         replies = await self.pipelined(fill, partial=True) if held else []
         return {shard: None if isinstance(reply, Exception) else {i.decode() for i in reply}
@@ -363,9 +372,8 @@ class Store:
 
         def fill(pipe: Any) -> None:
             for shard, ids in by_shard.items():
-                sk = self._shards[shard]
-                pipe.evalsha(_CANCEL.sha, 3, sk.due, sk.lease, sk.log, sk.message_prefix,
-                             self.limits.log_max_rows, now_ms, *ids)  # fmt: skip
+                sk, maxlen = self._shards[shard], self.limits.log_max_rows
+                messages.cancel(sk, maxlen, now_ms, ids).queue(pipe)
 
         by_shard = {shard: ids for shard, ids in by_shard.items() if ids}
         return sum(await self.pipelined(fill)) if by_shard else 0
@@ -373,18 +381,16 @@ class Store:
     async def delete_dead_letters(self, by_shard: dict[int, list[str]]) -> int:
         def fill(pipe: Any) -> None:
             for shard, ids in by_shard.items():
-                sk = self._shards[shard]
-                pipe.evalsha(_DLQ_DELETE.sha, 1, sk.dlq, sk.dlq_prefix, *ids)
+                dead_letters.dlq_delete(self._shards[shard], ids).queue(pipe)
 
         by_shard = {shard: ids for shard, ids in by_shard.items() if ids}
         return sum(await self.pipelined(fill)) if by_shard else 0
 
     async def retry_dead_letter(self, shard: int, dlq_id: str, new: NewMessage) -> bool:
         """Replace a dead letter by a new message (same shard, the dead letter's body)."""
-        sk = self._shards[shard]
-        args = (sk.message_prefix, sk.dlq_prefix, self.limits.log_max_rows, dlq_id,
-                *self.message_args(new))  # fmt: skip
-        retried = bool(await self.run_script(_DLQ_RETRY, (sk.due, sk.log, sk.dlq), args))
+        call = dead_letters.dlq_retry(self._shards[shard], self.limits.log_max_rows, dlq_id,
+                                      self.message_args(new))  # fmt: skip
+        retried = bool(await self.run(call))
         if retried:
             await self.wake({shard: new.due_ms})
         return retried
@@ -405,7 +411,7 @@ class Store:
 
         def fill(pipe: Any) -> None:
             for sk in self._shards:
-                pipe.evalsha(_JANITOR.sha, 2, sk.log, sk.dlq, log_floor, dlq_floor, sk.dlq_prefix)
+                dead_letters.janitor(sk, log_floor, dlq_floor).queue(pipe)
 
         return sum(await self.pipelined(fill))
 
@@ -414,11 +420,11 @@ class Store:
     async def load_signing_keys(self, current: str, next_: str) -> tuple[str, str]:
         """Install the configured keys unless rotations of these same keys are stored."""
         seed = hashlib.sha256(f"{current}\0{next_}".encode()).hexdigest()
-        reply = await self.run_script(_LOAD_KEYS, (self.keys.signing_keys,), (seed, current, next_))
+        reply = await self.run(signing_keys.load_keys(self.keys, seed, current, next_))
         return _pair(reply)
 
     async def rotate_signing_keys(self, fresh: str) -> tuple[str, str]:
-        reply = await self.run_script(_ROTATE_KEYS, (self.keys.signing_keys,), (fresh,))
+        reply = await self.run(signing_keys.rotate_keys(self.keys, fresh))
         return _pair(reply)
 
     async def signing_keys(self) -> tuple[str, str] | None:
@@ -443,7 +449,7 @@ async def guarded(redis: RedisClient, call: Callable[[], Awaitable[T]]) -> T:
 
 
 async def load_scripts(redis: RedisClient) -> None:
-    for script in scripts.registered():
+    for script in registered():
         await redis.script_load(script.source)
 
 

@@ -43,7 +43,7 @@ WAIT = 15.0
 
 @pytest.fixture(scope="session")
 def driver() -> Iterator[Any]:
-    if MISSING:
+    if MISSING or CHROMIUM is None:
         pytest.skip(MISSING)
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM

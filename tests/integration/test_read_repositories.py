@@ -55,7 +55,7 @@ async def _fail(store: Store, message_id: str, event: dict[str, object]) -> str:
     claimed = await store.claim({shard: 10}, NOW + 1)
     assert message_id in {task.message.id for task in claimed.tasks}
     dlq_id = dlq_id_of(message_id)
-    settlement = Settlement("F", message_id, dlq_id, orjson.dumps(event))
+    settlement = Settlement.failed(message_id, dlq_id, orjson.dumps(event), ())
     await store.settle({shard: [settlement]}, NOW + 2, {})
     return dlq_id
 

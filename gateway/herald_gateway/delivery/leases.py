@@ -1,7 +1,7 @@
 """The heartbeat of a worker's leases: every task it holds (in flight, or waiting in a host's
 line) keeps its claim while the worker lives, however long the attempt's timeout.
 
-A claim is leased for `lease_duration` seconds (herald_core.scripts, CLAIM). Every third of
+A claim is leased for `lease_duration` seconds (herald_core/lua/claim.lua). Every third of
 that, `Leases.run` renews all the worker's leases at once: one RENEW script per shard in one
 round trip, not a timer per message. A lease is renewed only while it still ends where this
 worker last set it, so a renewal never takes back a task whose lease ran out (a stalled

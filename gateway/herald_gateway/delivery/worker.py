@@ -218,7 +218,7 @@ class Worker:
     def _defer(self, task: Task, seconds: float) -> None:
         self._leases.release(task)
         due = int((self._clock() + seconds) * 1000)
-        self._settler.add(task.shard, Settlement("D", task.message.id, str(due)))
+        self._settler.add(task.shard, Settlement.defer(task.message.id, due))
 
     def _start(self, task: Task, host: str) -> None:
         self._per_host[host] += 1
@@ -274,7 +274,7 @@ class Worker:
         label = Result.FAILED if step.final and outcome.result is Result.RETRY else outcome.result
         self._metrics.record_attempt(label, outcome.status, time.perf_counter() - started)
         # a flow-control or queue slot frees: once recorded, the next in line is due
-        # (a callback may hold its queue message's slot: herald_core.scripts, hold_done)
+        # (a callback may hold its queue message's slot: lua/include/slots.lua, hold_done)
         frees_slot = (message.flow_key is not None or message.queue_name is not None
                       or message.callback_of is not None)  # fmt: skip
         settlement = self._settlement(task, answer, outcome, step, now_ms)
@@ -293,13 +293,13 @@ class Worker:
         shards = self._settings.shards
         if outcome.result is Result.DELIVERED:
             new = callbacks_for(task, answer, now_ms, shards, None)
-            return Settlement("A", message_id, "", info, new)
+            return Settlement.delivered(message_id, info, new)
         if step.final:
             dlq_id = dlq_id_of(message_id)
             new = callbacks_for(task, answer, now_ms, shards, dlq_id)
-            return Settlement("F", message_id, dlq_id, info, new)
+            return Settlement.failed(message_id, dlq_id, info, new)
         new = callbacks_for(task, answer, now_ms, shards, None)
-        return Settlement("R", message_id, f"{task.retried + 1}:{step.due_ms}", info, new)
+        return Settlement.retry(message_id, task.retried + 1, step.due_ms, info, new)
 
     # -- lifecycle ------------------------------------------------------------------------
 

@@ -1,0 +1,121 @@
+-- SETTLE: record the outcomes of delivery attempts of one shard, and hand the messages
+-- whose turn they brought to the settling worker.
+--
+-- KEYS[1] due        ZSET    message id -> due ms
+-- KEYS[2] lease      ZSET    message id -> lease expiry ms
+-- KEYS[3] log        STREAM  the shard's log
+-- KEYS[4] dlq        ZSET    dead-letter id -> failed at ms
+-- KEYS[5] flow_keys  SET     flow-control keys with a waitlist
+-- ARGV[1] the shard's base (herald_core.keys.ShardKeys.base)
+-- ARGV[2] log maxlen
+-- ARGV[3] now (ms)
+-- ARGV[4] lease (ms), for the tasks handed off
+-- ARGV[5] hand-offs: most messages to claim for the worker
+-- ARGV[6..] per outcome: code, message id, arg, event JSON, k, then k new messages
+--           (callbacks; 8 values each, include/messages.lua `read_message`)
+-- Reply: the tasks handed off, as CLAIM gives them: {id1, meta1, body1, retried1, ...}
+--
+-- Outcome codes (herald_core.scripts.messages.Outcome); each is a no-op when the message
+-- is gone (cancelled, or settled by a racing worker):
+--   'A' delivered: message removed, DELIVERED logged
+--   'R' retry (arg "<retried>:<due ms>"): ERROR and RETRY logged, task due again
+--   'F' failed for good (arg: dead-letter id): ERROR and FAILED logged, message moved to
+--       the DLQ
+--   'D' defer without spending an attempt (arg: due ms)
+-- New messages (callbacks) are stored only when the outcome took effect.
+-- Hand-off: an outcome that frees a flow-control or queue slot makes the next message in
+-- line due; up to `hand-offs` of those are claimed here for the settling worker (whose
+-- finished deliveries freed the slots), saving it a claim round trip.
+-- @include messages
+
+local base, maxlen, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local function count(stats, outcome)
+  redis.call('HINCRBY', stats, outcome, 1)
+  redis.call('HINCRBY', stats, 'n', -1)
+end
+-- an attempt failed: counted, with its error (for the operator's Degraded condition)
+local function errored(stats, x)
+  local ok, ev = pcall(cjson.decode, x)
+  local err = ok and type(ev) == 'table' and ev.error
+  if type(err) ~= 'string' then err = 'failed' end
+  redis.call('HINCRBY', stats, 'e', 1)
+  redis.call('HSET', stats, 'le', string.sub(err, 1, 200), 'lt', now)
+end
+local function row(state, id, m, r, extra, x)
+  local entry
+  if extra then
+    entry = redis.call('XADD', KEYS[3], 'MAXLEN', '~', maxlen, '*', 's', state, 'id', id,
+                       'm', m, 'r', r, 'x', x, 'n', extra)
+  else
+    entry = redis.call('XADD', KEYS[3], 'MAXLEN', '~', maxlen, '*', 's', state, 'id', id,
+                       'm', m, 'r', r, 'x', x)
+  end
+  if state ~= 'RETRY' then tick(base, state, entry) end
+end
+local i = 6
+while i <= #ARGV do
+  local op, id, arg, x, k = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], tonumber(ARGV[i + 4])
+  i = i + 5
+  local hash = key(base, 'message_prefix', id)
+  local done, holder = false, false
+  local leased = redis.call('ZREM', KEYS[2], id) == 1
+  local f = redis.call('HMGET', hash, 'm', 'r', 'k', 'q', 'qh')
+  if f[1] then
+    done = true
+    if f[4] and (op == 'A' or op == 'F') then
+      local q = key(base, 'queue_prefix', f[4])
+      if k > 0 and redis.call('EXISTS', q) == 1 then  -- its callbacks keep the slot
+        redis.call('HSET', q, 'h:' .. id, k)
+        holder = f[4] .. '\t' .. id
+      else
+        queue_done(base, KEYS[1], f[4], now)
+      end
+    end
+    if f[5] and (op == 'A' or op == 'F') then hold_done(base, KEYS[1], f[5], now) end
+    if f[3] and leased then release(base, KEYS[1], f[3], now) end
+    local stats = f[3] and key(base, 'flow_prefix', (flow_of(f[3])))
+    if stats and op ~= 'D' then redis.call('HDEL', stats, 'cf') end
+    if stats and (op == 'R' or op == 'F') then errored(stats, x) end
+    if op == 'A' then
+      redis.call('DEL', hash)
+      row('DELIVERED', id, f[1], f[2], false, x)
+      if stats then
+        count(stats, 'delivered')
+        redis.call('HSET', stats, 'ld', now)
+      end
+    elseif op == 'R' then
+      local sep = string.find(arg, ':', 1, true)
+      local due = string.sub(arg, sep + 1)
+      redis.call('HSET', hash, 'r', string.sub(arg, 1, sep - 1))
+      redis.call('ZADD', KEYS[1], due, id)
+      row('ERROR', id, f[1], f[2], false, x)
+      row('RETRY', id, f[1], f[2], due, x)
+    elseif op == 'F' then
+      row('ERROR', id, f[1], f[2], false, x)
+      row('FAILED', id, f[1], f[2], false, x)
+      if stats then count(stats, 'failed') end
+      local dkey = key(base, 'dlq_prefix', arg)
+      redis.call('RENAME', hash, dkey)
+      redis.call('HSET', dkey, 'x', x, 'f', now)
+      redis.call('ZADD', KEYS[4], now, arg)
+    else
+      redis.call('ZADD', KEYS[1], arg, id)
+    end
+  end
+  for _ = 1, k do
+    local msg
+    msg, i = read_message(i)
+    if done then
+      store(base, KEYS[1], KEYS[3], maxlen, msg)
+      if holder then redis.call('HSET', key(base, 'message_prefix', msg.id), 'qh', holder) end
+    end
+  end
+end
+local out = {}
+for n = 1, math.min(tonumber(ARGV[5]), #freed) do
+  if redis.call('ZSCORE', KEYS[1], freed[n]) then
+    take(base, KEYS[1], KEYS[2], KEYS[3], KEYS[5], freed[n], now, tonumber(ARGV[4]), maxlen,
+         out)
+  end
+end
+return out
