@@ -20,6 +20,11 @@ touches live in one Redis Cluster slot):
     herald:{s}:qw:<name>    ZSET  its messages waiting for a slot, FIFO; herald:{s}:qk SET names
     herald:{s}:st:<hour>    HASH  "<state>:<10 s slot>" -> log rows written (CREATED, ERROR,
                                   DELIVERED, FAILED): the console's activity charts; 25 h TTL
+    herald:{s}:wr:<run id>  HASH  a workflow run (herald_core.workflows): u URL, c created (ms),
+                                  e end state ('' while it runs, DONE, CANCELED), m its first
+                                  message's id, s:<step id> the id of the message of each step
+    herald:{s}:ws:<run id>  LIST  the run's steps array elements, ready to send: the initial
+                                  payload first, then one per step, in order
     herald:{sched}:s:<id>   HASH  a schedule (herald_core.schedules); herald:{sched}:due ZSET
                                   schedule id -> next tick (ms)
     herald:{gp}:grants      HASH  global parallelism: worker -> slots granted (+ :seen ZSET)
@@ -38,7 +43,8 @@ runs on one Cluster slot; tables are small and read rarely, from gateway caches)
     herald:wake                     pub/sub channel: new work for idle workers (herald_core.wake)
 
 A message id names its shard (`herald_core.ids.shard_of`), and so does a dead letter's id
-(`dlq_` + the message id's body), so lookups need no index.
+(`dlq_` + the message id's body), so lookups need no index. A workflow run's keys and all
+its step messages live in the shard its run id hashes to (`herald_core.workflows`).
 """
 
 from __future__ import annotations
@@ -67,6 +73,8 @@ SHARD_LAYOUT: dict[str, str] = {
     "queue_wait_prefix": "qw:",
     "queues": "qk",
     "stats_prefix": "st:",
+    "run_prefix": "wr:",
+    "run_steps_prefix": "ws:",
 }
 
 
@@ -97,9 +105,18 @@ class ShardKeys:
     queues: str
     #: Activity counters of one hour (herald_core.activity): prefix + hour number.
     stats_prefix: str
+    #: Workflow runs (herald_core.workflows): the record and the steps array, by run id.
+    run_prefix: str
+    run_steps_prefix: str
 
     def message(self, message_id: str) -> str:
         return self.message_prefix + message_id
+
+    def run(self, run_id: str) -> str:
+        return self.run_prefix + run_id
+
+    def run_steps(self, run_id: str) -> str:
+        return self.run_steps_prefix + run_id
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,21 +38,24 @@ def test_unknown_upstash_headers_are_accepted_counted_and_not_forwarded(
     gateway: Gateway, receiver: Receiver
 ) -> None:
     path = receiver.new_path()
-    # what the Upstash Workflow SDKs send on every publish, and a header of some future SDK
+    # what the Upstash Workflow SDKs send on every publish (without a run id: a publish that
+    # names a run is a step of it, tests/integration/test_workflow.py), and a header of
+    # some future SDK
     response = gateway.publish(
         receiver.url(path), b"step",
         **{"Upstash-Feature-Set": "LazyFetch,InitialBody,WF_DetectTrigger",
-           "Upstash-Workflow-RunId": "wfr_1", "Upstash-Telemetry-Sdk": "upstash-workflow@1",
+           "Upstash-Workflow-Url": "http://app/wf", "Upstash-Telemetry-Sdk": "upstash-workflow@1",
            "Upstash-Future-Option": "on", "Upstash-Forward-X-Kept": "1"},
     )  # fmt: skip
     assert response.status_code == 200, response.text
     [request] = receiver.wait_for(path, 1)
-    assert request.header("Upstash-Workflow-RunId") == "wfr_1"  # Workflow-* pass through
+    assert request.header("Upstash-Workflow-Url") == "http://app/wf"  # Workflow-* pass through
     assert request.header("X-Kept") == "1"
     for dropped in ("Upstash-Feature-Set", "Upstash-Future-Option", "Upstash-Telemetry-Sdk"):
         assert request.header(dropped) is None
     assert request.header("Upstash-Region") is None  # no region configured
-    assert _metric(gateway, "herald_unknown_headers_total") == 2
+    # Upstash-Feature-Set is known (accepted, not forwarded): only the future option counts
+    assert _metric(gateway, "herald_unknown_headers_total") == 1
     # a malformed value of a known header is still refused
     refused = gateway.publish(receiver.url(path), b"", **{"Upstash-Retries": "many",
                                                           "Upstash-Feature-Set": "x"})  # fmt: skip
@@ -96,7 +99,7 @@ def test_callback_is_configured_like_a_publish_nested_failure_callback_included(
     assert payload["url"] == receiver.url(callback) and payload["dlqId"]
     dead = gateway.client.get(f"/v2/dlq/{payload['dlqId']}").json()
     assert dead["messageId"] == callback_id and "cb-label" in dead["labels"]
-    assert _metric(gateway, "herald_unknown_headers_total") == 2
+    assert _metric(gateway, "herald_unknown_headers_total") == 1  # X-Team (Feature-Set: known)
 
 
 def test_callback_flow_control_key_limits_the_callbacks(

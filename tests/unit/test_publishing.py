@@ -219,8 +219,8 @@ def test_unknown_upstash_headers_are_accepted_not_forwarded_and_reported() -> No
         query="upstash-from-query=2",
     )  # fmt: skip
     assert spec.headers == {"X-A": "1"}
-    assert sorted(spec.ignored) == ["Upstash-Brand-New", "Upstash-Feature-Set",
-                                    "Upstash-From-Query"]  # fmt: skip
+    # Upstash-Feature-Set (the Workflow SDKs') is known: neither forwarded nor reported
+    assert sorted(spec.ignored) == ["Upstash-Brand-New", "Upstash-From-Query"]
 
 
 def test_timeout_defaults_to_the_maximum_unless_configured() -> None:
@@ -260,7 +260,7 @@ def test_callback_headers_configure_the_callback_message_as_a_publish() -> None:
     assert (nested.headers, nested.retries) == ({"X-F": "1"}, 0)
     assert cb.callback is None and spec.failure_callback is None
     # unknown suffixes configure nothing and are not forwarded (QStash docs); reported
-    assert sorted(spec.ignored) == ["Upstash-Callback-Feature-Set", "Upstash-Callback-X-Team"]
+    assert sorted(spec.ignored) == ["Upstash-Callback-X-Team"]
     # the callback's flow-control key decides the source's shard (its callback is stored
     # there), unless the source has a key of its own
     assert choose_shard(spec, "", 16, 0) == shard_for_key("cbkey", 16)

@@ -12,6 +12,7 @@ runs or queues on a pipeline; no caller counts ARGV positions.
     flow            FLOW_PAUSE, FLOW_PIN, GRANT (global parallelism)
     schedules       SCHEDULE_CLAIM, SCHEDULE_DONE, SCHEDULE_PUT, SCHEDULE_PAUSE
     routing         the routing tables' and namespace tokens' scripts
+    workflows       WORKFLOW_START, WORKFLOW_STEP, WORKFLOW_END
 
 All keys a script touches share one hash tag, so each runs on one Redis Cluster slot. The
 keys of a shard not declared in KEYS are built inside the scripts from the shard's base

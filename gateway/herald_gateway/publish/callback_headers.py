@@ -39,15 +39,25 @@ CONFIG = frozenset(
 _NOT_FOR_CALLBACKS = frozenset(
     {"header-forward", "deduplication-id", "content-based-deduplication", "not-before"}
 )
+#: Forwarded header names never sent on (`Upstash-Forward-Content-Length`, ...): the
+#: sender writes these for the body and connection it actually sends. The Workflow SDKs
+#: forward every header of the request their endpoint got, these included.
+_NEVER_FORWARDED = frozenset(
+    {"host", "content-length", "transfer-encoding", "connection", "keep-alive", "te",
+     "trailer", "upgrade", "proxy-connection", "expect"}
+)  # fmt: skip
 #: Callbacks of callbacks (`Upstash-Callback-Failure-Callback-...`) nest this deep at most.
 _MAX_NESTING = 4
 
 
 def header_kind(suffix: str) -> str:
     """What `Upstash-<suffix>` is: forward, workflow (forwarded as it is), config, callback
-    (its URL or its configuration), telemetry (SDK metadata, dropped) or unknown."""
+    (its URL or its configuration), telemetry (SDK metadata, dropped), feature (the
+    Workflow SDKs' `Upstash-Feature-Set`: accepted, not forwarded) or unknown."""
     if suffix.startswith("forward-"):
         return "forward"
+    if suffix == "feature-set":
+        return "feature"
     if suffix.startswith("workflow-"):
         return "workflow"
     if suffix in CONFIG:
@@ -76,7 +86,9 @@ def upstash_headers(upstash: dict[str, str], label: str, ignored: list[str]) -> 
         field_name = f"{label}-{canonical_header(suffix)}"
         kind = header_kind(suffix)
         if kind == "forward":
-            out[forwarded_name(suffix, field_name)] = check_header_value(field_name, value)
+            name = forwarded_name(suffix, field_name)
+            if name.lower() not in _NEVER_FORWARDED:
+                out[name] = check_header_value(field_name, value)
         elif kind == "workflow":
             out[canonical_header(lname)] = check_header_value(field_name, value)
         elif kind == "unknown":
@@ -103,7 +115,8 @@ def parse_callback(
            for lname, value in upstash.items() if lname.startswith(prefix + "-")}  # fmt: skip
     url = upstash.get(prefix)
     if url is None:
-        if any(header_kind(n[len("upstash-") :]) not in ("unknown", "telemetry") for n in sub):
+        kinds = {header_kind(n[len("upstash-") :]) for n in sub}
+        if kinds - {"unknown", "telemetry", "feature"}:
             raise InvalidField(label, f"missing, but {label}-* options were given")
         ignored += (f"{label}-{canonical_header(n[len('upstash-') :])}" for n in sub
                     if header_kind(n[len("upstash-") :]) == "unknown")  # fmt: skip

@@ -120,6 +120,8 @@ def parse_publish(
     )
     upstash, plain = _split_headers(config, headers, defaults or {})
     ignored: list[str] = []
+    if "upstash-workflow-runid" in upstash:
+        _drop_callback_options_without_url(upstash, ignored)
     forwarded = _forwarded_headers(upstash, plain, ignored)
     if queue is not None:
         _check_enqueue(upstash)
@@ -197,6 +199,17 @@ def _explicit(upstash: Mapping[str, str], settings: Settings) -> Delivery:
         retry_delay=parse_retry_delay(upstash.get("upstash-retry-delay")),
         timeout=None if timeout is None else parse_timeout(timeout, settings),
     )
+
+
+def _drop_callback_options_without_url(upstash: dict[str, str], ignored: list[str]) -> None:
+    """A workflow step's `Upstash-Failure-Callback-Forward-*` (and `-Retries`) come with
+    every step the Workflow SDKs send, a failure URL or not: without the URL they configure
+    nothing and are dropped (an ordinary publish is refused for them)."""
+    for prefix in ("upstash-callback", "upstash-failure-callback"):
+        if prefix not in upstash:
+            for lname in [n for n in upstash if n.startswith(prefix + "-")]:
+                del upstash[lname]
+                ignored.append(canonical_header(lname))
 
 
 def _check_enqueue(upstash: dict[str, str]) -> None:

@@ -77,6 +77,7 @@ def document() -> dict[str, Any]:
                 "Logs",
                 "Signing Keys",
                 "Flow Control",
+                "Workflows",
                 "System",
             )
         ],

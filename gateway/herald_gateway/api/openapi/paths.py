@@ -429,9 +429,26 @@ def _system_ops() -> dict[str, dict[str, Operation]]:
     }  # fmt: skip
 
 
+def _workflow_ops() -> dict[str, dict[str, Operation]]:
+    run_id = path("workflowRunId", "The run's id (`Upstash-Workflow-RunId`).")
+    cancel = {
+        "name": "cancel",
+        "in": "query",
+        "schema": {"type": "boolean", "default": False},
+        "description": "Cancel the run and its pending messages (false: it finished).",
+    }
+    return {
+        "/v2/workflows/runs/{workflowRunId}": {"delete": _op(
+            "End a workflow run", "Workflows", {200: _empty("Ended.")}, 400,
+            description="The Workflow SDKs call it when a run's last step is done "
+            "(`cancel=false`) and to cancel a run (`cancel=true`). An ended run takes no "
+            "more steps.", parameters=[run_id, cancel])},
+    }  # fmt: skip
+
+
 def paths() -> dict[str, dict[str, Operation]]:
     out: dict[str, dict[str, Operation]] = {}
     for part in (_publish_ops, _message_ops, _log_ops, _dlq_ops, _queue_ops, _schedule_ops,
-                 _topic_ops, _flow_control_ops, _system_ops):  # fmt: skip
+                 _topic_ops, _flow_control_ops, _workflow_ops, _system_ops):  # fmt: skip
         out.update(part())
     return out

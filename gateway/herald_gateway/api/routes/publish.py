@@ -27,6 +27,7 @@ from herald_gateway.publish.destinations import TopicRef, read_destination
 from herald_gateway.publish.fanout import targets
 from herald_gateway.publish.publishing import parse_publish
 from herald_gateway.publish.staging import stage
+from herald_gateway.publish.workflows import accept_workflow, workflow_of
 from herald_gateway.state import State
 
 _PREFIX = b"/v2/publish/"
@@ -103,6 +104,14 @@ async def publish_to(
     request = parse_publish(destination, raw_query, headers, body, settings, now, queue=queue,
                             defaults=table.topic.headers if table else None)  # fmt: skip
     metrics.record_unknown_headers(request.ignored)
+    run = workflow_of(request)
+    if run is not None:  # a step of a workflow run, stored in the run's order
+        one = await accept_workflow(st["store"], request, run, settings, now, caller_ip,
+                                    st["notify"])  # fmt: skip
+        if one.deduplicated:
+            return {"messageId": one.message_id, "deduplicated": True}
+        metrics.publishes.inc()
+        return {"messageId": one.message_id}
     where = targets(request, table, settings)
     staged = stage(where, settings, now, caller_ip, st["store"].pick_shard())
     accepted = await accept(st["store"], staged, st["notify"])

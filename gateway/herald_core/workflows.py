@@ -1,0 +1,120 @@
+"""Workflow runs (Upstash Workflow): the record and steps array of each run.
+
+The official Workflow SDKs drive a run through ordinary publishes that carry
+`Upstash-Workflow-RunId` (herald_gateway.publish.workflows): `Upstash-Workflow-Init: true`
+starts the run with the initial payload, each later publish appends one step. Every
+message delivered to the workflow's URL carries the run's steps array as its body,
+`[initial payload, step 1, ..., step n]`, each element `{"messageId", "body" (base64),
+"callType": "step"}` — what the SDK parses to replay the steps it has run. The elements are
+stored ready to send, in one list per run, so a message's body is the list as it stood when
+its step was appended (a redelivered message replays the same steps).
+
+A run's record, steps and messages live in one shard (`shard`), so starting a run,
+appending a step with its message, and ending a run are each one script
+(herald_core/lua/workflow_*.lua). A step already logged (a publish repeated by the SDK or
+its HTTP client) is not stored again. An ended run (finished, or cancelled with its pending
+messages) refuses new steps and expires after the log retention.
+"""
+
+from __future__ import annotations
+
+import base64
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from herald_core.ids import shard_for_key
+from herald_core.scripts import workflows as scripts
+from herald_core.store import NewMessage, Store
+
+#: The end states of a run (a running run has none).
+DONE = "DONE"
+CANCELED = "CANCELED"
+
+
+class StepResult(enum.Enum):
+    STORED = "ok"
+    #: The step was logged already; `StepOutcome.detail` is its message's id.
+    DUPLICATE = "dup"
+    NO_RUN = "none"
+    #: `detail` is the end state.
+    ENDED = "ended"
+    #: The steps array grew since the body was built: build it again.
+    STALE = "stale"
+
+
+@dataclass(frozen=True, slots=True)
+class StepOutcome:
+    result: StepResult
+    detail: str = ""
+
+
+def element(message_id: str, body: bytes) -> bytes:
+    """One element of a steps array: a message's id and its body, base64."""
+    encoded = base64.b64encode(body).decode()
+    return orjson.dumps({"messageId": message_id, "body": encoded, "callType": "step"})
+
+
+def steps_body(elements: Sequence[bytes]) -> bytes:
+    """The body delivered to the workflow: the JSON array of `elements`."""
+    return b"[" + b",".join(elements) + b"]"
+
+
+class Workflows:
+    """The runs of one store."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def shard(self, run_id: str) -> int:
+        """The shard of a run: its record, its steps and every message of its steps."""
+        return shard_for_key("workflow:" + run_id, self._store.keys.shards)
+
+    async def steps(self, run_id: str) -> list[bytes]:
+        """The run's steps array elements, the initial payload's first ([] for no run)."""
+        key, redis = self._store.keys.shard(self.shard(run_id)).run_steps(run_id), self._store.redis
+        reply: list[Any] = await self._store.guard(lambda: redis.lrange(key, 0, -1))
+        return [bytes(e) for e in reply]
+
+    async def start(self, run_id: str, url: str, initial: bytes, new: NewMessage) -> str | None:
+        """Start a run with its first message (whose body `initial` alone makes); None, or
+        the id of the run's first message when it had started already."""
+        sk = self._store.keys.shard(self.shard(run_id))
+        call = scripts.workflow_start(sk, self._store.limits.log_max_rows, run_id, url,
+                                      new.message.created_at, initial,
+                                      self._store.message_args(new))  # fmt: skip
+        reply = await self._store.run(call)
+        return _text(reply) or None
+
+    async def add_step(
+        self, run_id: str, step_id: int, step: bytes, expected: int, new: NewMessage
+    ) -> StepOutcome:
+        """Append `step` (its element) and store `new`, whose body was built from
+        `expected` elements."""
+        sk = self._store.keys.shard(self.shard(run_id))
+        call = scripts.workflow_step(sk, self._store.limits.log_max_rows, run_id, step_id, step,
+                                     expected, self._store.message_args(new))  # fmt: skip
+        reply = await self._store.run(call)
+        detail = _text(reply[1]) if len(reply) > 1 else ""
+        return StepOutcome(StepResult(_text(reply[0])), detail)
+
+    async def end(self, run_id: str, *, cancel: bool, now_ms: int) -> bool:
+        """End a run: finished, or cancelled with every message still pending. False when
+        there is no such run (or it has expired)."""
+        shard = self.shard(run_id)
+        sk = self._store.keys.shard(shard)
+        retention_ms = int(self._store.limits.log_retention * 1000)
+        state = CANCELED if cancel else DONE
+        reply = await self._store.run(scripts.workflow_end(sk, run_id, state, retention_ms))
+        if not reply:
+            return False
+        if cancel and len(reply) > 1:
+            await self._store.cancel({shard: [_text(i) for i in reply[1:]]}, now_ms)
+        return True
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
