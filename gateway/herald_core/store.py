@@ -105,6 +105,14 @@ class Settlement:
     event: bytes = b"{}"
     #: Callbacks to store if the settlement takes effect.
     new: tuple[NewMessage, ...] = ()
+    #: When the message is due again (a retry, a deferral); None when it is not.
+    due_ms: int | None = None
+
+    def soonest(self) -> int | None:
+        """The earliest task this outcome makes due once it lands: the message's next
+        attempt, or a callback it stores; None for neither."""
+        return min((*(n.due_ms for n in self.new),
+                    *(() if self.due_ms is None else (self.due_ms,))), default=None)  # fmt: skip
 
     @classmethod
     def delivered(cls, message_id: str, event: bytes, new: tuple[NewMessage, ...]) -> Settlement:
@@ -115,7 +123,7 @@ class Settlement:
         cls, message_id: str, retried: int, due_ms: int, event: bytes, new: tuple[NewMessage, ...]
     ) -> Settlement:
         """Failed, due again at `due_ms` with `retried` retries done."""
-        return cls(SettleOutcome.RETRY, message_id, f"{retried}:{due_ms}", event, new)
+        return cls(SettleOutcome.RETRY, message_id, f"{retried}:{due_ms}", event, new, due_ms)
 
     @classmethod
     def failed(
@@ -127,7 +135,7 @@ class Settlement:
     @classmethod
     def defer(cls, message_id: str, due_ms: int) -> Settlement:
         """Handed back unattempted, due at `due_ms`; no attempt spent."""
-        return cls(SettleOutcome.DEFER, message_id, str(due_ms))
+        return cls(SettleOutcome.DEFER, message_id, str(due_ms), due_ms=due_ms)
 
 
 @dataclass(frozen=True, slots=True)

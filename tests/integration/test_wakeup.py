@@ -7,7 +7,7 @@ import pytest
 
 from herald_gateway.dev.embedded import RedisServer
 from tests.support.gateway import wait_until
-from tests.support.receiver import Receiver
+from tests.support.receiver import Answer, Receiver
 
 pytestmark = pytest.mark.integration
 
@@ -64,3 +64,23 @@ def test_after_redis_restarts_the_subscription_comes_back_and_wakes_again(
         receiver.wait_for(path, 2, timeout=10)
     finally:
         server.stop()
+
+
+def test_retries_callbacks_and_deferrals_are_claimed_when_due_not_at_the_next_poll(
+    make_gateway, receiver: Receiver
+) -> None:
+    gateway = make_gateway(host_concurrency=1, host_defer=0.2, **NEVER)
+    flaky = receiver.new_path(Answer(500), Answer(500), Answer(200))
+    callback = receiver.new_path()
+    gateway.publish(
+        receiver.url(flaky),
+        b"x",
+        **{"Upstash-Retry-Delay": "100", "Upstash-Callback": receiver.url(callback)},
+    )
+    receiver.wait_for(flaky, 3, timeout=10)  # two retries, 100 ms apart
+    receiver.wait_for(callback, 1, timeout=10)  # stored by the settlement of the third
+    # one slot for the host: the second and third are deferred, then claimed when due
+    slow = receiver.new_path(*[Answer(200, delay=0.3)] * 3)
+    for i in range(3):
+        gateway.publish(receiver.url(slow), b"%d" % i)
+    receiver.wait_for(slow, 3, timeout=10)

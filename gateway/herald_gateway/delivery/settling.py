@@ -2,17 +2,19 @@
 then all of them go in the next one. Nothing is dropped when Redis is down: a failed batch
 is kept and sent again until it lands (or the process dies, and leases expire).
 
-An outcome that frees a flow-control or queue slot makes the next message in line due once
-it lands. The settle script claims such messages for this worker right away (one per
-freed slot) and `on_handoff` starts them; `on_landed` hears of the shards too, so the
-worker claims whatever the hand-off could not take (rate limits, a busy host)."""
+Once a batch lands, `on_landed` hears, per shard, of the earliest task it made due: a retry,
+a deferral, a callback, or (now) the next message in line behind a freed flow-control or
+queue slot, so the worker claims them on time without polling. The settle script also
+claims messages behind freed slots for this worker right away (one per freed slot) and
+`on_handoff` starts them; the worker claims whatever the hand-off could not take (rate
+limits, a busy host)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Mapping
 
 from herald_core.clock import SYSTEM_CLOCK, Clock
 from herald_core.errors import StoreError
@@ -29,7 +31,7 @@ class Settler:
         store: Store,
         *,
         backoff_max: float,
-        on_landed: Callable[[Iterable[int]], None] | None = None,
+        on_landed: Callable[[Mapping[int, int]], None] | None = None,
         on_handoff: Callable[[list[Task]], None] | None = None,
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
@@ -81,8 +83,8 @@ class Settler:
                 return False
             if tasks and self._on_handoff is not None:
                 self._on_handoff(tasks)
-            if frees and self._on_landed is not None:
-                self._on_landed(frees)
+            if self._on_landed is not None:
+                self._on_landed(_due(batch, frees, self._clock.now_ms()))
             return True
 
     async def drain(self, timeout: float) -> bool:
@@ -95,3 +97,16 @@ class Settler:
         except TimeoutError:
             return False
         return True
+
+
+def _due(
+    batch: Mapping[int, list[Settlement]], frees: Mapping[int, int], now_ms: int
+) -> dict[int, int]:
+    """Per shard, the earliest task a landed batch made due (herald_core.store
+    `Settlement.soonest`); a freed slot makes the next in line due now."""
+    due = dict.fromkeys(frees, now_ms)
+    for shard, ops in batch.items():
+        for when in (op.soonest() for op in ops):
+            if when is not None and when < due.get(shard, when + 1):
+                due[shard] = when
+    return due

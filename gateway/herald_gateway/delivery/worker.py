@@ -23,7 +23,7 @@ import math
 import secrets
 import time
 from collections import Counter, deque
-from collections.abc import Iterable
+from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 from herald_core.clock import SYSTEM_CLOCK, Clock
@@ -68,7 +68,7 @@ class Worker:
         self._store, self._sender, self._keyring = store, sender, keyring
         self._settings, self._metrics, self._clock = settings, metrics, clock
         self._settler = Settler(
-            store, backoff_max=settings.redis_backoff_max, on_landed=self._slots_freed,
+            store, backoff_max=settings.redis_backoff_max, on_landed=self._landed,
             on_handoff=self._handed_over, clock=clock,
         )  # fmt: skip
         self._leases = Leases(store, settings.lease_duration, clock, metrics.leases_lost.inc)
@@ -96,10 +96,11 @@ class Worker:
             else:
                 self._dispatch(task)
 
-    def _slots_freed(self, shards: Iterable[int]) -> None:
-        now = self._clock.now_ms()
-        for shard in shards:
-            self.notify(shard, now)
+    def _landed(self, due: Mapping[int, int]) -> None:
+        """Outcomes are in Redis: what they made due (retries, deferrals, callbacks, the
+        next in line behind a freed slot) is claimed on time."""
+        for shard, due_ms in due.items():
+            self.notify(shard, due_ms)
 
     def notify(self, shard: int, due_ms: int) -> None:
         """A task was just stored in `shard`, due at `due_ms`."""
@@ -279,8 +280,6 @@ class Worker:
                       or message.callback_of is not None)  # fmt: skip
         settlement = self._settlement(task, answer, outcome, step, now_ms)
         self._settler.add(task.shard, settlement, frees_slot=frees_slot)
-        if not step.final:
-            self.notify(task.shard, step.due_ms)
         if step.final and label is not Result.DELIVERED:
             logger.info("message %s failed for good after %d retries: %s",
                         message.id, task.retried, outcome.error)  # fmt: skip
