@@ -20,8 +20,6 @@ from herald_core.models import Message
 from herald_core.records import DeadLetter, Page
 from herald_core.store import NewMessage, Store
 
-#: Told (shard, due ms) of every message stored, so a local worker claims it at once.
-Notify = Callable[[int, int], None]
 #: Builds the new message of a retry from the dead one and the new message's id.
 Redelivery = Callable[[Message, str], Message]
 _Row = tuple[str, Raw]
@@ -106,7 +104,7 @@ class DeadLetters:
         """Delete these dead letters; returns how many were still there."""
         return await self._store.delete_dead_letters(self._by_shard(dlq_ids))
 
-    async def retry(self, dlq_id: str, build: Redelivery, notify: Notify | None) -> str | None:
+    async def retry(self, dlq_id: str, build: Redelivery) -> str | None:
         """Store a dead letter again as a new message (`build` makes it from the dead one;
         the stored body is reused) in place of the dead letter. Returns the new message's
         id, or None when the dead letter is gone."""
@@ -120,8 +118,6 @@ class DeadLetters:
         new = NewMessage(message, b"", message.not_before)  # the script reuses the body
         if not await self._store.retry_dead_letter(shard, dlq_id, new):
             return None
-        if notify is not None:
-            notify(shard, message.not_before)
         return message.id
 
 

@@ -49,6 +49,11 @@ def shard_for_key(key: str, shards: int) -> int:
     return int(hashlib.sha256(key.encode()).hexdigest()[:8], 16) % shards
 
 
+def queue_shard(name: str, shards: int) -> int:
+    """The shard holding a queue and every message in it."""
+    return shard_for_key("queue/" + name, shards)
+
+
 def shard_of_kind(item_id: str, prefix: str, shards: int) -> int | None:
     """`shard_of` for ids of one kind (`msg_` or `dlq_`): None for any other id."""
     return shard_of(item_id, shards) if item_id.startswith(prefix) else None

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from herald_core.errors import InvalidField
-from herald_core.ids import shard_for_key
+from herald_core.ids import queue_shard
 from herald_core.scripts import queues as scripts
 from herald_core.store import Store
 
@@ -38,11 +38,6 @@ def parse_parallelism(value: object, field_name: str = "parallelism") -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_PARALLELISM:
         raise InvalidField(field_name, f"must be an integer from 1 to {MAX_PARALLELISM}")
     return value
-
-
-def queue_shard(name: str, shards: int) -> int:
-    """The shard holding a queue and every message in it."""
-    return shard_for_key("queue/" + name, shards)
 
 
 @dataclass(frozen=True, slots=True)

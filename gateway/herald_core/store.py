@@ -1,12 +1,15 @@
 """The Redis connection and the shard-level writes: enqueue, claim, settle, cancel, retry
 and delete dead letters, retention, signing keys.
 
-Above the store nothing names a shard, a key or a stored field: the API reads and changes
-messages, logs and dead letters through the repositories built on this class
-(herald_core.messages, herald_core.event_log, herald_core.dead_letters; queues, schedules
-and flow control likewise), which take ids and return typed records (herald_core.records)
-decoded in one place (herald_core.fields). The shard-level methods here are theirs and the
-delivery worker's.
+Above the store nothing names a shard, a key or a stored field. The store places every new
+message (`enqueue_all`: by queue, flow-control key, callbacks' key, deduplication key, else
+the submission's shard, one per submission in turn), gives it an id that names its shard
+(herald_core.ids), and tells a worker in this process itself (`on_new_work`) as it tells
+the others (a wake-up note). The API reads and changes messages, logs and dead letters
+through the repositories built on this class (herald_core.messages, herald_core.event_log,
+herald_core.dead_letters; queues, schedules and flow control likewise), which take ids and
+return typed records (herald_core.records) decoded in one place (herald_core.fields). The
+shard-level methods here are theirs and the delivery worker's.
 
 Callers get `StoreError` for any Redis failure; the gateway maps it to 503 and the worker
 backs off and tries again. Scripts run by EVALSHA; after a Redis restart flushed the script
@@ -24,11 +27,12 @@ many replicas hold it (WAIT), so a master killed right after cannot take it away
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import random
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -37,8 +41,9 @@ from redis import exceptions as redis_errors
 from herald_core import wake
 from herald_core.batching import GroupCommit
 from herald_core.errors import StoreError
+from herald_core.ids import new_message_id, queue_shard, shard_for_key
 from herald_core.keys import Keys
-from herald_core.models import Message, Task, flow_spec
+from herald_core.models import Callback, Message, Task, flow_spec
 from herald_core.redis_client import (
     RedisClient,
     connect,
@@ -53,6 +58,9 @@ from herald_core.settings import Settings
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
+#: Told (shard, due ms) of every task stored by this process, so a worker in it claims the
+#: task at once (herald_gateway.delivery.worker `Worker.notify`).
+NewWork = Callable[[int, int], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,11 +94,24 @@ class StoreLimits:
 
 @dataclass(frozen=True, slots=True)
 class NewMessage:
-    """A message to store: a publish, or a callback created when an attempt settles."""
+    """A message to store: a publish, or a callback created when an attempt settles.
+
+    A publish's message is built with no id (`Message.id` ''): `Store.enqueue_all` gives it
+    one, naming the shard it places the message in."""
 
     message: Message
     body: bytes
     due_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class Enqueued:
+    """What became of one message handed to `Store.enqueue_all`."""
+
+    #: Its id, or the earlier message's it duplicates.
+    message_id: str
+    #: True when an earlier message had the same deduplication key (nothing was stored).
+    deduplicated: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,6 +194,7 @@ class Store:
         self._shards = keys.all_shards()
         self._enqueues = GroupCommit(self._enqueue_many)
         self._next_shard = random.randrange(keys.shards)
+        self._new_work: NewWork | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings, keys: Keys) -> Store:
@@ -217,9 +239,19 @@ class Store:
 
     # -- storing and delivering -----------------------------------------------------------
 
-    def pick_shard(self) -> int:
-        """The shard for the next publish: one per batch, so a batch is one script call."""
-        return self._next_shard
+    def on_new_work(self, hook: NewWork) -> None:
+        """Tell `hook` of every task this process stores from now on (set once, by the
+        composition root, when the process runs a worker)."""
+        if self._new_work is not None:
+            raise RuntimeError("the store already tells a worker of new work")
+        self._new_work = hook
+
+    async def announce(self, shard: int, due_ms: int) -> None:
+        """A task was stored in `shard` outside `enqueue_all` (a DLQ retry, a workflow
+        step): tell the local worker, and idle workers elsewhere (`wake`)."""
+        if self._new_work is not None:
+            self._new_work(shard, due_ms)
+        await self.wake({shard: due_ms})
 
     def message_args(self, new: NewMessage) -> NewMessageArgs:
         """A new message as the scripts store it."""
@@ -230,19 +262,37 @@ class Store:
             message.queue_name or "",
         )  # fmt: skip
 
-    async def enqueue(self, shard: int, new: NewMessage, dedup_key: str = "") -> str | None:
-        """Store a message and its first delivery task atomically.
+    async def enqueue(self, new: NewMessage, dedup_key: str = "") -> Enqueued:
+        """Store a message and its first delivery task atomically (`enqueue_all`)."""
+        [enqueued] = await self.enqueue_all([(new, dedup_key)])
+        return enqueued
 
-        With a `dedup_key` already seen within the window nothing is stored, and the id of
-        the earlier message is returned. Concurrent calls share round trips (`GroupCommit`).
+    async def enqueue_all(self, items: Sequence[tuple[NewMessage, str]]) -> list[Enqueued]:
+        """Store several messages (a batch, a topic fan-out) in one transaction, whatever
+        their shards: all or none are written. Each (message, deduplication key or '') gets
+        its shard (`placement`; those with nothing to place them by share the submission's
+        shard, so a plain batch is one script call) and a fresh id naming it.
+
+        With a deduplication key already seen within the window nothing is stored for that
+        message, and the earlier message's id comes back. Concurrent calls share round
+        trips (`GroupCommit`). The local worker hears of every task stored (`on_new_work`).
         """
-        [existing] = await self.enqueue_all([(shard, new, dedup_key)])
-        return existing
-
-    async def enqueue_all(self, items: Sequence[tuple[int, NewMessage, str]]) -> list[str | None]:
-        """Store several messages (a topic fan-out) in one transaction, whatever their shards:
-        all or none are written. Returns, per message, the id it duplicates or None."""
-        return await self._enqueues.submit([_Enqueue(*item) for item in items])
+        if not items:
+            return []
+        shards, default = self.keys.shards, self._next_shard
+        staged = []
+        for new, dedup_key in items:
+            shard = placement(new.message, dedup_key, shards)
+            shard = default if shard is None else shard
+            message = dataclasses.replace(new.message, id=new_message_id(shard, shards))
+            staged.append(_Enqueue(shard, NewMessage(message, new.body, new.due_ms), dedup_key))
+        found = await self._enqueues.submit(staged)
+        out = []
+        for item, earlier in zip(staged, found, strict=True):
+            out.append(Enqueued(earlier or item.new.message.id, earlier is not None))
+            if earlier is None and self._new_work is not None:
+                self._new_work(item.shard, item.new.due_ms)
+        return out
 
     async def _enqueue_many(
         self, batches: Sequence[list[_Enqueue]]
@@ -400,7 +450,7 @@ class Store:
                                       self.message_args(new))  # fmt: skip
         retried = bool(await self.run(call))
         if retried:
-            await self.wake({shard: new.due_ms})
+            await self.announce(shard, new.due_ms)
         return retried
 
     async def wake(self, due_by_shard: dict[int, int] | None) -> None:
@@ -459,6 +509,31 @@ async def guarded(redis: RedisClient, call: Callable[[], Awaitable[T]]) -> T:
 async def load_scripts(redis: RedisClient) -> None:
     for script in registered():
         await redis.script_load(script.source)
+
+
+def placement(message: Message, dedup_key: str, shards: int) -> int | None:
+    """The shard a new message must go to, or None when any will do: messages of one queue
+    or flow-control key, and duplicates, must meet in one shard."""
+    if message.queue_name is not None:
+        return queue_shard(message.queue_name, shards)
+    if message.flow_key is not None:
+        return shard_for_key(message.flow_key, shards)
+    # A callback is stored in its source's shard (by the script that settles the attempt),
+    # so a callback's flow-control key places the source where the key lives. (With a queue
+    # or a key of its own the source stays there, and its callbacks' limits hold among the
+    # messages of that shard only: README "Callbacks".)
+    key = next(_callback_flow_keys(message.callback, message.failure_callback), None)
+    if key is not None:
+        return shard_for_key(key, shards)
+    return shard_for_key(dedup_key, shards) if dedup_key else None
+
+
+def _callback_flow_keys(*callbacks: Callback | None) -> Iterator[str]:
+    for callback in callbacks:
+        if callback is not None:
+            if callback.flow_key is not None:
+                yield callback.flow_key
+            yield from _callback_flow_keys(callback.callback, callback.failure_callback)
 
 
 def _tasks(shard: int, reply: list[Any], start: int, lease_until: int) -> list[Task]:

@@ -26,7 +26,7 @@ from typing import Any
 
 import orjson
 
-from herald_core.ids import shard_for_key
+from herald_core.ids import new_message_id, shard_for_key
 from herald_core.scripts import workflows as scripts
 from herald_core.store import NewMessage, Store
 
@@ -69,42 +69,54 @@ class Workflows:
     def __init__(self, store: Store) -> None:
         self._store = store
 
-    def shard(self, run_id: str) -> int:
+    def _shard(self, run_id: str) -> int:
         """The shard of a run: its record, its steps and every message of its steps."""
         return shard_for_key("workflow:" + run_id, self._store.keys.shards)
 
+    def message_id(self, run_id: str) -> str:
+        """A fresh id for a message of the run (`start`, `add_step`: its steps array names
+        it, so the id comes before the message)."""
+        return new_message_id(self._shard(run_id), self._store.keys.shards)
+
     async def steps(self, run_id: str) -> list[bytes]:
         """The run's steps array elements, the initial payload's first ([] for no run)."""
-        key, redis = self._store.keys.shard(self.shard(run_id)).run_steps(run_id), self._store.redis
+        key = self._store.keys.shard(self._shard(run_id)).run_steps(run_id)
+        redis = self._store.redis
         reply: list[Any] = await self._store.guard(lambda: redis.lrange(key, 0, -1))
         return [bytes(e) for e in reply]
 
     async def start(self, run_id: str, url: str, initial: bytes, new: NewMessage) -> str | None:
         """Start a run with its first message (whose body `initial` alone makes); None, or
         the id of the run's first message when it had started already."""
-        sk = self._store.keys.shard(self.shard(run_id))
+        sk = self._store.keys.shard(self._shard(run_id))
         call = scripts.workflow_start(sk, self._store.limits.log_max_rows, run_id, url,
                                       new.message.created_at, initial,
                                       self._store.message_args(new))  # fmt: skip
         reply = await self._store.run(call)
-        return _text(reply) or None
+        earlier = _text(reply) or None
+        if earlier is None:
+            await self._store.announce(self._shard(run_id), new.due_ms)
+        return earlier
 
     async def add_step(
         self, run_id: str, step_id: int, step: bytes, expected: int, new: NewMessage
     ) -> StepOutcome:
         """Append `step` (its element) and store `new`, whose body was built from
         `expected` elements."""
-        sk = self._store.keys.shard(self.shard(run_id))
+        sk = self._store.keys.shard(self._shard(run_id))
         call = scripts.workflow_step(sk, self._store.limits.log_max_rows, run_id, step_id, step,
                                      expected, self._store.message_args(new))  # fmt: skip
         reply = await self._store.run(call)
         detail = _text(reply[1]) if len(reply) > 1 else ""
-        return StepOutcome(StepResult(_text(reply[0])), detail)
+        outcome = StepOutcome(StepResult(_text(reply[0])), detail)
+        if outcome.result is StepResult.STORED:
+            await self._store.announce(self._shard(run_id), new.due_ms)
+        return outcome
 
     async def end(self, run_id: str, *, cancel: bool, now_ms: int) -> bool:
         """End a run: finished, or cancelled with every message still pending. False when
         there is no such run (or it has expired)."""
-        shard = self.shard(run_id)
+        shard = self._shard(run_id)
         sk = self._store.keys.shard(shard)
         retention_ms = int(self._store.limits.log_retention * 1000)
         state = CANCELED if cancel else DONE

@@ -78,10 +78,11 @@ def create_app(
         worker = None
         if "worker" in settings.role_set:
             worker = Worker(store, sender, keyring, settings, metrics, clock)
+            store.on_new_work(worker.notify)  # what this process stores, its worker claims
         runner = asyncio.create_task(worker.run()) if worker else None
         scheduler = wakeups = None
         if worker is not None:
-            schedules = Scheduler(store, settings, worker.notify, routing, metrics, clock)
+            schedules = Scheduler(store, settings, routing, metrics, clock)
             scheduler = asyncio.create_task(schedules.run(), name="herald-scheduler")
             listener = WakeListener(store, on_work=worker.notify, on_schedules=schedules.wake,
                                     on_connect=worker.poll_now,
@@ -94,7 +95,7 @@ def create_app(
         try:
             yield State(
                 settings=settings, clock=clock, store=store, keyring=keyring, metrics=metrics,
-                notify=worker.notify if worker is not None else None, routing=routing,
+                routing=routing,
             )  # fmt: skip
         finally:
             if scheduler is not None and wakeups is not None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import TypedDict
 
 from herald_core.clock import Clock
-from herald_core.dead_letters import Notify
 from herald_core.settings import Settings
 from herald_core.store import Store
 from herald_gateway.keyring import KeyRing
@@ -19,6 +18,4 @@ class State(TypedDict):
     store: Store
     keyring: KeyRing
     metrics: Metrics
-    #: Told (shard, due ms) of every message stored, when this process runs a worker.
-    notify: Notify | None
     routing: RoutingCache

@@ -16,7 +16,6 @@ import orjson
 import pytest
 from qstash import QStash
 
-from herald_core.ids import new_message_id
 from herald_core.keys import Keys
 from herald_core.models import Message
 from herald_core.redis_client import connect
@@ -176,15 +175,15 @@ def test_sigkilled_worker_mid_ten_minute_attempt_is_redelivered_within_a_lease(
 
 
 async def test_renewal_never_takes_back_a_lease_another_worker_holds(redis_url: str) -> None:
-    keys = Keys("herald", 2)
+    keys = Keys("herald", 1)  # one shard: the message is in shard 0
     store = Store(connect(Settings(redis_url=redis_url)), keys, StoreLimits(lease_ms=1000))
     try:
         now = 1_700_000_000_000
-        message = Message(id=new_message_id(0, 2), url="http://127.0.0.1:9/x", method="POST",
-                          headers={}, max_retries=0, timeout=600, created_at=now,
-                          not_before=now)  # fmt: skip
-        await store.enqueue(0, NewMessage(message, b"", now))
+        new = Message(id="", url="http://127.0.0.1:9/x", method="POST", headers={},
+                      max_retries=0, timeout=600, created_at=now, not_before=now)  # fmt: skip
+        await store.enqueue(NewMessage(new, b"", now))
         [mine] = (await store.claim({0: 10}, now)).tasks
+        message = mine.message
         assert mine.lease_until == now + 1000
         # renewed while it is ours
         renewed = await store.renew({0: [(message.id, mine.lease_until)]}, now + 1500)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import itertools
 from collections.abc import AsyncIterator
 
 import orjson
@@ -14,12 +15,12 @@ from redis.asyncio import Redis
 from herald_core.dead_letters import DeadLetters
 from herald_core.errors import InvalidField
 from herald_core.event_log import EventLog
-from herald_core.ids import dlq_id_of, new_message_id, shard_of
+from herald_core.ids import dlq_id_of, queue_shard, shard_for_key, shard_of
 from herald_core.keys import Keys
 from herald_core.messages import Messages
 from herald_core.models import Message
 from herald_core.records import Attempt, LogEntry
-from herald_core.store import NewMessage, Settlement, Store, StoreLimits
+from herald_core.store import Enqueued, NewMessage, Settlement, Store, StoreLimits
 
 pytestmark = pytest.mark.integration
 
@@ -40,13 +41,17 @@ def _shard(message_id: str) -> int:
     return shard
 
 
+_keys = (f"key-{n}" for n in itertools.count())
+
+
 async def _publish(store: Store, shard: int, url: str = "http://a/hook", due: int = NOW) -> str:
-    """Store a message in `shard` (the publish side still picks shards); its id."""
-    message = Message(id=new_message_id(shard, SHARDS), url=url, method="POST",
-                      headers={"X-A": "1"}, max_retries=0, timeout=30.0, created_at=NOW,
-                      not_before=due)  # fmt: skip
-    assert await store.enqueue(shard, NewMessage(message, b"body of " + url.encode(), due)) is None
-    return message.id
+    """Store a message in `shard` (the store places it by its deduplication key); its id."""
+    dedup_key = next(key for key in _keys if shard_for_key(key, SHARDS) == shard)
+    message = Message(id="", url=url, method="POST", headers={"X-A": "1"}, max_retries=0,
+                      timeout=30.0, created_at=NOW, not_before=due)  # fmt: skip
+    enqueued = await store.enqueue(NewMessage(message, b"body of " + url.encode(), due), dedup_key)
+    assert not enqueued.deduplicated and _shard(enqueued.message_id) == shard
+    return enqueued.message_id
 
 
 async def _fail(store: Store, message_id: str, event: dict[str, object]) -> str:
@@ -160,14 +165,36 @@ async def test_dead_letters_are_read_listed_retried_and_deleted(store: Store) ->
     def notify(shard: int, due_ms: int) -> None:
         told.append((shard, due_ms))
 
-    new_id = await dead.retry(dlq_ids[3], build, notify)
+    store.on_new_work(notify)  # the local worker hears of the retried message
+    new_id = await dead.retry(dlq_ids[3], build)
     assert new_id is not None and _shard(new_id) == _shard(ids[3])
     assert told == [(_shard(ids[3]), NOW + 7)]
     again = await Messages(store).get(new_id)
     assert again is not None and again.body == b"body of http://a/3"  # the stored body, reused
     assert await dead.get(dlq_ids[3]) is None
-    assert await dead.retry(dlq_ids[3], build, None) is None
+    assert await dead.retry(dlq_ids[3], build) is None
 
     assert await dead.delete([dlq_ids[0], dlq_ids[1], "junk"]) == 2
     assert await dead.delete([dlq_ids[0]]) == 0
     assert [d.dlq_id for d in (await dead.page(None, 100, lambda d: True)).rows] == [dlq_ids[2]]
+
+
+async def test_the_store_places_names_and_announces_what_it_stores(store: Store) -> None:
+    told: list[tuple[int, int]] = []
+    store.on_new_work(lambda shard, due_ms: told.append((shard, due_ms)))
+
+    def new(url: str, **fields: object) -> NewMessage:
+        message = Message(id="", url=url, method="POST", headers={}, max_retries=0, timeout=30,
+                          created_at=NOW, not_before=NOW, **fields)  # type: ignore[arg-type]  # fmt: skip
+        return NewMessage(message, b"", NOW)
+
+    batch = await store.enqueue_all([(new("http://a/1"), ""), (new("http://a/2"), ""),
+                                     (new("http://a/3", queue_name="q"), ""),
+                                     (new("http://a/4"), "dedup")])  # fmt: skip
+    shards = [_shard(enqueued.message_id) for enqueued in batch]
+    assert shards[0] == shards[1]  # nothing to place them by: the submission's one shard
+    assert shards[2] == queue_shard("q", SHARDS) and shards[3] == shard_for_key("dedup", SHARDS)
+    assert not any(enqueued.deduplicated for enqueued in batch)
+    assert told == [(shard, NOW) for shard in shards]
+    [again] = await store.enqueue_all([(new("http://a/4"), "dedup")])
+    assert again == Enqueued(batch[3].message_id, True) and len(told) == 4  # nothing stored

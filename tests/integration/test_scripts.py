@@ -4,11 +4,12 @@ transparently, on a plain call as on a pipeline."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator
 
 import pytest
 
-from herald_core.ids import dlq_id_of, new_message_id
+from herald_core.ids import dlq_id_of
 from herald_core.keys import Keys
 from herald_core.models import Message
 from herald_core.queues import Queues
@@ -18,7 +19,7 @@ from herald_core.store import NewMessage, Settlement, Store, StoreLimits
 
 pytestmark = pytest.mark.integration
 NOW = 1_700_000_000_000
-KEYS = Keys("herald", 2)
+KEYS = Keys("herald", 1)  # one shard: every message is in shard 0
 
 
 @pytest.fixture
@@ -29,16 +30,17 @@ async def store(redis_url: str) -> AsyncIterator[Store]:
 
 
 def _message(**fields: object) -> Message:
-    return Message(id=new_message_id(0, 2), url="http://127.0.0.1:9/x", method="POST",
+    return Message(id="", url="http://127.0.0.1:9/x", method="POST",
                    headers={}, max_retries=1, timeout=30, created_at=NOW, not_before=NOW,
                    **fields)  # type: ignore[arg-type]  # fmt: skip
 
 
 async def test_scripts_write_the_keys_keys_py_names(store: Store) -> None:
     sk = KEYS.shard(0)
-    queued = _message(queue_name="jobs", flow_key="fk", flow_parallelism=1)
-    await Queues(store).upsert("jobs", NOW, parallelism=1)  # the queue's shard may differ:
-    await store.enqueue(0, NewMessage(queued, b"body", NOW))  # the message makes one in its own
+    await Queues(store).upsert("jobs", NOW, parallelism=1)
+    new = _message(queue_name="jobs", flow_key="fk", flow_parallelism=1)
+    enqueued = await store.enqueue(NewMessage(new, b"body", NOW))
+    queued = dataclasses.replace(new, id=enqueued.message_id)
     redis = store.redis
     assert await redis.hget(sk.message(queued.id), "q") == b"jobs"
     assert await redis.sismember(sk.queues, "jobs")
@@ -60,13 +62,13 @@ async def test_scripts_write_the_keys_keys_py_names(store: Store) -> None:
 
 
 async def test_a_flushed_script_cache_is_refilled(store: Store) -> None:
-    first, second = _message(), _message()
-    await store.enqueue(0, NewMessage(first, b"", NOW))  # scripts loaded by the first call
+    one = await store.enqueue(NewMessage(_message(), b"", NOW))  # scripts loaded by the first
     await store.redis.script_flush()
-    await store.enqueue(0, NewMessage(second, b"", NOW))  # a pipeline: NOSCRIPT, reload, rerun
+    two = await store.enqueue(NewMessage(_message(), b"", NOW))  # a pipeline: NOSCRIPT, reload
     await store.redis.script_flush()
     claimed = (await store.claim({0: 10}, NOW)).tasks  # every command failed: reload, rerun
-    assert {t.message.id for t in claimed} == {first.id, second.id}
+    first, second = sorted((t.message for t in claimed), key=lambda m: m.id)
+    assert {first.id, second.id} == {one.message_id, two.message_id}
     await store.redis.script_flush()
     retry = Settlement.retry(first.id, 1, NOW + 5, b"{}", ())
     await store.settle({0: [retry, Settlement.delivered(second.id, b"{}", ())]}, NOW + 1, {})

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from herald_core.errors import InvalidField
-from herald_core.ids import shard_for_key
+from herald_core.ids import queue_shard, shard_for_key
 from herald_core.models import Message
 from herald_core.settings import Settings
+from herald_core.store import placement
 from herald_gateway.publish.destinations import (
     Endpoint,
     is_url_destination,
@@ -15,8 +18,8 @@ from herald_gateway.publish.destinations import (
     split_query,
 )
 from herald_gateway.publish.header_values import canonical_header
-from herald_gateway.publish.publishing import parse_publish
-from herald_gateway.publish.staging import build_message, choose_shard
+from herald_gateway.publish.publishing import PublishRequest, parse_publish
+from herald_gateway.publish.staging import build_message
 
 SETTINGS = Settings(default_retries=3, max_retries=20, default_timeout=30, max_delay=86400)
 NOW = 1_700_000_000_000
@@ -263,11 +266,27 @@ def test_callback_headers_configure_the_callback_message_as_a_publish() -> None:
     assert sorted(spec.ignored) == ["Upstash-Callback-X-Team"]
     # the callback's flow-control key decides the source's shard (its callback is stored
     # there), unless the source has a key of its own
-    assert choose_shard(spec, "", 16, 0) == shard_for_key("cbkey", 16)
+    assert _placed(spec) == shard_for_key("cbkey", 16)
     own = parse({"upstash-flow-control-key": "mine", "upstash-flow-control-value": "rate=1",
                  "upstash-callback": "https://cb", "upstash-callback-flow-control-key": "cbkey",
                  "upstash-callback-flow-control-value": "rate=1"})  # fmt: skip
-    assert choose_shard(own, "", 16, 0) == shard_for_key("mine", 16)
+    assert _placed(own) == shard_for_key("mine", 16)
+
+
+def _placed(spec: PublishRequest) -> int | None:
+    """The shard the store puts the message of `spec` in (of 16)."""
+    return placement(build_message(spec, Endpoint("https://a.b/c"), "", NOW, None), "", 16)
+
+
+def test_the_store_places_messages_by_queue_flow_key_then_dedup_key() -> None:
+    queued = parse({"upstash-flow-control-key": "k", "upstash-flow-control-value": "rate=1"})
+    message = build_message(queued, Endpoint("https://a.b/c"), "", NOW, None)
+    assert placement(message, "d", 16) == shard_for_key("k", 16)
+    plain = build_message(parse(), Endpoint("https://a.b/c"), "", NOW, None)
+    assert placement(plain, "d", 16) == shard_for_key("d", 16)
+    assert placement(plain, "", 16) is None  # the submission's shard, whichever it is
+    in_queue = dataclasses.replace(message, queue_name="q")
+    assert placement(in_queue, "d", 16) == queue_shard("q", 16)
 
 
 def test_stored_callback_configuration_round_trips() -> None:

@@ -2,7 +2,8 @@
 
 One step for every way in (publish, enqueue, batch, topic fan-out, a schedule's tick): each
 `Target` (a request and the URL its message goes to) becomes a `Staged` message — its
-shard, its stored form and its deduplication key — which herald_gateway.publish.accepting writes.
+stored form and its deduplication key — which `Store.enqueue_all` stores in one submission
+(placing each in its shard and giving it its id, herald_core.store).
 A DLQ retry is the one message not built from a request: `redelivery` applies its
 overrides to the dead letter.
 """
@@ -10,14 +11,11 @@ overrides to the dead letter.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import replace
 from typing import NamedTuple
 
-from herald_core.ids import new_message_id, shard_for_key
-from herald_core.models import Callback, Message
-from herald_core.queues import queue_shard
-from herald_core.settings import Settings
+from herald_core.models import Message
 from herald_core.signing import body_hash
 from herald_core.store import NewMessage
 from herald_gateway.publish.destinations import Endpoint
@@ -29,9 +27,8 @@ Target = tuple[PublishRequest, Endpoint]
 
 
 class Staged(NamedTuple):
-    """A message ready for `Store.enqueue_all`."""
+    """A message ready for `Store.enqueue_all` (its id is the store's to give)."""
 
-    shard: int
     new: NewMessage
     #: '' when the message has none.
     dedup_key: str
@@ -39,10 +36,8 @@ class Staged(NamedTuple):
 
 def stage(
     targets: Iterable[Target],
-    settings: Settings,
     now_ms: int,
     caller_ip: str | None,
-    default_shard: int,
     *,
     dedup: str | None = None,
     schedule_id: str | None = None,
@@ -52,10 +47,8 @@ def stage(
     out = []
     for request, endpoint in targets:
         key = dedup_key(request, endpoint) if dedup is None else dedup
-        shard = choose_shard(request, key, settings.shards, default_shard)
-        message = build_message(request, endpoint, new_message_id(shard, settings.shards),
-                                now_ms, caller_ip, schedule_id)  # fmt: skip
-        out.append(Staged(shard, NewMessage(message, request.body, request.not_before), key))
+        message = build_message(request, endpoint, "", now_ms, caller_ip, schedule_id)
+        out.append(Staged(NewMessage(message, request.body, request.not_before), key))
     return out
 
 
@@ -91,30 +84,6 @@ def build_message(
         schedule_id=schedule_id,
         **flow_fields(request.flow),
     )
-
-
-def choose_shard(request: PublishRequest, dedup: str, shards: int, default: int) -> int:
-    """Messages of one queue or flow-control key, and duplicates, must meet in one shard."""
-    if request.queue is not None:
-        return queue_shard(request.queue, shards)
-    if request.flow is not None:
-        return shard_for_key(request.flow.key, shards)
-    # A callback is stored in its source's shard (by the script that settles the attempt),
-    # so a callback's flow-control key places the source where the key lives. (With a queue
-    # or a key of its own the source stays there, and its callbacks' limits hold among the
-    # messages of that shard only: README "Callbacks".)
-    key = next(_callback_flow_keys(request.callback, request.failure_callback), None)
-    if key is not None:
-        return shard_for_key(key, shards)
-    return shard_for_key(dedup, shards) if dedup else default
-
-
-def _callback_flow_keys(*callbacks: Callback | None) -> Iterator[str]:
-    for callback in callbacks:
-        if callback is not None:
-            if callback.flow_key is not None:
-                yield callback.flow_key
-            yield from _callback_flow_keys(callback.callback, callback.failure_callback)
 
 
 def dedup_key(request: PublishRequest, endpoint: Endpoint) -> str:

@@ -18,11 +18,8 @@ from dataclasses import dataclass, replace
 import orjson
 
 from herald_core.errors import Conflict, InvalidField, InvalidRequest, NotFound
-from herald_core.ids import new_message_id
-from herald_core.settings import Settings
-from herald_core.store import NewMessage, Store
+from herald_core.store import Enqueued, NewMessage, Store
 from herald_core.workflows import StepOutcome, StepResult, Workflows, element, steps_body
-from herald_gateway.publish.accepting import Accepted, Notify
 from herald_gateway.publish.destinations import Endpoint
 from herald_gateway.publish.publishing import PublishRequest
 from herald_gateway.publish.staging import build_message
@@ -73,15 +70,12 @@ async def accept_workflow(
     store: Store,
     request: PublishRequest,
     run: WorkflowPublish,
-    settings: Settings,
     now_ms: int,
     caller_ip: str | None,
-    notify: Notify | None,
-) -> Accepted:
+) -> Enqueued:
     """Store the run's new message with its step, or find the earlier one that has it."""
     workflows = Workflows(store)
-    shard = workflows.shard(run.run_id)
-    message_id = new_message_id(shard, settings.shards)
+    message_id = workflows.message_id(run.run_id)
 
     def message(body: bytes) -> NewMessage:
         built = build_message(replace(request, body=body), run.endpoint, message_id, now_ms,
@@ -97,11 +91,8 @@ async def accept_workflow(
     else:
         outcome = await _add_step(workflows, run.run_id, step_id_of(request.body), mine, message)
     if outcome.result is StepResult.DUPLICATE:
-        return Accepted(outcome.detail, True)
-    if notify is not None:
-        notify(shard, request.not_before)
-    await store.wake({shard: request.not_before})
-    return Accepted(message_id, False)
+        return Enqueued(outcome.detail, True)
+    return Enqueued(message_id, False)  # the store told the workers (Workflows)
 
 
 async def _add_step(

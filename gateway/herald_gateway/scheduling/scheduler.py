@@ -22,7 +22,6 @@ from herald_core.schedules import Schedule, Schedules, Tick
 from herald_core.settings import Settings
 from herald_core.store import Store
 from herald_gateway.metrics import Metrics
-from herald_gateway.publish.accepting import Notify, accept
 from herald_gateway.publish.destinations import TopicRef, read_destination
 from herald_gateway.publish.fanout import targets
 from herald_gateway.publish.publishing import parse_publish
@@ -44,12 +43,11 @@ class Scheduler:
         self,
         store: Store,
         settings: Settings,
-        notify: Notify | None,
         routing: RoutingCache | None = None,
         metrics: Metrics | None = None,
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
-        self._store, self._settings, self._notify, self._clock = store, settings, notify, clock
+        self._store, self._settings, self._clock = store, settings, clock
         self._routing, self._metrics = routing, metrics
         self._schedules = Schedules(store)
         self._wake = asyncio.Event()
@@ -134,11 +132,10 @@ class Scheduler:
         request = parse_publish(destination, schedule.query, schedule.headers, schedule.body,
                                 self._settings, now, queue=schedule.queue)  # fmt: skip
         dedup = tick_dedup_key(schedule.id, tick)
-        staged = stage(targets(request, None, self._settings), self._settings, tick,
-                       schedule.caller_ip, self._store.pick_shard(), dedup=dedup,
-                       schedule_id=schedule.id)  # fmt: skip
-        [accepted] = await accept(self._store, staged, self._notify)
-        return accepted.message_id
+        staged = stage(targets(request, None, self._settings), tick, schedule.caller_ip,
+                       dedup=dedup, schedule_id=schedule.id)  # fmt: skip
+        [enqueued] = await self._store.enqueue_all(staged)
+        return enqueued.message_id
 
     async def _fan_out(self, schedule: Schedule, topic: TopicRef, tick: int) -> list[str]:
         """A topic (URL group) destination: one message per subscription, each deduplicated
@@ -153,7 +150,6 @@ class Scheduler:
         request = parse_publish(topic, schedule.query, schedule.headers, schedule.body,
                                 self._settings, tick, defaults=table.topic.headers)  # fmt: skip
         request = dataclasses.replace(request, dedup_id=f"{schedule.id}-{tick}")
-        staged = stage(targets(request, table, self._settings), self._settings, tick,
-                       schedule.caller_ip, self._store.pick_shard(),
+        staged = stage(targets(request, table, self._settings), tick, schedule.caller_ip,
                        schedule_id=schedule.id)  # fmt: skip
-        return [accepted.message_id for accepted in await accept(self._store, staged, self._notify)]
+        return [enqueued.message_id for enqueued in await self._store.enqueue_all(staged)]

@@ -84,13 +84,13 @@ async def overview(request: Request) -> Response:
     }  # fmt: skip
     if caller.admin:
         body["activity"] = activity_view(await read_activity(store, now, window_ms, buckets))
-        shards = await store.backlog()
-        due = [s.oldest_due for s in shards if s.oldest_due is not None and s.oldest_due <= now]
+        parts = await store.backlog()
+        due = [p.oldest_due for p in parts if p.oldest_due is not None and p.oldest_due <= now]
         body["backlog"] = {
-            "waiting": sum(s.waiting for s in shards),
-            "inFlight": sum(s.leased for s in shards),
+            "waiting": sum(p.waiting for p in parts),
+            "inFlight": sum(p.leased for p in parts),
             "oldestAgeMs": now - min(due) if due else 0,
-            "deadLetters": sum(s.dead_letters for s in shards),
+            "deadLetters": sum(p.dead_letters for p in parts),
         }
     return json_response(body)
 

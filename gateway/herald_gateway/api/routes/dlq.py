@@ -86,7 +86,7 @@ async def _retry(request: Request, store: Store, dlq_id: str) -> str | None:
         overrides = parse_overrides(request.headers.items(), settings, now_ms)
         return redelivery(original, overrides, message_id, now_ms)
 
-    return await DeadLetters(store).retry(dlq_id, build, st["notify"])
+    return await DeadLetters(store).retry(dlq_id, build)
 
 
 async def retry_one(request: Request) -> Response:

@@ -4,7 +4,8 @@ store durably, answer with the message id (one per subscription for a topic).
 A publish reads top-down: who may publish where (`resolve`: a URL needs an admin token, a
 topic a token of its namespace, and its table), the publish model
 (herald_gateway.publish.publishing), its targets (herald_gateway.publish.fanout), the
-messages (herald_gateway.publish.staging), the store (herald_gateway.publish.accepting).
+messages (herald_gateway.publish.staging), the store (`Store.enqueue_all`, which places
+each message in its shard and gives it its id).
 `/v2/batch` runs each item through `resolve` and `publish_to` too.
 """
 
@@ -22,7 +23,6 @@ from herald_core.queues import parse_name
 from herald_core.routing import RoutingTable, split_destination, topic_id
 from herald_gateway.api.routes._common import authorized, json_response, read_body, state
 from herald_gateway.api.tenancy import Caller, authenticate, require_namespace
-from herald_gateway.publish.accepting import accept
 from herald_gateway.publish.destinations import TopicRef, read_destination
 from herald_gateway.publish.fanout import targets
 from herald_gateway.publish.publishing import parse_publish
@@ -106,15 +106,13 @@ async def publish_to(
     metrics.record_unknown_headers(request.ignored)
     run = workflow_of(request)
     if run is not None:  # a step of a workflow run, stored in the run's order
-        one = await accept_workflow(st["store"], request, run, settings, now, caller_ip,
-                                    st["notify"])  # fmt: skip
+        one = await accept_workflow(st["store"], request, run, now, caller_ip)
         if one.deduplicated:
             return {"messageId": one.message_id, "deduplicated": True}
         metrics.publishes.inc()
         return {"messageId": one.message_id}
     where = targets(request, table, settings)
-    staged = stage(where, settings, now, caller_ip, st["store"].pick_shard())
-    accepted = await accept(st["store"], staged, st["notify"])
+    accepted = await st["store"].enqueue_all(stage(where, now, caller_ip))
     if table is None:
         [one] = accepted
         if one.deduplicated:
