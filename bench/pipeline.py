@@ -112,6 +112,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import gc
 import itertools
 import json
@@ -320,6 +321,7 @@ def _start_gateways(
     extra_env: dict[str, str],
     procs: dict[str, subprocess.Popen[bytes]],
     ready_timeout: float,
+    command: Sequence[str] = ("herald_gateway.cli", "gateway"),
 ) -> tuple[list[int], dict[str, Path]]:
     """`herald gateway` processes, one per name with its HERALD_ROLES (None: the default).
 
@@ -336,7 +338,7 @@ def _start_gateways(
         logs[name] = tmp / f"{name}.log"
         with logs[name].open("ab") as log:
             procs[name] = subprocess.Popen(
-                [sys.executable, "-m", "herald_gateway.cli", "gateway"],
+                [sys.executable, "-m", *command],
                 env=env, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT,
             )  # fmt: skip
         ports.append(port)
@@ -369,6 +371,7 @@ def stack(
     ready_timeout: float = 30.0,
     system: str = "herald",
     processes: tuple[int, int] = (1, 1),
+    gateway_module: str | None = None,
 ) -> Iterator[Stack]:
     """Redis (AOF everysec), the counting sink and `system`; all stopped on the way out.
 
@@ -376,6 +379,7 @@ def stack(
     (``--gateway-env``; the reference ignores it). `processes`: for ``herald``, the number of
     gateways with both roles (the first of the pair); for ``herald-split``, the number of
     API processes and of worker processes. Publishes alternate between the API processes.
+    `gateway_module` runs ``python -m MODULE`` instead of ``herald gateway`` (a prototype).
     """
     token = "herald_" + secrets.token_urlsafe(24)
     procs: dict[str, subprocess.Popen[bytes]] = {}
@@ -402,8 +406,9 @@ def stack(
                             reference_pipeline.BACKLOG_COMMANDS)  # fmt: skip
                 return
             roles = _roles(system, processes)
+            command = (gateway_module,) if gateway_module else ("herald_gateway.cli", "gateway")
             ports, logs = _start_gateways(redis, token, Path(tmp), roles, extra_env, procs,
-                                          ready_timeout)  # fmt: skip
+                                          ready_timeout, command)  # fmt: skip
             yield Stack(token, redis, procs, sink, ports[0], sink_port, logs,
                         publish_ports=tuple(ports))  # fmt: skip
         finally:
@@ -1026,12 +1031,16 @@ def environment() -> dict[str, Any]:
 # -- main -----------------------------------------------------------------------------------
 
 
+_stack = stack
+
+
 def run_scenario(name: str, args: argparse.Namespace) -> Any:
     env = dict(item.split("=", 1) for item in args.gateway_env)
     system = getattr(args, "system", "herald")
     processes = (getattr(args, "apis", 1), getattr(args, "workers", 1))
     if system == "herald":
         processes = (getattr(args, "gateways", 1), 0)
+    stack = functools.partial(_stack, gateway_module=getattr(args, "gateway_module", None))
     if name == "closed":
         with stack(env, system=system, processes=processes) as st:
             return uvloop.run(closed_scenario(st, args, "closed"))
@@ -1070,6 +1079,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--apis", type=int, default=1, help="herald-split: API processes")
     parser.add_argument("--workers", type=int, default=1,
                         help="herald-split: worker processes")  # fmt: skip
+    parser.add_argument(
+        "--gateway-module",
+        metavar="MODULE",
+        help="run `python -m MODULE` as the gateway (bench.pyreqwest_gateway)",
+    )
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write results as JSON")
     parser.add_argument("--serve-sink", type=int, metavar="PORT", help=argparse.SUPPRESS)
     parser.add_argument("--fail-first", action="store_true", help=argparse.SUPPRESS)
