@@ -87,12 +87,18 @@ chaos: $(STAMP)
 ## comparison with the Node reference pipeline (bench/reference, installed by `npm ci` on first
 ## use; needs node >= 20.18 and npm): about 7 minutes, 2 with BENCH_QUICK=1.
 ## `BENCH_QUICK=1 make bench` runs every part in a short form (a smoke run of the whole set).
+## Candidates that are not dependencies (granian, pyreqwest, msgspec) are measured by
+## bench.servers, bench.http_clients and bench.encoding when put on PYTHONPATH
+## (docs/benchmarks.md, "Leaner I/O").
 BENCH_QUICK ?=
 bench: $(STAMP)
 	$(BIN)/python -m bench.compare $(if $(BENCH_QUICK),--quick)
 	$(BIN)/python -m bench.http_clients $(if $(BENCH_QUICK),--seconds 1)
 	$(BIN)/python -m bench.pipeline $(if $(BENCH_QUICK),--seconds 3 --delayed 5000)
 	$(BIN)/python -m bench.api $(if $(BENCH_QUICK),--schedules 100 --rounds 1)
+	$(BIN)/python -m bench.processes $(if $(BENCH_QUICK),--rounds 1 --seconds 3 --layouts 1 1+1)
+	$(BIN)/python -m bench.redis_ceiling $(if $(BENCH_QUICK),--drivers 1 --seconds 2)
+	$(BIN)/python -m bench.encoding $(if $(BENCH_QUICK),--number 2000 --repeat 2)
 	$(BIN)/python -m bench.operator_scale $(if $(BENCH_QUICK),--subscriptions 100 --topics 10 \
 		--resync 10,--subscriptions 1000 --topics 100 --resync 30)
 

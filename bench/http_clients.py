@@ -112,9 +112,39 @@ async def aiohttp_client(url: str, concurrency: int) -> AsyncIterator[PostFn]:
         yield post
 
 
+@asynccontextmanager
+async def pyreqwest_client(url: str, concurrency: int) -> AsyncIterator[PostFn]:
+    """One shared ``pyreqwest.client.Client`` (Rust reqwest/hyper on its own tokio runtime)
+    with a pool sized to ``concurrency``. Not a dependency: put it on PYTHONPATH
+    (``python3 -m pip install --target /tmp/perf-site pyreqwest``)."""
+    from datetime import timedelta
+
+    from pyreqwest.client import ClientBuilder
+
+    builder = (
+        ClientBuilder()
+        .max_connections(concurrency)
+        .pool_max_idle_per_host(concurrency)
+        .timeout(timedelta(seconds=REQUEST_TIMEOUT_S))
+        .follow_redirects(False)
+        .http1_only()
+        .no_proxy()
+        .gzip(False)
+    )
+    async with builder.build() as client:
+
+        async def post() -> int:
+            response = await client.post(url).headers(HEADERS).body_bytes(BODY).build().send()
+            await response.bytes()
+            return int(response.status)
+
+        yield post
+
+
 CLIENTS: dict[str, ClientFactory] = {
     "httpx": httpx_client,
     "aiohttp": aiohttp_client,
+    "pyreqwest": pyreqwest_client,
 }
 
 
@@ -243,8 +273,16 @@ def cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
+def _version(name: str) -> str | None:
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
 def environment() -> dict[str, Any]:
     return {
+        "pyreqwest": _version("pyreqwest"),
         "python": platform.python_version(),
         "httpx": httpx.__version__,
         "aiohttp": aiohttp.__version__,
@@ -281,6 +319,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--clients", nargs="+", choices=sorted(CLIENTS), default=list(DEFAULT_CLIENTS)
     )
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="repeat the whole set, alternating the clients' order")  # fmt: skip
     parser.add_argument("--port", type=int, default=0, help="sink port (default: a free one)")
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write results as JSON")
     return parser.parse_args(argv)
@@ -294,16 +334,20 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     sink = start_sink_process(port)
     try:
-        results = uvloop.run(
-            run_all(url, args.clients, args.concurrency, args.seconds, args.warmup)
-        )
+        results = []
+        for round_ in range(args.rounds):
+            k = round_ % len(args.clients)
+            order = args.clients[k:] + args.clients[:k]  # alternate the clients' order
+            results += uvloop.run(run_all(url, order, args.concurrency, args.seconds, args.warmup))
+        results.sort(key=lambda r: (args.clients.index(r.client), r.concurrency))
     finally:
         stop_sink_process(sink)
 
     print(
         f"Python {env['python']}, httpx {env['httpx']}, aiohttp {env['aiohttp']}, "
         f"uvloop {env['uvloop']}, httpcore {env['httpcore']}, anyio {env['anyio']}, "
-        f"sniffio {'installed' if env['sniffio_installed'] else 'NOT installed'}; "
+        f"sniffio {'installed' if env['sniffio_installed'] else 'NOT installed'}, "
+        f"pyreqwest {env['pyreqwest'] or 'not installed'}; "
         f"{env['nproc']} CPUs ({env['cpu_model']}); "
         f"{args.seconds:g} s per run, 1 KB POST body\n"
     )

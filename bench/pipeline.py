@@ -112,7 +112,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import gc
+import itertools
 import json
 import math
 import os
@@ -258,11 +260,20 @@ class Stack:
     backlog_script: str = BACKLOG
     backlog_args: tuple[str | int, ...] = (SHARDS,)
     backlog_commands: int = 1 + 2 * SHARDS  # the EVAL and the commands it runs
+    #: Every port taking publishes when there are several (the load generator alternates).
+    publish_ports: tuple[int, ...] = ()
 
     @property
     def publish_url(self) -> str:
         return (f"http://127.0.0.1:{self.gateway_port}{self.publish_route}"
                 f"http://127.0.0.1:{self.sink_port}/hook")  # fmt: skip
+
+    @property
+    def publish_urls(self) -> list[str]:
+        """One publish URL per process taking publishes (several with --apis/--gateways)."""
+        ports = self.publish_ports or (self.gateway_port,)
+        return [f"http://127.0.0.1:{port}{self.publish_route}http://127.0.0.1:{self.sink_port}"
+                "/hook" for port in ports]  # fmt: skip
 
     @property
     def sink_url(self) -> str:
@@ -310,11 +321,12 @@ def _start_gateways(
     extra_env: dict[str, str],
     procs: dict[str, subprocess.Popen[bytes]],
     ready_timeout: float,
-) -> tuple[int, dict[str, Path]]:
+    command: Sequence[str] = ("herald_gateway.cli", "gateway"),
+) -> tuple[list[int], dict[str, Path]]:
     """`herald gateway` processes, one per name with its HERALD_ROLES (None: the default).
 
     They go into `procs` as they start (so the caller stops them whatever happens); returns
-    the first one's port (where publishes go) and the log files.
+    the ports of those that serve the API (where publishes go) and the log files.
     """  # fmt: skip
     keys = (new_signing_key(), new_signing_key())
     logs, ports = {}, []
@@ -326,7 +338,7 @@ def _start_gateways(
         logs[name] = tmp / f"{name}.log"
         with logs[name].open("ab") as log:
             procs[name] = subprocess.Popen(
-                [sys.executable, "-m", "herald_gateway.cli", "gateway"],
+                [sys.executable, "-m", *command],
                 env=env, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT,
             )  # fmt: skip
         ports.append(port)
@@ -336,7 +348,20 @@ def _start_gateways(
         except (RuntimeError, TimeoutError):
             sys.stderr.write(logs[name].read_text()[-4000:])
             raise
-    return ports[0], logs
+    return [port for port, role in zip(ports, roles.values(), strict=True)
+            if role is None or "api" in role], logs  # fmt: skip
+
+
+def _roles(system: str, processes: tuple[int, int]) -> dict[str, str | None]:
+    """Process name → HERALD_ROLES (None: the default, api and worker)."""
+
+    def names(kind: str, n: int) -> list[str]:
+        return [kind] if n == 1 else [f"{kind}{i + 1}" for i in range(n)]
+
+    if system == "herald-split":
+        roles: dict[str, str | None] = dict.fromkeys(names("api", processes[0]), "api")
+        return roles | dict.fromkeys(names("worker", processes[1]), "worker")
+    return dict.fromkeys(names("gateway", processes[0]), None)
 
 
 @contextlib.contextmanager
@@ -345,11 +370,16 @@ def stack(
     fail_first: bool = False,
     ready_timeout: float = 30.0,
     system: str = "herald",
+    processes: tuple[int, int] = (1, 1),
+    gateway_module: str | None = None,
 ) -> Iterator[Stack]:
     """Redis (AOF everysec), the counting sink and `system`; all stopped on the way out.
 
     `system` is one of SYSTEMS. `extra_env` is added to each gateway's environment
-    (``--gateway-env``; the reference ignores it).
+    (``--gateway-env``; the reference ignores it). `processes`: for ``herald``, the number of
+    gateways with both roles (the first of the pair); for ``herald-split``, the number of
+    API processes and of worker processes. Publishes alternate between the API processes.
+    `gateway_module` runs ``python -m MODULE`` instead of ``herald gateway`` (a prototype).
     """
     token = "herald_" + secrets.token_urlsafe(24)
     procs: dict[str, subprocess.Popen[bytes]] = {}
@@ -375,12 +405,12 @@ def stack(
                             reference_pipeline.BACKLOG, reference_pipeline.BACKLOG_ARGS,
                             reference_pipeline.BACKLOG_COMMANDS)  # fmt: skip
                 return
-            roles: dict[str, str | None] = {"gateway": None}  # the default: api,worker
-            if system == "herald-split":
-                roles = {"api": "api", "worker": "worker"}
-            port, logs = _start_gateways(redis, token, Path(tmp), roles, extra_env, procs,
-                                         ready_timeout)  # fmt: skip
-            yield Stack(token, redis, procs, sink, port, sink_port, logs)
+            roles = _roles(system, processes)
+            command = (gateway_module,) if gateway_module else ("herald_gateway.cli", "gateway")
+            ports, logs = _start_gateways(redis, token, Path(tmp), roles, extra_env, procs,
+                                          ready_timeout, command)  # fmt: skip
+            yield Stack(token, redis, procs, sink, ports[0], sink_port, logs,
+                        publish_ports=tuple(ports))  # fmt: skip
         finally:
             on_exit.close()
             for proc in procs.values():
@@ -409,14 +439,18 @@ class PublishLog:
 
 
 class Publisher:
-    def __init__(self, session: aiohttp.ClientSession, url: str, headers: dict[str, str]):
-        self.session, self.url, self.headers = session, url, headers
+    def __init__(
+        self, session: aiohttp.ClientSession, url: str | list[str], headers: dict[str, str]
+    ):
+        self.session, self.headers = session, headers
+        self.urls = [url] if isinstance(url, str) else url
+        self._next = itertools.cycle(self.urls).__next__  # alternate between API processes
 
     async def one(self, log: PublishLog) -> None:
         sent = time.time()
         started = time.perf_counter()
         try:
-            async with self.session.post(self.url, data=BODY, headers=self.headers) as response:
+            async with self.session.post(self._next(), data=BODY, headers=self.headers) as response:
                 payload = await response.read()
                 status = response.status
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
@@ -756,7 +790,7 @@ async def closed_scenario(
     st: Stack, args: argparse.Namespace, name: str, extra: dict[str, str] | None = None
 ) -> ClosedResult:
     async with probe_for(st, args.concurrency) as probe:
-        publisher = Publisher(probe.session, st.publish_url, headers_for(st, extra))
+        publisher = Publisher(probe.session, st.publish_urls, headers_for(st, extra))
         inner = await probe.script_inner_counted()
         keys = await warm_up(probe, publisher, args)
         expected = (await probe.sink_get("/stats"))["ok_unique"]
@@ -795,7 +829,7 @@ async def closed_scenario(
 
 async def open_scenario(st: Stack, args: argparse.Namespace) -> OpenResult:
     async with probe_for(st, 1024) as probe:
-        publisher = Publisher(probe.session, st.publish_url, headers_for(st))
+        publisher = Publisher(probe.session, st.publish_urls, headers_for(st))
         keys = await warm_up(probe, publisher, args)
         expected = (await probe.sink_get("/stats"))["ok_unique"]
         quiet_gc()
@@ -845,10 +879,10 @@ async def delayed_scenario(st: Stack, args: argparse.Namespace) -> DelayedResult
 
     marks = sorted({round(args.delayed * k / 4) for k in range(1, 5)})
     async with probe_for(st, args.concurrency) as probe:
-        await warm_up(probe, Publisher(probe.session, st.publish_url, headers_for(st)), args)
+        await warm_up(probe, Publisher(probe.session, st.publish_urls, headers_for(st)), args)
         delivered_before = (await probe.sink_get("/stats"))["requests"]
         reader(0)()
-        publisher = Publisher(probe.session, st.publish_url,
+        publisher = Publisher(probe.session, st.publish_urls,
                               headers_for(st, {"Upstash-Delay": "1h"}))  # fmt: skip
         async with asyncio.timeout(args.delayed_timeout):
             elapsed = await publisher.counted(
@@ -997,21 +1031,28 @@ def environment() -> dict[str, Any]:
 # -- main -----------------------------------------------------------------------------------
 
 
+_stack = stack
+
+
 def run_scenario(name: str, args: argparse.Namespace) -> Any:
     env = dict(item.split("=", 1) for item in args.gateway_env)
     system = getattr(args, "system", "herald")
+    processes = (getattr(args, "apis", 1), getattr(args, "workers", 1))
+    if system == "herald":
+        processes = (getattr(args, "gateways", 1), 0)
+    stack = functools.partial(_stack, gateway_module=getattr(args, "gateway_module", None))
     if name == "closed":
-        with stack(env, system=system) as st:
+        with stack(env, system=system, processes=processes) as st:
             return uvloop.run(closed_scenario(st, args, "closed"))
     if name == "retry":
-        with stack(env, fail_first=True, system=system) as st:
+        with stack(env, fail_first=True, system=system, processes=processes) as st:
             # Herald retries at once; the reference's backoff (100 ms) ignores the header.
             extra = {"Upstash-Retry-Delay": "0"}
             return uvloop.run(closed_scenario(st, args, "retry", extra))
     if name == "open":
-        with stack(env, system=system) as st:
+        with stack(env, system=system, processes=processes) as st:
             return uvloop.run(open_scenario(st, args))
-    with stack(env, system=system) as st:
+    with stack(env, system=system, processes=processes) as st:
         return uvloop.run(delayed_scenario(st, args))
 
 
@@ -1033,6 +1074,16 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--system", choices=SYSTEMS, default="herald",
                         help="what runs: Herald in one process, split as the chart deploys "
                         "it, or the Node reference (bench/reference)")  # fmt: skip
+    parser.add_argument("--gateways", type=int, default=1,
+                        help="herald: gateway processes, each with both roles")  # fmt: skip
+    parser.add_argument("--apis", type=int, default=1, help="herald-split: API processes")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="herald-split: worker processes")  # fmt: skip
+    parser.add_argument(
+        "--gateway-module",
+        metavar="MODULE",
+        help="run `python -m MODULE` as the gateway (bench.pyreqwest_gateway)",
+    )
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write results as JSON")
     parser.add_argument("--serve-sink", type=int, metavar="PORT", help=argparse.SUPPRESS)
     parser.add_argument("--fail-first", action="store_true", help=argparse.SUPPRESS)

@@ -149,6 +149,22 @@ def test_autoscaling_replaces_the_replica_count(helm: Helm) -> None:
     one(docs, "HorizontalPodAutoscaler", "herald-worker")
 
 
+def test_an_autoscaler_that_could_never_scale_is_refused(helm: Helm) -> None:
+    """The CPU target is a share of the request, and one Herald process uses at most a core."""
+    on = ("gateway.autoscaling.enabled=true",)
+    assert "needs gateway.resources.requests.cpu" in helm.render_error(sets=on)
+    for cpu in ("2", "1500m"):
+        error = helm.render_error(sets=(*on, f"gateway.resources.requests.cpu={cpu}"))
+        assert "above one core" in error and "at most 1428m" in error
+    workers = ("worker.enabled=true", "worker.autoscaling.enabled=true")
+    assert "worker.resources.requests.cpu" in helm.render_error(sets=workers)
+    assert "cannot read the CPU quantity" in helm.render_error(
+        sets=(*workers, "worker.resources.requests.cpu=lots"))  # fmt: skip
+    for cpu in ("1", "0.5", "1400m"):
+        docs = helm.render(sets=(*on, f"gateway.resources.requests.cpu={cpu}"))
+        one(docs, "HorizontalPodAutoscaler", "herald-gateway")
+
+
 def test_disruption_budgets_select_their_component(helm: Helm) -> None:
     docs = helm.render(HA)
     budgets = {p["metadata"]["name"]: p["spec"] for p in find(docs, "PodDisruptionBudget")}

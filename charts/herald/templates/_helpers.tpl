@@ -255,6 +255,19 @@ spec:
 {{- $root := index . 0 }}{{- $values := index . 1 }}{{- $component := index . 2 }}
 {{- $hpa := $values.autoscaling }}
 {{- if $hpa.enabled }}
+{{- if $hpa.targetCPUUtilizationPercentage }}
+{{- /* A CPU target is a share of the request: with none the HPA never scales, and one
+Herald process (an event loop) uses at most one core, so a target above a core is never
+reached either (docs/benchmarks.md, "Scale model"). */}}
+{{- $cpu := (($values.resources | default dict).requests | default dict).cpu }}
+{{- if not $cpu }}
+{{- fail (printf "%s.autoscaling with targetCPUUtilizationPercentage needs %s.resources.requests.cpu: the HPA's CPU target is a share of it" $component $component) }}
+{{- end }}
+{{- $target := mulf (include "herald.cpuMillis" $cpu | float64) (float64 $hpa.targetCPUUtilizationPercentage) 0.01 }}
+{{- if gt $target 1000.0 }}
+{{- fail (printf "%s.autoscaling: %d%% of %s.resources.requests.cpu (%v) is above one core, which one Herald process never uses: request at most %dm" $component (int $hpa.targetCPUUtilizationPercentage) $component $cpu (int (divf 100000.0 (float64 $hpa.targetCPUUtilizationPercentage)))) }}
+{{- end }}
+{{- end }}
 apiVersion: autoscaling/v2
 kind: HorizontalPodAutoscaler
 metadata:
@@ -302,6 +315,20 @@ spec:
 {{- $url := printf "http://%s.%s.svc" (include "herald.fullname" .) .Release.Namespace }}
 {{- if ne (int .Values.gateway.service.port) 80 }}{{ $url = printf "%s:%d" $url (int .Values.gateway.service.port) }}{{ end }}
 {{- $url }}
+{{- end }}
+{{- end }}
+
+{{/*
+A Kubernetes CPU quantity (`250m`, `1`, `0.5`, `2`) in millicores.
+*/}}
+{{- define "herald.cpuMillis" -}}
+{{- $quantity := toString . }}
+{{- if hasSuffix "m" $quantity }}
+{{- trimSuffix "m" $quantity | float64 }}
+{{- else if regexMatch "^[0-9]+([.][0-9]+)?$" $quantity }}
+{{- mulf (float64 $quantity) 1000 }}
+{{- else }}
+{{- fail (printf "cannot read the CPU quantity %q (use e.g. 500m or 1)" $quantity) }}
 {{- end }}
 {{- end }}
 
