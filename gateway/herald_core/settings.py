@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     roles: CommaList = ("api", "worker")
     #: Admin tokens accepted as `Authorization: Bearer ...` (comma-separated for several).
     token: SecretStr = SecretStr("")
+    #: Read-only tokens (comma-separated for several): like an admin token for every read
+    #: (GET/HEAD: the API, the console and its live tail); any write answers 403.
+    readonly_token: SecretStr = SecretStr("")
     #: HS256 keys signing deliveries (>= 32 bytes). Rotation through the API is kept in Redis.
     current_signing_key: SecretStr = SecretStr("")
     next_signing_key: SecretStr = SecretStr("")
@@ -204,4 +207,9 @@ class Settings(BaseSettings):
     def tokens(self) -> tuple[str, ...]:
         """The admin tokens, empty strings dropped."""
         raw = self.token.get_secret_value()
+        return tuple(t.strip() for t in raw.split(",") if t.strip())
+
+    def readonly_tokens(self) -> tuple[str, ...]:
+        """The read-only tokens, empty strings dropped."""
+        raw = self.readonly_token.get_secret_value()
         return tuple(t.strip() for t in raw.split(",") if t.strip())

@@ -47,6 +47,8 @@ def check_settings(settings: Settings) -> None:
     """Refuse to serve without credentials or with weak signing keys."""
     if "api" in settings.role_set and not settings.tokens():
         raise ConfigError("HERALD_TOKEN is required")
+    if set(settings.tokens()) & set(settings.readonly_tokens()):
+        raise ConfigError("a token cannot be both in HERALD_TOKEN and HERALD_READONLY_TOKEN")
     for name in ("current_signing_key", "next_signing_key"):
         if len(getattr(settings, name).get_secret_value().encode()) < 32:
             raise ConfigError(f"HERALD_{name.upper()} must be at least 32 bytes")

@@ -3,6 +3,9 @@ pause a queue), and see only what the token allows."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import pytest
 
 from tests.browser.conftest import MISSING, Console, add_namespace_token, install_examples
@@ -120,8 +123,57 @@ def test_a_namespace_token_sees_only_its_namespace(
     assert not console.driver.find_elements(By.CSS_SELECTOR, "[data-topic='other/alerts']")
     assert not console.driver.find_elements(By.ID, "nav-dlq")  # admin pages are not offered
     console.screenshot("topics-namespace")
+    [mine] = gateway.publish("shop/orders", b"{}", **{"Upstash-Delay": "1h"}).json()[:1]
+    [theirs] = gateway.publish("other/alerts", b"{}", **{"Upstash-Delay": "1h"}).json()
+    logged = {mine["messageId"], theirs["messageId"]}
+    wait_until(lambda: logged <= {r["messageId"] for r in gateway.client.get("/v2/logs").json()
+                                  ["logs"]}, what="both messages logged")  # fmt: skip
+    console.go("#/messages")
+    console.wait_for(By.CSS_SELECTOR, f"#log-rows tr[data-message='{mine['messageId']}']")
+    assert not console.driver.find_elements(
+        By.CSS_SELECTOR, f"#log-rows tr[data-message='{theirs['messageId']}']"
+    )
     console.sign_in()  # the admin sees both
     console.go("#/topics")
     console.wait_for(By.CSS_SELECTOR, "[data-topic='other/alerts']")
     console.wait_for(By.CSS_SELECTOR, "[data-topic='shop/orders']")
     console.screenshot("topics")
+
+
+def test_a_readonly_token_looks_but_cannot_act(
+    driver: Any, make_gateway: Callable[..., Gateway], receiver: Receiver
+) -> None:
+    look = "look-token-0123456789"
+    gateway = make_gateway(readonly_token=look)
+    console = Console(driver, gateway)
+    install_examples(gateway.redis_url, receiver, receiver.new_path())
+    gateway.client.post("/v2/queues", json={"queueName": "emails", "parallelism": 2})
+    path = receiver.new_path(Answer(500))
+    failed = gateway.publish(receiver.url(path), b"x", **{"Upstash-Retries": "0"})
+    message = failed.json()["messageId"]
+    wait_until(lambda: gateway.client.get("/v2/dlq").json()["messages"], what="a dead letter")
+
+    console.sign_in(look)
+    console.wait_text(By.ID, "who", "read-only")
+    console.go("#/topics")
+    console.wait_for(By.CSS_SELECTOR, "[data-topic='shop/orders']")
+    console.go("#/dlq")
+    row = console.wait_for(By.CSS_SELECTOR, f".dlq-row[data-message='{message}']")
+    assert not row.find_element(By.CSS_SELECTOR, ".retry").is_displayed()
+    assert not console.driver.find_element(By.ID, "retry-all").is_displayed()
+    console.screenshot("dead-letters-readonly")
+    console.go("#/schedules")
+    queue = console.wait_for(By.CSS_SELECTOR, ".queue-row[data-queue='emails']")
+    assert not queue.find_element(By.CSS_SELECTOR, ".toggle").is_displayed()
+    console.go("#/keys")
+    assert not console.wait_for(By.ID, "rotate").is_displayed()
+
+    # the page's own way to the API, as a hidden button would call it: refused, nothing done
+    refused = console.driver.execute_async_script(
+        """const done = arguments[arguments.length - 1];
+        import("./js/api.js").then(({ api }) => api("/v2/queues/emails/pause", { method: "POST" }))
+          .then(() => done("accepted"), (e) => done(`${e.status} ${e.message}`));"""
+    )
+    assert refused == "403 read-only token"
+    assert gateway.client.get("/v2/queues/emails").json()["paused"] is False
+    assert gateway.client.get("/v2/dlq").json()["messages"]

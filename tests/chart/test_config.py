@@ -16,7 +16,8 @@ from tests.chart.conftest import CHART, CI_VALUES, Doc, Helm, container, env_of,
 
 VALUE_FILES = [pytest.param(path, id=path.stem) for path in CI_VALUES]
 HERALD_CONTAINERS = ("herald-gateway", "herald-worker", "herald-operator")
-SECRET_SETTINGS = {"HERALD_TOKEN", "HERALD_CURRENT_SIGNING_KEY", "HERALD_NEXT_SIGNING_KEY"}
+SECRET_SETTINGS = {"HERALD_TOKEN", "HERALD_READONLY_TOKEN", "HERALD_CURRENT_SIGNING_KEY",
+                   "HERALD_NEXT_SIGNING_KEY"}  # fmt: skip
 # values.yaml defaults that deliberately differ from Settings: production logs are JSON.
 DELIBERATE_DEFAULTS = {"logJson": True}
 
@@ -132,6 +133,26 @@ def test_generated_secret_holds_strong_credentials(helm: Helm) -> None:
     assert secret_ref(gateway["HERALD_CURRENT_SIGNING_KEY"]) == ("herald-auth",
                                                                  "current-signing-key")  # fmt: skip
     assert secret_ref(gateway["HERALD_NEXT_SIGNING_KEY"]) == ("herald-auth", "next-signing-key")
+
+
+def test_a_readonly_token_is_generated_and_passed_when_enabled(helm: Helm) -> None:
+    assert "HERALD_READONLY_TOKEN" not in env_of(container(helm.render(), "herald-gateway"))
+    docs = helm.render(sets=("auth.readonlyToken=true",))
+    [secret] = [s for s in find(docs, "Secret") if s["metadata"]["name"] == "herald-auth"]
+    data = {k: base64.b64decode(v).decode() for k, v in secret["data"].items()}
+    assert data["readonly-token"].startswith("herald_ro_") and len(data["readonly-token"]) >= 40
+    assert data["readonly-token"] != data["token"]
+    gateway = env_of(container(docs, "herald-gateway"))
+    assert secret_ref(gateway["HERALD_READONLY_TOKEN"]) == ("herald-auth", "readonly-token")
+    assert "value" not in gateway["HERALD_READONLY_TOKEN"]
+    existing = helm.render(CHART / "ci" / "external-redis-secret-values.yaml",
+                           sets=("auth.readonlyToken=true",
+                                 "auth.existingSecretReadonlyTokenKey=look"))  # fmt: skip
+    gateway = env_of(container(existing, "herald-gateway"))
+    assert secret_ref(gateway["HERALD_READONLY_TOKEN"]) == ("herald-credentials", "look")
+    ha = helm.render(CHART / "ci" / "ha-values.yaml", sets=("auth.readonlyToken=true",))
+    worker = env_of(container(ha, "herald-worker"))
+    assert "HERALD_READONLY_TOKEN" not in worker
 
 
 @pytest.mark.parametrize("values", VALUE_FILES)

@@ -37,7 +37,7 @@ def test_session_topics_and_overview_by_token(gateway: Gateway, receiver: Receiv
     _namespace_token(gateway.redis_url, "shop", "shop-token-0123456789")
     shop = {"Authorization": "Bearer shop-token-0123456789"}
     admin = gateway.client.get("/console/api/session").json()
-    assert admin == {"admin": True, "namespace": "default"}
+    assert admin == {"admin": True, "namespace": "default", "readonly": False}
     wrong = httpx.get(f"{gateway.url}/console/api/session", headers={"Authorization": "Bearer x"})
     assert wrong.status_code == 401 and wrong.json() == {"error": "invalid token"}
 

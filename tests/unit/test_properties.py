@@ -10,12 +10,13 @@ from typing import Any
 
 import pytest
 from hypothesis import example, given, strategies as st
+from pydantic import SecretStr
 from starlette.datastructures import QueryParams
 from starlette.requests import Request
 
 import tests.support.fuzzing  # noqa: F401 - loads the hypothesis profile
 from herald_core.durations import parse_duration, parse_retry_after
-from herald_core.errors import InvalidField, InvalidRequest, Unauthorized
+from herald_core.errors import ConfigError, Forbidden, InvalidField, InvalidRequest, Unauthorized
 from herald_core.event_log import parse_cursor
 from herald_core.expressions import (
     MAX_DELAY_MS,
@@ -26,6 +27,7 @@ from herald_core.expressions import (
 from herald_core.settings import Settings
 from herald_gateway.api import auth, tenancy
 from herald_gateway.api.filters import DLQ, LOGS, MESSAGES, parse
+from herald_gateway.app import check_settings
 from herald_gateway.publish.destinations import Endpoint
 from herald_gateway.publish.publishing import parse_publish
 
@@ -226,14 +228,14 @@ def test_listing_queries_raise_only_invalid_field(pairs: list[tuple[str, str]]) 
 # -- tokens ----------------------------------------------------------------------------------
 
 
-def _request(authorization: str) -> Request:
+def _request(authorization: str, method: str = "GET") -> Request:
     headers = [(b"authorization", authorization.encode())]
-    return Request({"type": "http", "headers": headers, "query_string": b""})
+    return Request({"type": "http", "method": method, "headers": headers, "query_string": b""})
 
 
-@pytest.mark.parametrize("check", ["auth", "tenancy"])
-def test_tokens_are_compared_in_constant_time(monkeypatch: pytest.MonkeyPatch, check: str) -> None:
-    """Every configured token goes through hmac.compare_digest, even after a match."""
+def test_tokens_are_compared_in_constant_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every configured token (admin, then read-only) goes through hmac.compare_digest, even
+    after a match; the gateway's checks (auth and tenancy) all use auth.matches."""
     calls: list[tuple[Any, Any]] = []
     compare = hmac.compare_digest
 
@@ -241,19 +243,39 @@ def test_tokens_are_compared_in_constant_time(monkeypatch: pytest.MonkeyPatch, c
         calls.append((a, b))
         return compare(a, b)
 
-    module = auth if check == "auth" else tenancy
-    monkeypatch.setattr(module.hmac, "compare_digest", spy)
-    tokens = ("first-token", "second-token")
-    if check == "auth":
-        auth.require_admin(_request("Bearer first-token"), tokens)
-        with pytest.raises(Unauthorized):
-            auth.require_admin(_request("Bearer first-tokeX"), tokens)
-    else:
-        assert tenancy._is_admin("first-token", tokens)
-        assert not tenancy._is_admin("first-tokeX", tokens)
+    monkeypatch.setattr(hmac, "compare_digest", spy)
+    settings = Settings(
+        token=SecretStr("first-token,second-token"), readonly_token=SecretStr("look-token")
+    )
+    auth.require_admin(_request("Bearer first-token"), settings)
+    with pytest.raises(Unauthorized):
+        auth.require_admin(_request("Bearer first-tokeX"), settings)
     assert calls == [
         (b"first-token", b"first-token"),
         (b"first-token", b"second-token"),
         (b"first-tokeX", b"first-token"),
         (b"first-tokeX", b"second-token"),
+        (b"first-tokeX", b"look-token"),
     ]
+    assert not hasattr(tenancy, "hmac")  # no comparison of its own
+
+
+def test_a_readonly_token_reads_and_is_refused_writes() -> None:
+    settings = Settings(token=SecretStr("admin-token"), readonly_token=SecretStr("look-1, look-2"))
+    for method in ("GET", "HEAD"):
+        auth.require_admin(_request("Bearer look-2", method), settings)
+    for method in ("POST", "PUT", "PATCH", "DELETE"):
+        with pytest.raises(Forbidden, match="read-only token"):
+            auth.require_admin(_request("Bearer look-1", method), settings)
+        auth.require_admin(_request("Bearer admin-token", method), settings)
+
+
+def test_a_token_cannot_be_both_admin_and_readonly() -> None:
+    def settings(readonly: str) -> Settings:
+        return Settings(token=SecretStr("a, b"), readonly_token=SecretStr(readonly),
+                        current_signing_key=SecretStr("c" * 32),
+                        next_signing_key=SecretStr("n" * 32))  # fmt: skip
+
+    check_settings(settings("c"))
+    with pytest.raises(ConfigError, match="both"):
+        check_settings(settings("c, b"))

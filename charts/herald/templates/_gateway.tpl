@@ -81,6 +81,13 @@ spec:
                 secretKeyRef:
                   name: {{ include "herald.auth.secretName" $root }}
                   key: {{ $root.Values.auth.existingSecretTokenKey }}
+            {{- if $root.Values.auth.readonlyToken }}
+            - name: HERALD_READONLY_TOKEN
+              valueFrom:
+                secretKeyRef:
+                  name: {{ include "herald.auth.secretName" $root }}
+                  key: {{ $root.Values.auth.existingSecretReadonlyTokenKey }}
+            {{- end }}
             {{- end }}
             - name: HERALD_CURRENT_SIGNING_KEY
               valueFrom:

@@ -1,16 +1,17 @@
 """Who is calling: an admin token (the gateway's settings) may act in every namespace; a
+read-only token (the settings too) may read what an admin reads and do nothing else; a
 namespace token (a Secret labelled `herald.dev/token`, synced by the operator as a hash)
 only in its own namespace (DESIGN §4)."""
 
 from __future__ import annotations
 
-import hmac
 from dataclasses import dataclass
 
 from starlette.requests import Request
 
 from herald_core.errors import Forbidden, Unauthorized
-from herald_gateway.api.auth import presented_token
+from herald_core.models import Message
+from herald_gateway.api.auth import presented_token, settings_token
 from herald_gateway.state import State
 
 
@@ -19,13 +20,8 @@ class Caller:
     #: The namespace a bare topic name refers to.
     namespace: str
     admin: bool
-
-
-def _is_admin(token: str, tokens: tuple[str, ...]) -> bool:
-    matched = False
-    for candidate in tokens:
-        matched |= hmac.compare_digest(token.encode(), candidate.encode())
-    return matched
+    #: A read-only token: sees what an admin sees; its writes were refused (403) already.
+    readonly: bool = False
 
 
 async def authenticate(request: Request, st: State) -> Caller:
@@ -33,8 +29,9 @@ async def authenticate(request: Request, st: State) -> Caller:
     if token is None:
         raise Unauthorized("missing token: send Authorization: Bearer <token>")
     settings = st["settings"]
-    if _is_admin(token, settings.tokens()):
-        return Caller(settings.default_namespace, admin=True)
+    kind = settings_token(request, token, settings)
+    if kind is not None:
+        return Caller(settings.default_namespace, admin=True, readonly=kind == "readonly")
     namespace = await st["routing"].token_namespace(token)
     if namespace is None:
         raise Unauthorized("invalid token")
@@ -51,3 +48,16 @@ def require_namespace(caller: Caller, namespace: str) -> None:
 def require_admin_caller(caller: Caller, what: str) -> None:
     if not caller.admin:
         raise Forbidden(f"namespace tokens cannot {what}; use an admin token")
+
+
+def message_namespace(message: Message) -> str | None:
+    """The namespace of a topic subscription's message (from its flow-control key
+    `sub:<namespace>/<topic>/<subscription>`), else None (a URL, queue or schedule
+    message: admins only)."""
+    key = message.flow_key or ""
+    return key[4:].split("/", 1)[0] if key.startswith("sub:") else None
+
+
+def visible(caller: Caller, namespace: str | None) -> bool:
+    """May `caller` see what belongs to `namespace` (None: to no namespace)?"""
+    return caller.admin or (namespace is not None and namespace == caller.namespace)

@@ -20,7 +20,7 @@ from herald_core.errors import InvalidField
 from herald_core.routing import RoutingTable
 from herald_gateway.api.console.views import activity_view, failing_view, topic_view
 from herald_gateway.api.routes._common import json_response, now_ms, state
-from herald_gateway.api.tenancy import Caller, authenticate
+from herald_gateway.api.tenancy import Caller, authenticate, message_namespace, visible
 from herald_gateway.api.views import log_view
 
 #: Overview windows: name -> (milliseconds, buckets drawn).
@@ -31,26 +31,19 @@ TAIL_POLL = 0.5
 TAIL_KEEPALIVE = 15.0
 
 
-def _visible(caller: Caller, namespace: str | None) -> bool:
-    return caller.admin or namespace == caller.namespace
-
-
-def _row_namespace(row: dict[str, Any]) -> str | None:
-    """The namespace of a topic subscription's message (its flow key), else None."""
-    key = str(row.get("flowControlKey", ""))
-    return key[4:].split("/", 1)[0] if key.startswith("sub:") else None
-
-
 async def session(request: Request) -> Response:
-    """Who the token is: the console's sign-in check (401 for a wrong token)."""
+    """Who the token is: the console's sign-in check (401 for a wrong token); a read-only
+    token's console offers no action."""
     caller = await authenticate(request, state(request))
-    return json_response({"admin": caller.admin, "namespace": caller.namespace})
+    return json_response(
+        {"admin": caller.admin, "namespace": caller.namespace, "readonly": caller.readonly}
+    )
 
 
 async def _tables(request: Request, caller: Caller) -> list[tuple[RoutingTable, list[Any]]]:
     st = state(request)
     tables = [t for t in (await st["routing"].store.tables()).values()
-              if _visible(caller, t.topic.namespace)]  # fmt: skip
+              if visible(caller, t.topic.namespace)]  # fmt: skip
     tables.sort(key=lambda t: t.topic.id)
     pairs = [(t.topic.id, s.name) for t in tables for s in t.subscriptions]
     stats = iter(await read_stats(st["store"].redis, st["store"].keys, pairs))
@@ -73,7 +66,7 @@ async def overview(request: Request) -> Response:
     window_ms, buckets = WINDOWS[window]
     now, store = now_ms(request), st["store"]
     failing = [f for f in await recent_failures(store, now - window_ms)
-               if _visible(caller, f.namespace)][:5]  # fmt: skip
+               if visible(caller, f.namespace)][:5]  # fmt: skip
     subs = [s for _, stats in await _tables(request, caller) for s in stats]
     body: dict[str, Any] = {
         "window": window,
@@ -124,9 +117,8 @@ async def tail(request: Request) -> Response:
         while not await request.is_disconnected():
             rows = await log_since(store, cursors)
             for entry in rows:
-                row = log_view(entry)
-                if _visible(caller, _row_namespace(row)):
-                    yield b"data: " + orjson.dumps(row) + b"\n\n"
+                if visible(caller, message_namespace(entry.message)):
+                    yield b"data: " + orjson.dumps(log_view(entry)) + b"\n\n"
             idle = 0.0 if rows else idle + TAIL_POLL
             if idle >= TAIL_KEEPALIVE:
                 idle = 0.0

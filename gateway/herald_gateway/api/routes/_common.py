@@ -24,7 +24,7 @@ def state(request: Request) -> State:
 
 def authorized(request: Request) -> State:
     st = state(request)
-    require_admin(request, st["settings"].tokens())
+    require_admin(request, st["settings"])
     return st
 
 

@@ -1,4 +1,6 @@
-"""`/v2/messages`: look a message up, cancel one, or cancel many (reference §2.4)."""
+"""`/v2/messages`: look a message up, cancel one, or cancel many (reference §2.4). A
+namespace token may look up its namespace's topic messages (others are not found to it);
+cancelling takes an admin token."""
 
 from __future__ import annotations
 
@@ -9,14 +11,23 @@ from herald_core.errors import NotFound
 from herald_core.messages import Messages
 from herald_core.models import Message
 from herald_gateway.api.filters import MESSAGES, parse
-from herald_gateway.api.routes._common import authorized, json_object, json_response, now_ms
+from herald_gateway.api.routes._common import (
+    authorized,
+    json_object,
+    json_response,
+    now_ms,
+    state,
+)
+from herald_gateway.api.tenancy import authenticate, message_namespace, visible
 from herald_gateway.api.views import message_view
 
 
 async def get_message(request: Request) -> Response:
+    st = state(request)
+    caller = await authenticate(request, st)
     message_id = request.path_params["message_id"]
-    found = await Messages(authorized(request)["store"]).get(message_id)
-    if found is None:
+    found = await Messages(st["store"]).get(message_id)
+    if found is None or not visible(caller, message_namespace(found.message)):
         raise NotFound(f"message {message_id} not found")
     return json_response(message_view(found.message, found.body))
 

@@ -24,6 +24,7 @@ let cleanup = null;
 
 function signIn(message) {
   ctx.session = null;
+  document.body.classList.remove("readonly");
   clear(document.getElementById("nav"));
   document.getElementById("who").textContent = "";
   document.getElementById("signout").hidden = true;
@@ -40,7 +41,7 @@ function signIn(message) {
     }
   } },
   h("h1", {}, "Sign in to Herald"),
-  h("label", { for: "token" }, "An admin token, or a namespace token (sees only its namespace)"),
+  h("label", { for: "token" }, "An admin token, a read-only token, or a namespace token (sees only its namespace)"),
   input, h("button", { class: "primary", type: "submit" }, "Sign in"), error);
   clear(main, form);
   input.focus();
@@ -75,7 +76,9 @@ async function start() {
   if (!ctx.session) {
     try { ctx.session = await api("/console/api/session"); } catch { return signIn(""); }
   }
-  const who = ctx.session.admin ? "admin" : `namespace ${ctx.session.namespace}`;
+  const who = ctx.session.readonly ? "read-only" : ctx.session.admin ? "admin" : `namespace ${ctx.session.namespace}`;
+  // A read-only token may look but not act: every action control (class "action") is hidden.
+  document.body.classList.toggle("readonly", Boolean(ctx.session.readonly));
   document.getElementById("who").textContent = `Signed in: ${who}`;
   document.getElementById("signout").hidden = false;
   if (!location.hash) location.hash = "#/overview";

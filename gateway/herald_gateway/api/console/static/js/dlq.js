@@ -10,12 +10,12 @@ async function inspect(main, id) {
   const d = await api(`/v2/dlq/${encodeURIComponent(id)}`);
   clear(main, h("p", {}, h("a", { href: "#/dlq" }, "← Dead letters")), h("h1", {}, `Dead letter ${id}`),
     h("div", { class: "row" },
-      h("button", { class: "primary", id: "retry-one", type: "button", onclick: async () => {
+      h("button", { class: "primary action", id: "retry-one", type: "button", onclick: async () => {
         if (!confirmed(`Retry ${id} as a new message?`)) return;
         const r = await api(`/v2/dlq/retry/${encodeURIComponent(id)}`, { method: "POST" });
         location.hash = `#/messages/${encodeURIComponent(r.messageId)}`;
       } }, "Retry"),
-      h("button", { class: "danger", type: "button", onclick: async () => {
+      h("button", { class: "danger action", type: "button", onclick: async () => {
         if (!confirmed(`Delete ${id} for good?`)) return;
         await api(`/v2/dlq/${encodeURIComponent(id)}`, { method: "DELETE" });
         location.hash = "#/dlq";
@@ -43,11 +43,11 @@ export async function render(main, ctx, id) {
       const page = await api("/v2/dlq", { query: { ...filters(), count: 100 } });
       clear(list, table(["", "Dead letter", "Message", "URL", "Topic", "Status", "Failed at", ""],
         page.messages.map((d) => h("tr", { class: "dlq-row", "data-dlq": d.dlqId, "data-message": d.messageId },
-          [h("input", { type: "checkbox", onchange: (e) => (e.target.checked ? selected.add(d.dlqId) : selected.delete(d.dlqId)) }),
+          [h("input", { type: "checkbox", class: "action", onchange: (e) => (e.target.checked ? selected.add(d.dlqId) : selected.delete(d.dlqId)) }),
             h("a", { href: `#/dlq/${encodeURIComponent(d.dlqId)}`, class: "mono" }, d.dlqId),
             h("span", { class: "mono" }, d.messageId), h("span", { class: "mono" }, d.url), d.topicName || "—",
             d.responseStatus || "—", time(d.createdAt),
-            h("button", { type: "button", class: "retry", onclick: () => retry([d.dlqId]) }, "Retry")]
+            h("button", { type: "button", class: "retry action", onclick: () => retry([d.dlqId]) }, "Retry")]
             .map((c) => h("td", {}, c)))), "No dead letters match."));
     } catch (e) { clear(list, errorBox(e)); }
   }
@@ -83,7 +83,7 @@ export async function render(main, ctx, id) {
   clear(main, h("h1", {}, "Dead letters"),
     h("form", { class: "filters", onsubmit: (e) => { e.preventDefault(); load(); } }, Object.values(inputs),
       h("button", { type: "submit" }, "Filter")),
-    h("div", { class: "row" },
+    h("div", { class: "row action" },
       h("button", { type: "button", id: "retry-selected", onclick: () => retry([...selected]) }, "Retry selected"),
       h("button", { type: "button", id: "retry-all", onclick: retryAll }, "Retry all matching"),
       h("button", { type: "button", class: "danger", id: "delete-selected", onclick: remove }, "Delete selected")),

@@ -10,7 +10,7 @@ export async function render(main) {
     h("p", { class: "muted" }, "Deliveries are signed with the current key; receivers also accept the next one."),
     table(["Key", "Value"], [["Current", h("span", { id: "key-current", class: "mono" }, mask(keys.current))],
       ["Next", h("span", { id: "key-next", class: "mono" }, mask(keys.next))]]),
-    h("p", {}, h("button", { class: "danger", id: "rotate", type: "button", onclick: async () => {
+    h("p", {}, h("button", { class: "danger action", id: "rotate", type: "button", onclick: async () => {
       if (!confirmed("Rotate? The next key becomes current and a new next key is made; receivers must learn it.")) return;
       await api("/v2/keys/rotate", { method: "POST" });
       render(main);

@@ -93,7 +93,7 @@ async function detail(main, id) {
   const parts = [];
   if (message) {
     parts.push(h("div", { class: "row" }, h("span", {}, "Waiting for delivery to "), h("span", { class: "mono" }, message.url),
-      h("button", { class: "danger", id: "cancel", type: "button", onclick: async () => {
+      h("button", { class: "danger action", id: "cancel", type: "button", onclick: async () => {
         if (!confirmed(`Cancel message ${id}? It will not be delivered.`)) return;
         await api(`/v2/messages/${encodeURIComponent(id)}`, { method: "DELETE" });
         detail(main, id);
@@ -117,7 +117,7 @@ export async function render(main, ctx, id) {
   const tail = h("section", {});
   main.append(tail);
   const stop = liveTail(tail);
-  if (ctx.session.admin) logList(main.appendChild(h("section", {})));
-  else main.append(h("p", { class: "notice" }, "The searchable event log needs an admin token; the live tail shows your namespace's messages."));
+  if (!ctx.session.admin) main.append(h("p", { class: "notice" }, "A namespace token sees its namespace's topic messages only."));
+  logList(main.appendChild(h("section", {})));
   return stop;
 }

@@ -4,7 +4,7 @@ import { api } from "./api.js";
 import { h, clear, badge, time, table, errorBox, confirmed } from "./util.js";
 
 function act(label, fn, attrs = {}) {
-  return h("button", { type: "button", ...attrs, onclick: fn }, label);
+  return h("button", { type: "button", ...attrs, class: `action ${attrs.class || ""}`.trim(), onclick: fn }, label);
 }
 
 async function nextTicks(cron) {
