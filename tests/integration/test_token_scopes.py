@@ -58,7 +58,7 @@ def _everything(client: httpx.Client, message_id: str) -> dict[str, Any]:
     """What the admin API shows of Herald's state (log rows, messages, queues, schedules,
     topics, keys, dead letters, flow-control keys)."""
     paths = ["/v2/logs", f"/v2/messages/{message_id}", "/v2/queues", "/v2/schedules",
-             "/v2/topics", "/v2/keys", "/v2/dlq", "/v2/flowControl"]  # fmt: skip
+             "/v2/topics", "/v2/dlq", "/v2/flowControl"]  # fmt: skip
     return {path: client.get(path).json() for path in paths}
 
 
@@ -84,6 +84,9 @@ def test_a_readonly_token_reads_and_is_refused_every_write(
     assert gateway.client.get("/console/api/session").json()["readonly"] is False
     before = _everything(gateway.client, waiting)
     assert _everything(look, waiting) == before
+    # but not the signing keys: whoever holds them can forge deliveries receivers trust
+    refused = look.get("/v2/keys")
+    assert refused.status_code == 403 and "signing keys" in refused.json()["error"]
     assert look.head("/v2/topics").status_code == 200
     assert [t["id"] for t in look.get("/console/api/topics").json()] == ["shop/grp"]
     assert look.get("/console/api/overview").json()["backlog"]["waiting"] >= 1

@@ -1,7 +1,8 @@
 """Bearer-token checks: `Authorization: Bearer <token>` or `?qstash_token=`.
 
 An admin token may do anything; a read-only token (`HERALD_READONLY_TOKEN`) may read what
-an admin token reads (GET and HEAD) and is refused every write with 403."""
+an admin token reads (GET and HEAD) but the signing keys, and is refused every write with
+403."""
 
 from __future__ import annotations
 
@@ -63,3 +64,12 @@ def require_admin(request: Request, settings: Settings) -> None:
         raise Unauthorized("missing token: send Authorization: Bearer <token>")
     if settings_token(request, token, settings) is None:
         raise Unauthorized("invalid token")
+
+
+def require_full_admin(request: Request, settings: Settings) -> None:
+    """An admin token only, whatever the method: for what gives more than a look — the
+    signing keys let their holder forge deliveries that receivers trust."""
+    require_admin(request, settings)
+    token = presented_token(request)
+    if token is None or not matches(token, settings.tokens()):
+        raise Forbidden("read-only tokens may not read the signing keys")

@@ -7,6 +7,7 @@ from starlette.responses import PlainTextResponse, Response
 
 from herald_core.errors import StoreError
 from herald_core.signing import new_signing_key
+from herald_gateway.api.auth import require_full_admin
 from herald_gateway.api.openapi import document_bytes
 from herald_gateway.api.routes._common import authorized, json_response, now_ms, state
 
@@ -36,7 +37,9 @@ async def openapi(request: Request) -> Response:
 
 
 async def get_keys(request: Request) -> Response:
-    keyring = authorized(request)["keyring"]
+    st = authorized(request)
+    require_full_admin(request, st["settings"])
+    keyring = st["keyring"]
     return json_response({"current": keyring.current, "next": keyring.next})
 
 
