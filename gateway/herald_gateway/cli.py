@@ -13,6 +13,7 @@ import signal
 import socket
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import orjson
 from pydantic import SecretStr
@@ -21,6 +22,9 @@ from herald_core.errors import ConfigError
 from herald_core.logs import configure_logging
 from herald_core.settings import Settings
 from herald_core.signing import new_signing_key
+
+if TYPE_CHECKING:
+    import uvicorn
 
 _CREDENTIALS = ("HERALD_TOKEN", "HERALD_CURRENT_SIGNING_KEY", "HERALD_NEXT_SIGNING_KEY")
 
@@ -39,10 +43,10 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-def serve(settings: Settings) -> None:
-    """Run the gateway until SIGINT/SIGTERM: the API on HERALD_PORT and, in the same server
-    (so on the same state), /metrics on HERALD_METRICS_PORT
-    (herald_gateway.api.metrics_listener)."""
+def server(settings: Settings) -> tuple[uvicorn.Server, list[socket.socket]]:
+    """The gateway's uvicorn server and its bound sockets: the API on HERALD_PORT and, in the
+    same server (so on the same state), /metrics on HERALD_METRICS_PORT
+    (herald_gateway.api.metrics_listener). `server.run(sockets=...)` serves them."""
     import uvicorn
 
     from herald_gateway.api.limits import slow_client_protocol
@@ -61,7 +65,13 @@ def serve(settings: Settings) -> None:
         timeout_graceful_shutdown=int(settings.shutdown_grace) + 5,
     )
     ports = [settings.port] + ([settings.metrics_port] if settings.metrics_port else [])
-    uvicorn.Server(config).run(sockets=[listen(settings.host, port) for port in ports])
+    return uvicorn.Server(config), [listen(settings.host, port) for port in ports]
+
+
+def serve(settings: Settings) -> None:
+    """Run the gateway until SIGINT/SIGTERM."""
+    gateway, sockets = server(settings)
+    gateway.run(sockets=sockets)
 
 
 def dev_credentials(data_dir: Path) -> dict[str, str]:

@@ -15,7 +15,7 @@ from herald_gateway.dev.manifests import apply_manifests
 from tests.support.gateway import Gateway
 from tests.support.receiver import Receiver
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.in_process]
 
 
 def test_sdk_batch_and_batch_json(gateway: Gateway, sdk: QStash, receiver: Receiver) -> None:

@@ -22,11 +22,11 @@ import pytest
 import redis
 
 from tests.conftest import fresh_database
-from tests.support.gateway import TOKEN, Gateway, wait_until
+from tests.support.gateway import TOKEN, Gateway, InProcessGateway, wait_until
 from tests.support.receiver import Answer, Receiver
 from tests.support.snapshot import snapshot
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.in_process]
 
 A, B, C = "http://127.0.0.1:9/a", "http://127.0.0.1:9/b", "http://127.0.0.2:9/a"
 OTHER_CALLER = "127.0.0.2"
@@ -128,7 +128,7 @@ def module_gateway(redis_base_url: str, folder: Path, **settings: object) -> Ite
     """One gateway for the module, on a database of its own: each case's fixture leaves it
     empty again (cancels or deletes what is left), so cases do not see each other's messages
     and a clean-up that missed one fails the next case's counts."""
-    gateway = Gateway(fresh_database(redis_base_url), folder / "gateway.log", **settings)
+    gateway = InProcessGateway(fresh_database(redis_base_url), folder / "gateway.log", **settings)
     yield gateway.start()
     gateway.close()
 

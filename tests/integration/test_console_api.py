@@ -14,7 +14,7 @@ from herald_core.routing_store import RoutingStore
 from tests.support.gateway import Gateway, wait_until
 from tests.support.receiver import Receiver
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.in_process]
 
 
 def _namespace_token(redis_url: str, namespace: str, token: str) -> None:

@@ -13,7 +13,7 @@ from qstash import QStash, Receiver as SignatureReceiver
 from tests.support.gateway import CURRENT_KEY, NEXT_KEY, Gateway, wait_until
 from tests.support.receiver import Answer, Receiver
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.in_process]
 
 
 def dead_letters(sdk: QStash, **filters: str):

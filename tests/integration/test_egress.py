@@ -17,7 +17,7 @@ from tests.support.gateway import Gateway, wait_until
 from tests.support.receiver import Receiver
 from tests.support.snapshot import snapshot
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.in_process]
 
 
 def logs(gateway: Gateway, message_id: str) -> list[dict[str, Any]]:

@@ -15,7 +15,7 @@ from herald_gateway.dev.manifests import apply_manifests
 from tests.support.gateway import Gateway
 from tests.support.receiver import Answer, Received, Receiver
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.in_process]
 
 
 def max_in_flight(requests: list[Received], stall: float) -> int:

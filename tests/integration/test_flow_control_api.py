@@ -12,7 +12,7 @@ from tests.integration.test_flow_control import flow, max_in_flight
 from tests.support.gateway import TOKEN, Gateway, wait_until
 from tests.support.receiver import Answer, Receiver
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.in_process]
 
 
 def test_key_info_pin_unpin_and_reset(sdk: QStash, gateway: Gateway, receiver: Receiver) -> None:
@@ -81,6 +81,7 @@ def test_bad_flow_control_calls(
     assert gateway.client.get("/v2/flowControl/unknown-key").status_code == 404
 
 
+@pytest.mark.in_process(False)  # gateway processes coordinating through Redis
 def test_parallelism_holds_across_two_gateways(
     make_gateway: Callable[..., Gateway], receiver: Receiver
 ) -> None:
@@ -93,6 +94,7 @@ def test_parallelism_holds_across_two_gateways(
     assert max_in_flight(requests, stall - 0.01) == 1
 
 
+@pytest.mark.in_process(False)  # gateway processes coordinating through Redis
 def test_global_parallelism_caps_every_gateway_together(
     make_gateway: Callable[..., Gateway], receiver: Receiver
 ) -> None:

@@ -24,7 +24,7 @@ from herald_core.store import NewMessage, Store, StoreLimits
 from tests.support.gateway import TOKEN, Gateway
 from tests.support.receiver import Answer, Receiver
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.in_process]
 
 
 def _metric(gateway: Gateway, name: str) -> float:
@@ -148,6 +148,7 @@ def test_region_header_on_deliveries(make_gateway, receiver: Receiver) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.in_process(False)  # a worker process killed, another takes over
 def test_sigkilled_worker_mid_ten_minute_attempt_is_redelivered_within_a_lease(
     make_gateway, receiver: Receiver
 ) -> None:

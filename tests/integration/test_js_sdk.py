@@ -25,7 +25,7 @@ import pytest
 from tests.support.gateway import CURRENT_KEY, NEXT_KEY, REPO, TOKEN, Gateway, wait_until
 from tests.support.receiver import Answer, Received, Receiver
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.in_process]
 
 JS = REPO / "tests" / "js"
 MIN_NODE = 18  # the SDK needs the global fetch

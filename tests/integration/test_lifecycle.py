@@ -12,7 +12,7 @@ from qstash.log import LogState
 from tests.support.gateway import Gateway, wait_until
 from tests.support.receiver import Answer, Receiver
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.in_process]
 
 
 def states_of(sdk: QStash, message_id: str) -> list[str]:

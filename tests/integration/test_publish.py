@@ -14,7 +14,7 @@ from qstash import QStash, Receiver as SignatureReceiver
 from tests.support.gateway import CURRENT_KEY, NEXT_KEY, TOKEN, Gateway
 from tests.support.receiver import Receiver
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.in_process]
 
 
 def verify(delivery, url: str, current: str = CURRENT_KEY, next_: str = NEXT_KEY) -> None:
@@ -201,6 +201,7 @@ def test_signature_follows_key_rotation(gateway: Gateway, sdk: QStash, receiver:
         verify(delivery, receiver.url(path), CURRENT_KEY, CURRENT_KEY)
 
 
+@pytest.mark.in_process(False)  # gateway processes, one after the other
 def test_rotation_is_kept_in_redis_across_restarts(make_gateway, receiver: Receiver) -> None:
     first = make_gateway()
     rotated = first.client.post("/v2/keys/rotate").json()
@@ -232,6 +233,7 @@ def test_health_readiness_and_metrics(gateway: Gateway, receiver: Receiver) -> N
     assert 'herald_backlog{shard="0",state="waiting"}' in metrics
 
 
+@pytest.mark.in_process(False)  # the ports `herald gateway` binds
 def test_metrics_only_on_their_own_port(gateway: Gateway) -> None:
     """/metrics (unauthenticated) is served by the metrics listener alone: the API port,
     which the Service and the Ingress expose, answers 404, and the metrics port serves

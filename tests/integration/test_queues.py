@@ -11,7 +11,7 @@ from tests.integration.test_flow_control import max_in_flight
 from tests.support.gateway import TOKEN, Gateway, wait_until
 from tests.support.receiver import Answer, Receiver
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.in_process]
 
 
 def enqueue(sdk: QStash, queue: str, url: str, body: str) -> str:

@@ -11,7 +11,7 @@ import redis
 from tests.support.gateway import Gateway, wait_until
 from tests.support.receiver import Answer, Receiver
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.in_process]
 
 
 def queue_is_empty(client: redis.Redis) -> bool:

@@ -18,7 +18,7 @@ from qstash import QStash
 from tests.support.gateway import TOKEN, Gateway, wait_until
 from tests.support.receiver import Receiver
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.in_process]
 
 #: Seconds per cron minute in these tests, and how often schedulers look.
 MINUTE = 0.2
@@ -95,6 +95,7 @@ def test_bad_schedules_are_refused(gateway: Gateway, headers: dict[str, str], fi
     assert gateway.client.get("/v2/schedules").json() == []
 
 
+@pytest.mark.in_process(False)  # gateway processes racing for ticks
 def test_ticks_fire_exactly_once_across_gateways(
     make_gateway: Callable[..., Gateway], receiver: Receiver
 ) -> None:
@@ -175,6 +176,7 @@ def test_a_schedule_feeding_a_queue(
     assert {row.get("scheduleId") for row in rows} == {schedule_id}
 
 
+@pytest.mark.in_process(False)  # a gateway process restarted
 def test_a_gateway_back_from_downtime_fires_once_not_a_storm(
     make_gateway: Callable[..., Gateway], receiver: Receiver
 ) -> None:

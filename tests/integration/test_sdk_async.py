@@ -15,7 +15,7 @@ from qstash.message import PublishResponse
 from tests.support.gateway import CURRENT_KEY, NEXT_KEY, TOKEN, Gateway, wait_until
 from tests.support.receiver import Answer, Receiver as Endpoint
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.in_process]
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ from tests.integration.test_publish import verify
 from tests.support.gateway import TOKEN, Gateway
 from tests.support.receiver import Receiver
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.in_process]
 SHARDS = 4
 T = TypeVar("T")
 

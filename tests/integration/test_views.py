@@ -14,7 +14,7 @@ from qstash import QStash
 from tests.support.gateway import Gateway, wait_until
 from tests.support.receiver import Answer, Receiver
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.in_process]
 
 S, N, B, OBJ, ARR = str, int, bool, dict, list
 MESSAGE = {"messageId": S, "url": S, "topicName": S, "endpointName": S, "method": S,

@@ -32,7 +32,7 @@ pytest.importorskip(
     reason="upstash-workflow (the official Workflow SDK, a test dependency) is not installed",
 )
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.in_process]
 
 Route = Callable[[Any], Any]
 

@@ -1,16 +1,21 @@
-"""A real `herald gateway` process for end-to-end tests, with its own Redis database."""
+"""A real `herald gateway` for end-to-end tests, with its own Redis database: as a child
+process (`Gateway`), or served in the test process (`InProcessGateway`)."""
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import httpx
 
+from herald_core.settings import Settings
+from herald_gateway.cli import server
 from herald_gateway.dev.embedded import free_port
 
 TOKEN = "test-token-0123456789"
@@ -102,3 +107,44 @@ class Gateway:
     def close(self) -> None:
         self.stop()
         self.client.close()
+
+
+class InProcessGateway(Gateway):
+    """The same gateway, settings and client, served in a thread of the test process: the app
+    `herald gateway` builds (herald_gateway.cli.server: same uvicorn config, protocol, limits and
+    metrics port) with its lifespan, worker and scheduler, on real sockets and the test's
+    Redis. It starts in a fraction of a process's time; it cannot be killed or signalled, so
+    crash, signal and CLI tests keep `Gateway`. Its logs go to the test's log capture."""
+
+    def __init__(self, redis_url: str, log_path: Path, **settings: object) -> None:
+        super().__init__(redis_url, log_path, **settings)
+        # the same HERALD_* variables the child process would read
+        prefix = "HERALD_"
+        env = {k[len(prefix) :].lower(): v for k, v in self.env.items() if k.startswith(prefix)}
+        self.settings = Settings.model_validate(env)
+        self.thread: threading.Thread | None = None
+
+    def start(self) -> InProcessGateway:
+        self.server, sockets = server(self.settings)
+        self.thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": sockets}, name=f"gateway-{self.port}"
+        )
+        self.thread.start()
+        wait_until(self._ready, timeout=20, what=f"in-process gateway on {self.port}")
+        return self
+
+    def _ready(self) -> bool:
+        assert self.thread is not None
+        if not self.thread.is_alive():
+            raise AssertionError(f"in-process gateway on {self.port} stopped before serving")
+        return self.server.started
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        """A graceful shutdown, as on SIGTERM (no other signal can reach a thread)."""
+        assert sig == signal.SIGTERM, "an in-process gateway only stops gracefully"
+        if self.thread is not None and self.thread.is_alive():
+            self.server.should_exit = True
+            self.thread.join(timeout=60)
+            assert not self.thread.is_alive(), f"in-process gateway on {self.port} did not stop"
+            gc.unfreeze()  # the lifespan froze the test process's objects (app.py)
+        return 0

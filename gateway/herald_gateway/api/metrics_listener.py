@@ -1,7 +1,7 @@
 """The metrics listener: `/metrics` on a port of its own (HERALD_METRICS_PORT), never on the
 API port.
 
-`herald gateway` binds both ports in one uvicorn server (herald_gateway.cli.serve), so the
+`herald gateway` binds both ports in one uvicorn server (herald_gateway.cli.server), so the
 metrics share the API's lifespan state; this middleware sends a request that arrived on the
 metrics port to the metrics router (`/metrics` only, 404 for anything else) and every other
 request to the API. Unauthenticated metrics thus never reach publishers' Service, Ingress or
