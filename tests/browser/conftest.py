@@ -113,17 +113,6 @@ def install_examples(redis_url: str, receiver: Receiver, path: str) -> None:
     asyncio.run(apply())
 
 
-def add_namespace_token(redis_url: str, namespace: str, token: str) -> None:
-    async def add() -> None:
-        redis = Redis.from_url(redis_url)
-        try:
-            await RoutingStore(redis, Keys("herald", 16)).sync_tokens(f"{namespace}/t", [token])
-        finally:
-            await redis.aclose()
-
-    asyncio.run(add())
-
-
 @pytest.fixture
 def console(driver: Any, gateway: Gateway) -> Console:
     return Console(driver, gateway)

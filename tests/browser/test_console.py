@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import MISSING, Console, add_namespace_token, install_examples
+from tests.browser.conftest import MISSING, Console, install_examples
 from tests.support.gateway import Gateway, wait_until
 from tests.support.receiver import Answer, Receiver
+from tests.support.tokens import add_namespace_token
 
 if MISSING:
     pytest.skip(MISSING, allow_module_level=True)

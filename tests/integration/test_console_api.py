@@ -3,29 +3,14 @@ accept, what a namespace token sees, and `HERALD_CONSOLE=false` serving nothing.
 
 from __future__ import annotations
 
-import asyncio
-
 import httpx
 import pytest
-from redis.asyncio import Redis
 
-from herald_core.keys import Keys
-from herald_core.routing_store import RoutingStore
 from tests.support.gateway import Gateway, wait_until
 from tests.support.receiver import Receiver
+from tests.support.tokens import add_namespace_token
 
 pytestmark = [pytest.mark.integration, pytest.mark.in_process]
-
-
-def _namespace_token(redis_url: str, namespace: str, token: str) -> None:
-    async def add() -> None:
-        redis = Redis.from_url(redis_url)
-        try:
-            await RoutingStore(redis, Keys("herald", 16)).sync_tokens(f"{namespace}/t", [token])
-        finally:
-            await redis.aclose()
-
-    asyncio.run(add())
 
 
 def test_session_topics_and_overview_by_token(gateway: Gateway, receiver: Receiver) -> None:
@@ -34,7 +19,7 @@ def test_session_topics_and_overview_by_token(gateway: Gateway, receiver: Receiv
         response = gateway.client.post(f"/v2/topics/{namespace}/grp/endpoints",
                                        json={"endpoints": [{"url": url}]})  # fmt: skip
         assert response.status_code == 200
-    _namespace_token(gateway.redis_url, "shop", "shop-token-0123456789")
+    add_namespace_token(gateway.redis_url, "shop", "shop-token-0123456789")
     shop = {"Authorization": "Bearer shop-token-0123456789"}
     admin = gateway.client.get("/console/api/session").json()
     assert admin == {"admin": True, "namespace": "default", "readonly": False}
@@ -65,7 +50,7 @@ def test_tail_shows_a_namespace_token_only_its_messages(
         url = receiver.url(receiver.new_path())
         gateway.client.post(f"/v2/topics/{namespace}/grp/endpoints",
                             json={"endpoints": [{"url": url}]})  # fmt: skip
-    _namespace_token(gateway.redis_url, "shop", "shop-token-0123456789")
+    add_namespace_token(gateway.redis_url, "shop", "shop-token-0123456789")
     shop = {"Authorization": "Bearer shop-token-0123456789"}
     with httpx.stream("GET", f"{gateway.url}/console/api/tail", headers=shop, timeout=10) as tail:
         lines = tail.iter_lines()

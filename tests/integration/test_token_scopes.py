@@ -5,34 +5,20 @@ namespace's topics only."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
 import pytest
-from redis.asyncio import Redis
 
-from herald_core.keys import Keys
-from herald_core.routing_store import RoutingStore
 from tests.support.gateway import Gateway, wait_until
 from tests.support.receiver import Receiver
+from tests.support.tokens import add_namespace_token
 
 pytestmark = pytest.mark.integration
 
 LOOK = "look-token-0123456789"
 SHOP = "shop-token-0123456789"
-
-
-def _namespace_token(redis_url: str, namespace: str, token: str) -> None:
-    async def add() -> None:
-        redis = Redis.from_url(redis_url)
-        try:
-            await RoutingStore(redis, Keys("herald", 16)).sync_tokens(f"{namespace}/t", [token])
-        finally:
-            await redis.aclose()
-
-    asyncio.run(add())
 
 
 @pytest.fixture
@@ -140,7 +126,7 @@ def test_a_namespace_token_reads_only_its_namespaces_logs_and_messages(
         url = receiver.url(receiver.new_path())
         gateway.client.post(f"/v2/topics/{namespace}/grp/endpoints",
                             json={"endpoints": [{"url": url}]})  # fmt: skip
-    _namespace_token(gateway.redis_url, "shop", SHOP)
+    add_namespace_token(gateway.redis_url, "shop", SHOP)
     later = {"Upstash-Delay": "1h"}
     [mine] = gateway.publish("shop/grp", b"mine", **later).json()
     [theirs] = gateway.publish("other/grp", b"theirs", **later).json()
