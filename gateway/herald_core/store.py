@@ -40,6 +40,7 @@ from redis import exceptions as redis_errors
 
 from herald_core import wake
 from herald_core.batching import GroupCommit
+from herald_core.claims import ClaimPlan, WorkHint
 from herald_core.errors import StoreError
 from herald_core.ids import new_message_id, queue_shard, shard_for_key
 from herald_core.keys import Keys
@@ -58,9 +59,9 @@ from herald_core.settings import Settings
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
-#: Told (shard, due ms) of every task stored by this process, so a worker in it claims the
-#: task at once (herald_gateway.delivery.worker `Worker.notify`).
-NewWork = Callable[[int, int], None]
+#: Told of every task stored by this process (where, and when it is due), so a worker in it
+#: claims the task at once (herald_gateway.delivery.worker `Worker.notify`).
+NewWork = Callable[[WorkHint], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +177,16 @@ class ShardBacklog:
 
 
 @dataclass(frozen=True, slots=True)
+class Pending:
+    """An outcome waiting to be recorded (`Store.pending`, `Store.settle_pending`)."""
+
+    task: Task
+    settlement: Settlement
+    #: It frees a flow-control or queue slot: the next in line may be handed over at once.
+    frees_slot: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class ClaimResult:
     tasks: list[Task]
     #: Per claimed shard: the earliest due time (ms) left in it, None when empty.
@@ -250,7 +261,7 @@ class Store:
         """A task was stored in `shard` outside `enqueue_all` (a DLQ retry, a workflow
         step): tell the local worker, and idle workers elsewhere (`wake`)."""
         if self._new_work is not None:
-            self._new_work(shard, due_ms)
+            self._new_work(WorkHint(shard, due_ms))
         await self.wake({shard: due_ms})
 
     def message_args(self, new: NewMessage) -> NewMessageArgs:
@@ -291,7 +302,7 @@ class Store:
         for item, earlier in zip(staged, found, strict=True):
             out.append(Enqueued(earlier or item.new.message.id, earlier is not None))
             if earlier is None and self._new_work is not None:
-                self._new_work(item.shard, item.new.due_ms)
+                self._new_work(WorkHint(item.shard, item.new.due_ms))
         return out
 
     async def _enqueue_many(
@@ -348,7 +359,12 @@ class Store:
             results.append(failure or found)
         return results
 
-    async def claim(self, limits: dict[int, int], now_ms: int) -> ClaimResult:
+    def wake_hints(self, note: bytes | str) -> list[WorkHint] | None:
+        """The new work a wake-up note announces; None for a schedule change."""
+        due = wake.decode(note, self.keys.shards)
+        return None if due is None else [WorkHint(s, d) for s, d in due.items()]
+
+    async def claim(self, limits: ClaimPlan, now_ms: int) -> ClaimResult:
         """Claim up to `limits[shard]` due tasks from each shard, in one round trip."""
         lease_ms, maxlen = self.limits.lease_ms, self.limits.log_max_rows
 
@@ -387,6 +403,44 @@ class Store:
         replies = await self.pipelined(fill)
         return [task for shard, reply in zip(batches, replies, strict=True)
                 for task in _tasks(shard, reply, 0, now_ms + lease_ms)]  # fmt: skip
+
+    def pending(self, task: Task, settlement: Settlement, *, frees_slot: bool = False) -> Pending:
+        """`settlement` of `task`, ready for `settle_pending`: the callbacks it stores (built
+        with no id) get one now, placing them in the task's shard."""
+        if any(not new.message.id for new in settlement.new):
+            shards = self.keys.shards
+            new = tuple(n if n.message.id else dataclasses.replace(
+                            n, message=dataclasses.replace(
+                                n.message, id=new_message_id(task.shard, shards)))
+                        for n in settlement.new)  # fmt: skip
+            settlement = dataclasses.replace(settlement, new=new)
+        return Pending(task, settlement, frees_slot)
+
+    async def settle_pending(
+        self, batch: Sequence[Pending], now_ms: int, *, hand_off: bool
+    ) -> list[Task]:
+        """`settle` for outcomes of claimed tasks, one script per shard in one round trip;
+        with `hand_off`, one message per freed slot is claimed at once and returned."""
+        batches: dict[int, list[Settlement]] = defaultdict(list)
+        for item in batch:
+            batches[item.task.shard].append(item.settlement)
+        return await self.settle(batches, now_ms, _frees(batch) if hand_off else {})
+
+    async def renew_leases(
+        self, held: Sequence[tuple[Task, int]], until_ms: int
+    ) -> list[bool | None]:
+        """`renew` for tasks a worker holds, each with the lease expiry it last set. Per
+        task: True renewed, False lost (the lease ran out), None unknown (its node could
+        not be reached: try again)."""
+        by_shard: dict[int, list[tuple[str, int]]] = defaultdict(list)
+        for task, until in held:
+            by_shard[task.shard].append((task.message.id, until))
+        renewed = await self.renew(by_shard, until_ms)
+        out: list[bool | None] = []
+        for task, _until in held:
+            ids = renewed.get(task.shard)
+            out.append(None if ids is None else task.message.id in ids)
+        return out
 
     async def renew(
         self, held: dict[int, list[tuple[str, int]]], until_ms: int
@@ -534,6 +588,27 @@ def _callback_flow_keys(*callbacks: Callback | None) -> Iterator[str]:
             if callback.flow_key is not None:
                 yield callback.flow_key
             yield from _callback_flow_keys(callback.callback, callback.failure_callback)
+
+
+def _frees(batch: Sequence[Pending]) -> dict[int, int]:
+    """Per shard: slots the outcomes free (each may take over one message)."""
+    frees: dict[int, int] = {}
+    for item in batch:
+        if item.frees_slot:
+            frees[item.task.shard] = frees.get(item.task.shard, 0) + 1
+    return frees
+
+
+def landed(batch: Sequence[Pending], now_ms: int) -> list[WorkHint]:
+    """Per shard, the earliest task a landed batch made due (`Settlement.soonest`); a
+    freed slot makes the next in line due now."""
+    due = dict.fromkeys(_frees(batch), now_ms)
+    for item in batch:
+        when = item.settlement.soonest()
+        shard = item.task.shard
+        if when is not None and when < due.get(shard, when + 1):
+            due[shard] = when
+    return [WorkHint(shard, when) for shard, when in due.items()]
 
 
 def _tasks(shard: int, reply: list[Any], start: int, lease_until: int) -> list[Task]:

@@ -12,6 +12,7 @@ import orjson
 import pytest
 from redis.asyncio import Redis
 
+from herald_core.claims import WorkHint
 from herald_core.dead_letters import DeadLetters
 from herald_core.errors import InvalidField
 from herald_core.event_log import EventLog
@@ -162,8 +163,8 @@ async def test_dead_letters_are_read_listed_retried_and_deleted(store: Store) ->
     def build(original: Message, message_id: str) -> Message:
         return dataclasses.replace(original, id=message_id, not_before=NOW + 7)
 
-    def notify(shard: int, due_ms: int) -> None:
-        told.append((shard, due_ms))
+    def notify(hint: WorkHint) -> None:
+        told.append((hint.shard, hint.due_ms))
 
     store.on_new_work(notify)  # the local worker hears of the retried message
     new_id = await dead.retry(dlq_ids[3], build)
@@ -181,7 +182,7 @@ async def test_dead_letters_are_read_listed_retried_and_deleted(store: Store) ->
 
 async def test_the_store_places_names_and_announces_what_it_stores(store: Store) -> None:
     told: list[tuple[int, int]] = []
-    store.on_new_work(lambda shard, due_ms: told.append((shard, due_ms)))
+    store.on_new_work(lambda hint: told.append((hint.shard, hint.due_ms)))
 
     def new(url: str, **fields: object) -> NewMessage:
         message = Message(id="", url=url, method="POST", headers={}, max_retries=0, timeout=30,

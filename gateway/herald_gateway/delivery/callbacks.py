@@ -15,7 +15,6 @@ from typing import Any
 
 import orjson
 
-from herald_core.ids import new_message_id
 from herald_core.models import Callback, Message, Task
 from herald_core.signing import body_hash
 from herald_core.store import NewMessage
@@ -47,13 +46,12 @@ def payload(task: Task, answer: Reply | Failure, dlq_id: str | None = None) -> d
     return body
 
 
-def callback_message(
-    task: Task, callback: Callback, content: bytes, now_ms: int, shards: int
-) -> NewMessage:
-    """A new message reporting on `task`, stored in the task's shard."""
+def callback_message(task: Task, callback: Callback, content: bytes, now_ms: int) -> NewMessage:
+    """A new message reporting on `task`; the store gives it its id when the outcome is
+    recorded, placing it with its source (herald_core.store `Store.pending`)."""
     source = task.message
     message = Message(
-        id=new_message_id(task.shard, shards),
+        id="",
         url=callback.url,
         method=callback.method,
         headers={**callback.headers, "Content-Type": "application/json"},
@@ -78,15 +76,15 @@ def callback_message(
 
 
 def callbacks_for(
-    task: Task, answer: Reply | Failure, now_ms: int, shards: int, dlq_id: str | None
+    task: Task, answer: Reply | Failure, now_ms: int, dlq_id: str | None
 ) -> tuple[NewMessage, ...]:
     """The callbacks one attempt creates: `dlq_id` is set when it dead-letters the message."""
     source = task.message
     out = []
     if source.callback is not None:
         content = orjson.dumps(payload(task, answer))
-        out.append(callback_message(task, source.callback, content, now_ms, shards))
+        out.append(callback_message(task, source.callback, content, now_ms))
     if dlq_id is not None and source.failure_callback is not None:
         content = orjson.dumps(payload(task, answer, dlq_id))
-        out.append(callback_message(task, source.failure_callback, content, now_ms, shards))
+        out.append(callback_message(task, source.failure_callback, content, now_ms))
     return tuple(out)

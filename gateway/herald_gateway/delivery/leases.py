@@ -2,19 +2,18 @@
 line) keeps its claim while the worker lives, however long the attempt's timeout.
 
 A claim is leased for `lease_duration` seconds (herald_core/lua/claim.lua). Every third of
-that, `Leases.run` renews all the worker's leases at once: one RENEW script per shard in one
-round trip, not a timer per message. A lease is renewed only while it still ends where this
-worker last set it, so a renewal never takes back a task whose lease ran out (a stalled
-process, Redis unreachable too long) and that another worker may already deliver; such a
-task is dropped from the heartbeat and counted. A crashed worker renews nothing, so its
-tasks come back within `lease_duration` seconds.
+that, `Leases.run` renews all the worker's leases at once, in one round trip
+(herald_core.store `renew_leases`), not a timer per message. A lease is renewed only while it
+still ends where this worker last set it, so a renewal never takes back a task whose lease
+ran out (a stalled process, Redis unreachable too long) and that another worker may already
+deliver; such a task is dropped from the heartbeat and counted. A crashed worker renews
+nothing, so its tasks come back within `lease_duration` seconds.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -64,17 +63,13 @@ class Leases:
         if not self._held:
             return 0
         snapshot = list(self._held.values())
-        by_shard: dict[int, list[tuple[str, int]]] = defaultdict(list)
-        for lease in snapshot:
-            by_shard[lease.task.shard].append((lease.task.message.id, lease.until))
         until = self._clock.now_ms() + self._lease_ms
-        renewed = await self._store.renew(by_shard, until)
+        renewed = await self._store.renew_leases([(x.task, x.until) for x in snapshot], until)
         lost = 0
-        for lease in snapshot:
-            ids = renewed.get(lease.task.shard)
-            if ids is None:  # shard unreachable this time: try again on the next beat
+        for lease, ok in zip(snapshot, renewed, strict=True):
+            if ok is None:  # its node unreachable this time: try again on the next beat
                 continue
-            if lease.task.message.id in ids:
+            if ok:
                 lease.until = until
             elif self._held.get(lease.task.message.id) is lease:
                 lost += 1

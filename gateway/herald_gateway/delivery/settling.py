@@ -2,7 +2,8 @@
 then all of them go in the next one. Nothing is dropped when Redis is down: a failed batch
 is kept and sent again until it lands (or the process dies, and leases expire).
 
-Once a batch lands, `on_landed` hears, per shard, of the earliest task it made due: a retry,
+Once a batch lands, `on_landed` hears where and when it made work due (herald_core.store
+`landed`): the earliest task: a retry,
 a deferral, a callback, or (now) the next message in line behind a freed flow-control or
 queue slot, so the worker claims them on time without polling. The settle script also
 claims messages behind freed slots for this worker right away (one per freed slot) and
@@ -13,14 +14,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import Counter, defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 
+from herald_core.claims import WorkHint
 from herald_core.clock import SYSTEM_CLOCK, Clock
 from herald_core.errors import StoreError
 from herald_core.models import Task
 from herald_core.reconnect import Backoff
-from herald_core.store import Settlement, Store
+from herald_core.store import Pending, Settlement, Store, landed
 
 logger = logging.getLogger(__name__)
 
@@ -31,28 +32,24 @@ class Settler:
         store: Store,
         *,
         backoff_max: float,
-        on_landed: Callable[[Mapping[int, int]], None] | None = None,
+        on_landed: Callable[[list[WorkHint]], None] | None = None,
         on_handoff: Callable[[list[Task]], None] | None = None,
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self._store, self._clock = store, clock
         self._on_landed = on_landed
         self._on_handoff = on_handoff
-        self._pending: dict[int, list[Settlement]] = defaultdict(list)
-        #: Per shard: slots the pending outcomes free (each may take over one message).
-        self._frees: Counter[int] = Counter()
+        self._pending: list[Pending] = []
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
         self._backoff_max = backoff_max
 
-    def add(self, shard: int, settlement: Settlement, *, frees_slot: bool = False) -> None:
-        self._pending[shard].append(settlement)
-        if frees_slot:
-            self._frees[shard] += 1
+    def add(self, task: Task, settlement: Settlement, *, frees_slot: bool = False) -> None:
+        self._pending.append(self._store.pending(task, settlement, frees_slot=frees_slot))
         self._wake.set()
 
     def __len__(self) -> int:
-        return sum(len(v) for v in self._pending.values())
+        return len(self._pending)
 
     async def run(self) -> None:
         """Flush whenever outcomes are waiting; cancel to stop (`drain` first)."""
@@ -68,23 +65,21 @@ class Settler:
 
     async def _flush(self) -> bool:
         async with self._lock:
-            batch, self._pending = self._pending, defaultdict(list)
-            frees, self._frees = self._frees, Counter()
+            batch, self._pending = self._pending, []
             if not batch:
                 return True
-            handoffs = dict(frees) if self._on_handoff is not None else {}
+            hand_off = self._on_handoff is not None
             try:
-                tasks = await self._store.settle(batch, self._clock.now_ms(), handoffs)
+                tasks = await self._store.settle_pending(batch, self._clock.now_ms(),
+                                                         hand_off=hand_off)  # fmt: skip
             except StoreError as exc:
                 logger.warning("recording %d outcomes failed, will retry: %s", len(batch), exc)
-                for shard, ops in batch.items():  # back in front of newer ones
-                    self._pending[shard][:0] = ops
-                self._frees.update(frees)
+                self._pending[:0] = batch  # back in front of newer ones
                 return False
             if tasks and self._on_handoff is not None:
                 self._on_handoff(tasks)
             if self._on_landed is not None:
-                self._on_landed(_due(batch, frees, self._clock.now_ms()))
+                self._on_landed(landed(batch, self._clock.now_ms()))
             return True
 
     async def drain(self, timeout: float) -> bool:
@@ -97,16 +92,3 @@ class Settler:
         except TimeoutError:
             return False
         return True
-
-
-def _due(
-    batch: Mapping[int, list[Settlement]], frees: Mapping[int, int], now_ms: int
-) -> dict[int, int]:
-    """Per shard, the earliest task a landed batch made due (herald_core.store
-    `Settlement.soonest`); a freed slot makes the next in line due now."""
-    due = dict.fromkeys(frees, now_ms)
-    for shard, ops in batch.items():
-        for when in (op.soonest() for op in ops):
-            if when is not None and when < due.get(shard, when + 1):
-                due[shard] = when
-    return due

@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from redis import exceptions as redis_errors
 
-from herald_core import wake
+from herald_core.claims import WorkHint
 from herald_core.errors import StoreError
 from herald_core.reconnect import Backoff
 from herald_core.store import Store
@@ -28,7 +28,7 @@ class WakeListener:
         self,
         store: Store,
         *,
-        on_work: Callable[[int, int], None],
+        on_work: Callable[[WorkHint], None],
         on_schedules: Callable[[], None],
         on_connect: Callable[[], None],
         backoff_max: float,
@@ -54,17 +54,16 @@ class WakeListener:
             await pubsub.subscribe(self._store.keys.wake)
             self._backoff.succeeded()
             self.connected.set()
-            self._on_connect()  # notes sent while away are lost: look at every shard
-            shards = self._store.keys.shards
+            self._on_connect()  # notes sent while away are lost: look everywhere
             while True:
                 message = await pubsub.get_message(timeout=None)
                 if message is None or message.get("type") != "message":
                     continue
-                due = wake.decode(message["data"], shards)
-                if due is None:
+                hints = self._store.wake_hints(message["data"])
+                if hints is None:
                     self._on_schedules()
                     continue
-                for shard, due_ms in due.items():
-                    self._on_work(shard, due_ms)
+                for hint in hints:
+                    self._on_work(hint)
         finally:
             await pubsub.aclose()

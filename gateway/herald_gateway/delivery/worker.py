@@ -2,11 +2,11 @@
 settle the outcomes in batches.
 
 Flow: `run` loops claim → spawn one asyncio task per delivery → `Settler` commits outcomes.
-Which shards to claim from is guided by hints: every store of new work announces its
-shards and due times (`notify`: directly from publishes in this process, as wake-up notes
-over pub/sub from any other, herald_gateway.delivery.wakeup), each claim reports the next due time
-left in a shard (a waiting task or a lease running out), and every `poll_interval` all
-shards are looked at, the safety net for notes lost while the subscription was down.
+What to claim and how long to sleep is the planner's call (herald_core.claims): every store
+of new work hints at it (`notify`: directly from publishes in this process, as wake-up notes
+over pub/sub from any other, herald_gateway.delivery.wakeup), each claim reports the next due
+time left (a waiting task or a lease running out), and every `poll_interval` everything is
+looked at, the safety net for notes lost while the subscription was down.
 Per-host caps keep one slow endpoint from taking every slot: a task for a host at its cap
 waits in a short local line (at most `host_concurrency` long); past that it is deferred in
 Redis for `host_defer` seconds without spending an attempt. Every task the worker holds,
@@ -19,13 +19,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import secrets
 import time
 from collections import Counter, deque
-from collections.abc import Mapping
 from urllib.parse import urlsplit
 
+from herald_core.claims import ClaimPlanner, WorkHint
 from herald_core.clock import SYSTEM_CLOCK, Clock
 from herald_core.errors import StoreError
 from herald_core.ids import dlq_id_of
@@ -72,8 +71,7 @@ class Worker:
             on_handoff=self._handed_over, clock=clock,
         )  # fmt: skip
         self._leases = Leases(store, settings.lease_duration, clock, metrics.leases_lost.inc)
-        self._hints = [0.0] * settings.shards  # earliest known due time per shard (ms)
-        self._last_poll = -math.inf
+        self._planner = ClaimPlanner.from_settings(settings)
         self._wake = asyncio.Event()
         self._stopping = False
         self._inflight: set[asyncio.Task[None]] = set()
@@ -86,7 +84,6 @@ class Worker:
         self._granted = settings.concurrency if settings.global_parallelism == 0 else 0
         self._name = secrets.token_hex(8)
         self._last_claimed = 0
-        self._rotation = 0
 
     def _handed_over(self, tasks: list[Task]) -> None:
         """Messages claimed for this worker as its outcomes freed their slots."""
@@ -96,21 +93,20 @@ class Worker:
             else:
                 self._dispatch(task)
 
-    def _landed(self, due: Mapping[int, int]) -> None:
+    def _landed(self, hints: list[WorkHint]) -> None:
         """Outcomes are in Redis: what they made due (retries, deferrals, callbacks, the
         next in line behind a freed slot) is claimed on time."""
-        for shard, due_ms in due.items():
-            self.notify(shard, due_ms)
+        for hint in hints:
+            self.notify(hint)
 
-    def notify(self, shard: int, due_ms: int) -> None:
-        """A task was just stored in `shard`, due at `due_ms`."""
-        if due_ms < self._hints[shard]:
-            self._hints[shard] = due_ms
+    def notify(self, hint: WorkHint) -> None:
+        """A task was just stored (where and when it is due: `hint`)."""
+        if self._planner.heard(hint):
             self._wake.set()
 
     def poll_now(self) -> None:
-        """Look at every shard at the next step (wake-up notes may have been missed)."""
-        self._last_poll = -math.inf
+        """Look everywhere at the next step (wake-up notes may have been missed)."""
+        self._planner.poll_now()
         self._wake.set()
 
     # -- the loop -------------------------------------------------------------------------
@@ -146,17 +142,12 @@ class Worker:
         free = min(self._settings.concurrency, self._granted) - len(self._inflight) - self._waiting
         free = min(free, self._claim_size)
         now = self._clock() * 1000
-        limits = self._claim_limits(free, now) if free > 0 else {}
-        if not limits:
-            await self._sleep(self._idle_timeout(now, free))
+        plan = self._planner.plan(free, now)
+        if not plan:
+            await self._sleep(self._planner.idle_timeout(now, free))
             return
-        if len(limits) == self._settings.shards:
-            self._last_poll = now
-        for shard in limits:
-            self._hints[shard] = math.inf
-        result = await self._store.claim(limits, int(now))
-        for shard, due in result.next_due.items():
-            self._hints[shard] = min(self._hints[shard], math.inf if due is None else due)
+        result = await self._store.claim(plan, int(now))
+        self._planner.claimed(result)
         self._last_claimed = len(result.tasks)
         deferred = sum(not self._dispatch(task) for task in result.tasks)
         self._adapt_claim_size(len(result.tasks), deferred)
@@ -167,26 +158,6 @@ class Worker:
             self._claim_size = max(1, claimed - deferred)
         else:
             self._claim_size = min(self._settings.concurrency, self._claim_size * 2)
-
-    def _claim_limits(self, free: int, now: float) -> dict[int, int]:
-        if now - self._last_poll >= self._settings.poll_interval * 1000:
-            shards = list(range(self._settings.shards))
-        else:
-            shards = [s for s, due in enumerate(self._hints) if due <= now]
-        if not shards:
-            return {}
-        if free < len(shards):  # never claim more than `free`: a few shards, in turn
-            start = self._rotation % len(shards)
-            self._rotation += 1
-            shards = (shards[start:] + shards[:start])[:free]
-        share = max(1, min(self._settings.claim_batch, math.ceil(free / len(shards))))
-        return dict.fromkeys(shards, share)
-
-    def _idle_timeout(self, now: float, free: int) -> float:
-        if free <= 0:
-            return self._settings.poll_interval
-        next_poll = self._last_poll + self._settings.poll_interval * 1000
-        return max(0.0, (min(min(self._hints), next_poll) - now) / 1000)
 
     async def _sleep(self, seconds: float) -> None:
         if seconds > 0:
@@ -219,7 +190,7 @@ class Worker:
     def _defer(self, task: Task, seconds: float) -> None:
         self._leases.release(task)
         due = int((self._clock() + seconds) * 1000)
-        self._settler.add(task.shard, Settlement.defer(task.message.id, due))
+        self._settler.add(task, Settlement.defer(task.message.id, due))
 
     def _start(self, task: Task, host: str) -> None:
         self._per_host[host] += 1
@@ -279,7 +250,7 @@ class Worker:
         frees_slot = (message.flow_key is not None or message.queue_name is not None
                       or message.callback_of is not None)  # fmt: skip
         settlement = self._settlement(task, answer, outcome, step, now_ms)
-        self._settler.add(task.shard, settlement, frees_slot=frees_slot)
+        self._settler.add(task, settlement, frees_slot=frees_slot)
         if step.final and label is not Result.DELIVERED:
             logger.info("message %s failed for good after %d retries: %s",
                         message.id, task.retried, outcome.error)  # fmt: skip
@@ -289,15 +260,14 @@ class Worker:
     ) -> Settlement:
         message_id = task.message.id
         info = event(answer, outcome)
-        shards = self._settings.shards
         if outcome.result is Result.DELIVERED:
-            new = callbacks_for(task, answer, now_ms, shards, None)
+            new = callbacks_for(task, answer, now_ms, None)
             return Settlement.delivered(message_id, info, new)
         if step.final:
             dlq_id = dlq_id_of(message_id)
-            new = callbacks_for(task, answer, now_ms, shards, dlq_id)
+            new = callbacks_for(task, answer, now_ms, dlq_id)
             return Settlement.failed(message_id, dlq_id, info, new)
-        new = callbacks_for(task, answer, now_ms, shards, None)
+        new = callbacks_for(task, answer, now_ms, None)
         return Settlement.retry(message_id, task.retried + 1, step.due_ms, info, new)
 
     # -- lifecycle ------------------------------------------------------------------------
