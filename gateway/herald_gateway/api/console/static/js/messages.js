@@ -109,10 +109,27 @@ async function detail(main, id) {
   parts.push(h("h2", {}, "History"), table(["Time", "State", "Retried", "Status", "Latency", "Error", "Response"],
     attempts(history), "No log rows for this message."));
   clear(box, parts);
+  return Boolean(message);
+}
+
+// One message's page, drawn again every second while the message still waits, so its
+// history fills in as attempts happen; stops when it is delivered, failed or cancelled.
+function watch(main, id) {
+  let stopped = false;
+  let timer = null;
+  const draw = async () => {
+    const waiting = await detail(main, id);
+    if (waiting && !stopped) timer = setTimeout(draw, 1000);
+  };
+  draw();
+  return () => {
+    stopped = true;
+    clearTimeout(timer);
+  };
 }
 
 export async function render(main, ctx, id) {
-  if (id) return detail(main, id);
+  if (id) return watch(main, id);
   main.append(h("h1", {}, "Messages and logs"));
   const tail = h("section", {});
   main.append(tail);
