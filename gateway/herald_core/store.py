@@ -31,6 +31,7 @@ import dataclasses
 import hashlib
 import logging
 import random
+import secrets
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -206,6 +207,8 @@ class Store:
         self._enqueues = GroupCommit(self._enqueue_many)
         self._next_shard = random.randrange(keys.shards)
         self._new_work: NewWork | None = None
+        #: Names this store's wake-up notes, so the worker beside it skips them.
+        self._origin = secrets.token_hex(6)
 
     @classmethod
     def from_settings(cls, settings: Settings, keys: Keys) -> Store:
@@ -330,7 +333,7 @@ class Store:
         def fill(pipe: Any) -> list[str]:
             for shard, items in by_shard.items():
                 messages.enqueue(self._shards[shard], self.limits.log_max_rows, items).queue(pipe)
-            publish(pipe, self.keys.wake, wake.encode(soonest))  # idle workers elsewhere
+            publish(pipe, self.keys.wake, wake.encode(self._origin, soonest))  # other workers
             return [self._shards[shard].due for shard in by_shard]
 
         async def run() -> list[Any]:
@@ -360,8 +363,9 @@ class Store:
         return results
 
     def wake_hints(self, note: bytes | str) -> list[WorkHint] | None:
-        """The new work a wake-up note announces; None for a schedule change."""
-        due = wake.decode(note, self.keys.shards)
+        """The new work a wake-up note announces (none for this store's own notes: its
+        worker heard of that work directly); None for a schedule change."""
+        due = wake.decode(note, self.keys.shards, self._origin)
         return None if due is None else [WorkHint(s, d) for s, d in due.items()]
 
     async def claim(self, limits: ClaimPlan, now_ms: int) -> ClaimResult:
@@ -510,7 +514,7 @@ class Store:
     async def wake(self, due_by_shard: dict[int, int] | None) -> None:
         """Tell idle workers of new tasks (or, with None, of a schedule change): best
         effort, as the workers' poll finds the work anyway."""
-        note = wake.SCHEDULES if due_by_shard is None else wake.encode(due_by_shard)
+        note = wake.SCHEDULES if due_by_shard is None else wake.encode(self._origin, due_by_shard)
         try:
             await self.guard(lambda: publish(self.redis, self.keys.wake, note))
         except StoreError as exc:

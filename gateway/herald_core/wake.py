@@ -2,9 +2,11 @@
 
 Every store of new tasks publishes one note on the `wake` channel (herald_core.keys) in the
 same round trip: for each shard it wrote, the earliest due time (ms) it added; a schedule
-change publishes `SCHEDULES`. Workers subscribe and sleep until a note or the earliest due
-time they know of; their poll of every shard is only the safety net for notes lost while
-they were disconnected (they poll at once when the subscription is back).
+change publishes `SCHEDULES`. A work note names the store that sent it: the worker beside
+that store heard of the work directly and skips its own notes. Workers subscribe and sleep
+until a note or the earliest due time they know of; their poll of every shard is only the
+safety net for notes lost while they were disconnected (they poll at once when the
+subscription is back).
 """
 
 from __future__ import annotations
@@ -14,19 +16,23 @@ from collections.abc import Mapping
 SCHEDULES = "schedules"
 
 
-def encode(due_by_shard: Mapping[int, int]) -> str:
-    """`shard:due` pairs, comma-separated: `3:1733390000000,7:1733390000000`."""
-    return ",".join(f"{shard}:{due}" for shard, due in due_by_shard.items())
+def encode(origin: str, due_by_shard: Mapping[int, int]) -> str:
+    """The sender, then `shard:due` pairs: `a1b2c3 3:1733390000000,7:1733390000000`."""
+    return origin + " " + ",".join(f"{shard}:{due}" for shard, due in due_by_shard.items())
 
 
-def decode(note: bytes | str, shards: int) -> dict[int, int] | None:
-    """The shards and due times of a note; None for a schedule change. Malformed pairs
-    (another version's note, a stray publisher) are skipped, never raised."""
+def decode(note: bytes | str, shards: int, own: str) -> dict[int, int] | None:
+    """The shards and due times of a note (empty for a note `own` sent); None for a
+    schedule change. Malformed pairs (another version's note, a stray publisher) are
+    skipped, never raised."""
     text = note.decode() if isinstance(note, bytes) else note
     if text == SCHEDULES:
         return None
+    origin, _, pairs = text.rpartition(" ")
     out: dict[int, int] = {}
-    for pair in text.split(","):
+    if origin == own:
+        return out
+    for pair in pairs.split(","):
         shard, _, due = pair.partition(":")
         if shard.isdigit() and due.isdigit() and int(shard) < shards:
             out[int(shard)] = min(int(due), out.get(int(shard), int(due)))

@@ -1,0 +1,20 @@
+"""Wake-up notes (herald_core.wake): what a worker learns from another store's note, and
+that it skips its own store's."""
+
+from __future__ import annotations
+
+from herald_core import wake
+
+
+def test_a_note_from_another_store_names_shards_and_earliest_due_times() -> None:
+    note = wake.encode("other", {3: 1_000, 7: 2_000})
+    assert wake.decode(note.encode(), 16, own="mine") == {3: 1_000, 7: 2_000}
+
+
+def test_own_notes_are_skipped_and_schedule_notes_kept() -> None:
+    assert wake.decode(wake.encode("mine", {3: 1_000}), 16, own="mine") == {}
+    assert wake.decode(wake.SCHEDULES, 16, own="mine") is None
+
+
+def test_malformed_pairs_and_unknown_shards_are_skipped() -> None:
+    assert wake.decode("other 3:1000,x:5,40:7,2:abc,3:900", 16, own="mine") == {3: 900}
