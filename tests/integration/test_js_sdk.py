@@ -11,107 +11,22 @@ not skip. Each tests/js/*.mjs script takes one JSON argument and prints one JSON
 from __future__ import annotations
 
 import base64
-import fcntl
-import hashlib
 import json
-import os
-import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.support.gateway import CURRENT_KEY, NEXT_KEY, REPO, TOKEN, Gateway, wait_until
-from tests.support.receiver import Answer, Received, Receiver
+from tests.support.gateway import CURRENT_KEY, NEXT_KEY, Gateway, wait_until
+from tests.support.js import Js, install_sdk
+from tests.support.receiver import Answer, Receiver
 
 pytestmark = [pytest.mark.integration, pytest.mark.in_process]
-
-JS = REPO / "tests" / "js"
-MIN_NODE = 18  # the SDK needs the global fetch
-
-
-def _tool(name: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        pytest.fail(
-            f"`{name}` is not on PATH: tests/integration/test_js_sdk.py runs the official "
-            f"JavaScript SDK and needs Node.js >= {MIN_NODE} with npm",
-            pytrace=False,
-        )
-    return path
-
-
-def install_sdk() -> Path:
-    """`npm ci` into tests/js/node_modules unless this lockfile is installed; node's path."""
-    node = _tool("node")
-    version = subprocess.run([node, "--version"], capture_output=True, text=True, check=True)
-    if int(version.stdout.strip().lstrip("v").split(".")[0]) < MIN_NODE:
-        pytest.fail(f"node {version.stdout.strip()} is too old (>= {MIN_NODE})", pytrace=False)
-    digest = hashlib.sha256((JS / "package-lock.json").read_bytes()).hexdigest()[:16]
-    stamp = JS / "node_modules" / f".herald-installed-{digest}"
-    (REPO / ".cache").mkdir(exist_ok=True)
-    with (REPO / ".cache" / "npm-ci.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # one `npm ci` at a time for concurrent sessions
-        if not stamp.exists():
-            done = subprocess.run(
-                [_tool("npm"), "ci", "--no-audit", "--no-fund", "--ignore-scripts"],
-                cwd=JS, capture_output=True, text=True, timeout=300,
-                env={**os.environ, "npm_config_update_notifier": "false"},
-            )  # fmt: skip
-            if done.returncode != 0:
-                pytest.fail(f"npm ci in {JS} failed:\n{done.stdout}\n{done.stderr}", False)
-            stamp.touch()
-    return Path(node)
 
 
 @pytest.fixture(scope="module")
 def node() -> Path:
     return install_sdk()
-
-
-class Js:
-    """Runs tests/js scripts with the SDK configured by environment, as users configure it."""
-
-    def __init__(self, node: Path, gateway: Gateway) -> None:
-        self.node = node
-        self.env = {
-            "PATH": os.environ.get("PATH", ""),
-            "QSTASH_URL": gateway.url,
-            "QSTASH_TOKEN": TOKEN,
-            "QSTASH_CURRENT_SIGNING_KEY": CURRENT_KEY,
-            "QSTASH_NEXT_SIGNING_KEY": NEXT_KEY,
-        }
-
-    def _run(self, script: str, payload: Any, **env: str) -> tuple[int, Any]:
-        done = subprocess.run(
-            [str(self.node), script, json.dumps(payload)],
-            cwd=JS, capture_output=True, text=True, timeout=60, env={**self.env, **env},
-        )  # fmt: skip
-        lines = done.stdout.strip().splitlines()
-        assert lines, f"{script} printed nothing (exit {done.returncode}):\n{done.stderr}"
-        return done.returncode, json.loads(lines[-1])
-
-    def __call__(self, script: str, payload: Any = None, **env: str) -> Any:
-        """The script's result; the test fails if the SDK call failed."""
-        code, result = self._run(script, payload, **env)
-        assert code == 0, f"{script} {payload}: {result}"
-        return result
-
-    def error(self, script: str, payload: Any = None) -> dict[str, Any]:
-        """The SDK's error ({name, message, status}); the test fails if the call succeeded."""
-        code, result = self._run(script, payload)
-        assert code == 1 and "error" in result, f"{script} {payload} did not fail: {result}"
-        error: dict[str, Any] = result["error"]
-        return error
-
-    def verify(self, delivery: Received, url: str, body: str | None = None, **keys: str) -> Any:
-        """The SDK Receiver's verdict on a delivery ({valid, reason?})."""
-        signature = delivery.header("Upstash-Signature")
-        assert signature, "delivery is not signed"
-        text = delivery.body.decode() if body is None else body
-        payload = {"signature": signature, "body": text, "url": url}
-        return self("verify.mjs", payload, **keys)
 
 
 @pytest.fixture
