@@ -5,7 +5,8 @@ Python that names and reads them, so no one above the store sees a raw field:
 
     message hash  herald:{s}:m:<id>   m metadata JSON (`Message.to_json`), b body bytes,
                                       r retries done, t timeout (ms), k flow-control key,
-                                      q queue name, qh queue slot holder
+                                      q queue name, qh queue slot holder, w the workflow
+                                      run of a step's message (herald_core.workflows)
     dead letter   herald:{s}:d:<dlq>  the message hash (renamed on failure), plus
                                       x the last attempt JSON, f failed at (ms)
     log row       herald:{s}:log      s state, id message id, m metadata JSON, b body (CREATED
@@ -29,6 +30,7 @@ from herald_core.records import Attempt, DeadLetter, LogEntry, StoredMessage
 #: Message hash fields the read side asks Redis for (HMGET / HGET).
 META, BODY = "m", "b"
 _META, _BODY, _RETRIED, _STATE, _NEXT, _ATTEMPT = b"m", b"b", b"r", b"s", b"n", b"x"
+_RUN = b"w"
 
 Raw = Mapping[bytes, bytes]
 
@@ -75,4 +77,5 @@ def dead_letter(dlq_id: str, fields: Raw) -> DeadLetter:
         message=Message.from_json(fields[_META]),
         body=fields.get(_BODY, b""),
         attempt=attempt(fields.get(_ATTEMPT)),
+        run_id=fields[_RUN].decode() if _RUN in fields else None,
     )

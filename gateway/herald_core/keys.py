@@ -21,8 +21,12 @@ touches live in one Redis Cluster slot):
     herald:{s}:st:<hour>    HASH  "<state>:<10 s slot>" -> log rows written (CREATED, ERROR,
                                   DELIVERED, FAILED): the console's activity charts; 25 h TTL
     herald:{s}:wr:<run id>  HASH  a workflow run (herald_core.workflows): u URL, c created (ms),
-                                  e end state ('' while it runs, DONE, CANCELED), m its first
-                                  message's id, s:<step id> the id of the message of each step
+                                  e end state ('' while it runs, DONE, CANCELED, FAILED), m its
+                                  first message's id, s:<step id> the id of the message of each
+                                  step, g the settings its steps take (workflow_config), x how
+                                  long it is kept once FAILED (ms), d its dead letter and t
+                                  when (ms), once FAILED (lua/include/runs.lua); each message
+                                  of its steps names it (message hash field w)
     herald:{s}:ws:<run id>  LIST  the run's steps array elements, ready to send: the initial
                                   payload first, then one per step, in order
     herald:{sched}:s:<id>   HASH  a schedule (herald_core.schedules); herald:{sched}:due ZSET

@@ -63,6 +63,8 @@ class DeadLetter:
     body: bytes
     #: Its last attempt.
     attempt: Attempt
+    #: The workflow run it is a step of (herald_core.workflow_failures), or None.
+    run_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

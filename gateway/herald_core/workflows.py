@@ -13,26 +13,32 @@ A run's record, steps and messages live in one shard (`shard`), so starting a ru
 appending a step with its message, and ending a run are each one script
 (herald_core/lua/workflow_*.lua). A step already logged (a publish repeated by the SDK or
 its HTTP client) is not stored again. An ended run (finished, or cancelled with its pending
-messages) refuses new steps and expires after the log retention.
+messages) refuses new steps and expires after the log retention. Every message of a run's
+steps names its run (message hash field `w`), so the script that dead-letters one marks the
+run FAILED (herald_core/lua/settle.lua; it expires with the DLQ retention, kept in the
+record as `x`, unless the DLQ resumes or restarts it: herald_core.workflow_failures).
 """
 
 from __future__ import annotations
 
 import base64
 import enum
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
 from herald_core.ids import new_message_id, shard_for_key
+from herald_core.keys import ShardKeys
 from herald_core.scripts import workflows as scripts
 from herald_core.store import NewMessage, Store
 
 #: The end states of a run (a running run has none).
 DONE = "DONE"
 CANCELED = "CANCELED"
+#: A step's message failed for good (it is in the DLQ: herald_core.workflow_failures).
+FAILED = "FAILED"
 
 
 class StepResult(enum.Enum):
@@ -73,6 +79,11 @@ class Workflows:
         """The shard of a run: its record, its steps and every message of its steps."""
         return shard_for_key("workflow:" + run_id, self._store.keys.shards)
 
+    def keys_of(self, run_id: str) -> tuple[int, ShardKeys]:
+        """The shard of a run and its keys (for the modules beside this one)."""
+        shard = self._shard(run_id)
+        return shard, self._store.keys.shard(shard)
+
     def message_id(self, run_id: str) -> str:
         """A fresh id for a message of the run (`start`, `add_step`: its steps array names
         it, so the id comes before the message)."""
@@ -85,18 +96,30 @@ class Workflows:
         reply: list[Any] = await self._store.guard(lambda: redis.lrange(key, 0, -1))
         return [bytes(e) for e in reply]
 
-    async def start(self, run_id: str, url: str, initial: bytes, new: NewMessage) -> str | None:
-        """Start a run with its first message (whose body `initial` alone makes); None, or
-        the id of the run's first message when it had started already."""
+    async def start(
+        self, run_id: str, url: str, initial: bytes, new: NewMessage, config: bytes = b""
+    ) -> str | None:
+        """Start a run with its first message (whose body `initial` alone makes) and the
+        settings its steps take (herald_core.workflow_config); None, or the id of the
+        run's first message when it had started already."""
         sk = self._store.keys.shard(self._shard(run_id))
+        failed_ms = int(self._store.limits.dlq_retention * 1000)
         call = scripts.workflow_start(sk, self._store.limits.log_max_rows, run_id, url,
                                       new.message.created_at, initial,
-                                      self._store.message_args(new))  # fmt: skip
+                                      self._store.message_args(new), failed_ms,
+                                      config)  # fmt: skip
         reply = await self._store.run(call)
         earlier = _text(reply) or None
         if earlier is None:
             await self._store.announce(self._shard(run_id), new.due_ms)
         return earlier
+
+    async def config(self, run_id: str) -> bytes | None:
+        """The settings the run's trigger gave its steps (herald_core.workflow_config)."""
+        key = self._store.keys.shard(self._shard(run_id)).run(run_id)
+        redis = self._store.redis
+        raw: Any = await self._store.guard(lambda: redis.hget(key, "g"))
+        return bytes(raw) if raw else None
 
     async def add_step(
         self, run_id: str, step_id: int, step: bytes, expected: int, new: NewMessage
@@ -126,6 +149,14 @@ class Workflows:
         if cancel and len(reply) > 1:
             await self._store.cancel({shard: [_text(i) for i in reply[1:]]}, now_ms)
         return True
+
+
+def run_id_of(headers: Mapping[str, str]) -> str | None:
+    """The run a stored message belongs to (its `Upstash-Workflow-RunId` header), or None."""
+    for name, value in headers.items():
+        if name.lower() == "upstash-workflow-runid":
+            return value
+    return None
 
 
 def _text(value: Any) -> str:

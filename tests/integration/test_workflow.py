@@ -49,7 +49,8 @@ class WorkflowApp:
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
 
-    def serve(self, path: str, route: Route) -> str:
+    def serve(self, path: str, route: Route, **options: Any) -> str:
+        """Serve `route` at `path` (`options`: more of `async_serve`'s, e.g. retries)."""
         from qstash import AsyncQStash, Receiver as SignatureReceiver
         from upstash_workflow import async_serve
 
@@ -62,6 +63,7 @@ class WorkflowApp:
                                        next_signing_key=NEXT_KEY),
             url=self.url(path),
             env={},
+            **options,
         )["handler"]  # fmt: skip
         return self.url(path)
 

@@ -82,9 +82,10 @@ def _sample_calls() -> list[ScriptCall]:
         routing.put_entry(rk, "ns/t", "s:a", b"{}"),
         routing.sync_table(rk, "ns/t", b"{}", [("s:a", b"{}")]),
         routing.sync_tokens(rk, "ns/secret", ["hash"]),
-        workflows.workflow_start(_SK, 100, "wfr_1", "http://w", 1, b"{}", _NEW),
+        workflows.workflow_start(_SK, 100, "wfr_1", "http://w", 1, b"{}", _NEW, 1000),
         workflows.workflow_step(_SK, 100, "wfr_1", 1, b"{}", 1, _NEW),
         workflows.workflow_end(_SK, "wfr_1", "DONE", 1000),
+        workflows.workflow_resume(_SK, 100, "wfr_1", "dlq_1", "resume", 1, 1, _NEW),
     ]  # fmt: skip
 
 

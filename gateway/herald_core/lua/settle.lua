@@ -20,13 +20,14 @@
 --   'A' delivered: message removed, DELIVERED logged
 --   'R' retry (arg "<retried>:<due ms>"): ERROR and RETRY logged, task due again
 --   'F' failed for good (arg: dead-letter id): ERROR and FAILED logged, message moved to
---       the DLQ
+--       the DLQ; the workflow run of a step's message has failed (include/runs.lua)
 --   'D' defer without spending an attempt (arg: due ms)
 -- New messages (callbacks) are stored only when the outcome took effect.
 -- Hand-off: an outcome that frees a flow-control or queue slot makes the next message in
 -- line due; up to `hand-offs` of those are claimed here for the settling worker (whose
 -- finished deliveries freed the slots), saving it a claim round trip.
 -- @include messages
+-- @include runs
 
 local base, maxlen, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local function count(stats, outcome)
@@ -59,7 +60,7 @@ while i <= #ARGV do
   local hash = key(base, 'message_prefix', id)
   local done, holder = false, false
   local leased = redis.call('ZREM', KEYS[2], id) == 1
-  local f = redis.call('HMGET', hash, 'm', 'r', 'k', 'q', 'qh')
+  local f = redis.call('HMGET', hash, 'm', 'r', 'k', 'q', 'qh', 'w')
   if f[1] then
     done = true
     if f[4] and (op == 'A' or op == 'F') then
@@ -98,6 +99,7 @@ while i <= #ARGV do
       redis.call('RENAME', hash, dkey)
       redis.call('HSET', dkey, 'x', x, 'f', now)
       redis.call('ZADD', KEYS[4], now, arg)
+      if f[6] then run_failed(base, f[6], arg, now) end
     else
       redis.call('ZADD', KEYS[1], arg, id)
     end

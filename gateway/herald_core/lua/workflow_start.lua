@@ -12,16 +12,22 @@
 -- ARGV[4] created (ms)
 -- ARGV[5] the initial payload's element of the steps array
 -- ARGV[6..13] the first message (include/messages.lua, `read_message`)
+-- ARGV[14] how long a failed run is kept (ms): the DLQ retention (record field x)
+-- ARGV[15] the settings its steps take (herald_core.workflow_config; record field g)
 -- Reply: '' (started), or the id of the run's first message when the run exists already
 --        (nothing stored: a publish of the same run id again)
 -- @include messages
+-- @include runs
 
 local base, maxlen = ARGV[1], ARGV[2]
 if redis.call('EXISTS', KEYS[3]) == 1 then
   return redis.call('HGET', KEYS[3], 'm') or ''
 end
 local msg = read_message(6)
-redis.call('HSET', KEYS[3], 'u', ARGV[3], 'c', ARGV[4], 'e', '', 'm', msg.id)
+redis.call('HSET', KEYS[3], 'u', ARGV[3], 'c', ARGV[4], 'e', '', 'm', msg.id, 'x', ARGV[14],
+           'g', ARGV[15])
 redis.call('RPUSH', KEYS[4], ARGV[5])
 store(base, KEYS[1], KEYS[2], maxlen, msg)
+-- the message names its run (settle.lua marks the run FAILED if it is dead-lettered)
+redis.call('HSET', key(base, 'message_prefix', msg.id), 'w', run_of(base, KEYS[3]))
 return ''

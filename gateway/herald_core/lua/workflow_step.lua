@@ -15,6 +15,7 @@
 --        stored); {'none'} no such run; {'ended', state} the run ended (DONE, CANCELED);
 --        {'stale', n} the array has n elements now: build the body again
 -- @include messages
+-- @include runs
 
 local base, maxlen = ARGV[1], ARGV[2]
 local f = redis.call('HMGET', KEYS[3], 'e', 's:' .. ARGV[3])
@@ -27,4 +28,5 @@ local msg = read_message(6)
 redis.call('HSET', KEYS[3], 's:' .. ARGV[3], msg.id)
 redis.call('RPUSH', KEYS[4], ARGV[4])
 store(base, KEYS[1], KEYS[2], maxlen, msg)
+redis.call('HSET', key(base, 'message_prefix', msg.id), 'w', run_of(base, KEYS[3]))
 return {'ok'}

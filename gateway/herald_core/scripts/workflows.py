@@ -1,5 +1,6 @@
 """Typed calls of the workflow scripts of one shard: WORKFLOW_START, WORKFLOW_STEP,
-WORKFLOW_END (herald_core/lua/<name>.lua states each one's KEYS, ARGV and reply)."""
+WORKFLOW_END, WORKFLOW_RESUME (herald_core/lua/<name>.lua states each one's KEYS, ARGV and
+reply)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from herald_core.scripts.messages import NewMessageArgs
 _START = load("workflow_start")
 _STEP = load("workflow_step")
 _END = load("workflow_end")
+_RESUME = load("workflow_resume")
 
 
 def workflow_start(
@@ -20,10 +22,14 @@ def workflow_start(
     created_ms: int,
     initial: bytes,
     message: NewMessageArgs,
+    failed_retention_ms: int,
+    config: bytes = b"",
 ) -> ScriptCall:
     """Reply: b"" (started) or the id of the run's first message (it existed)."""
     keys = (sk.due, sk.log, sk.run(run_id), sk.run_steps(run_id))
-    return _START.call(keys, (sk.base, log_max_rows, url, created_ms, initial, *message.argv()))
+    args = (sk.base, log_max_rows, url, created_ms, initial, *message.argv(), failed_retention_ms,
+            config)  # fmt: skip
+    return _START.call(keys, args)
 
 
 def workflow_step(
@@ -44,3 +50,19 @@ def workflow_step(
 def workflow_end(sk: ShardKeys, run_id: str, state: str, retention_ms: int) -> ScriptCall:
     """Reply: [] (no such run), [state] (ended already), or [b"", message ids...]."""
     return _END.call((sk.run(run_id), sk.run_steps(run_id)), (state, retention_ms))
+
+
+def workflow_resume(
+    sk: ShardKeys,
+    log_max_rows: int,
+    run_id: str,
+    dlq_id: str,
+    mode: str,
+    expected: int,
+    now_ms: int,
+    message: NewMessageArgs,
+) -> ScriptCall:
+    """Reply: [b"ok", created ms], [b"gone"], [b"state", e] or [b"stale", n]."""
+    keys = (sk.due, sk.log, sk.dlq, sk.run(run_id), sk.run_steps(run_id))
+    args = (sk.base, log_max_rows, dlq_id, mode, expected, now_ms, *message.argv())
+    return _RESUME.call(keys, args)

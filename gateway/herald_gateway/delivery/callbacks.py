@@ -21,7 +21,14 @@ from herald_core.store import NewMessage
 from herald_gateway.delivery.sender import Failure, Reply
 
 
-def payload(task: Task, answer: Reply | Failure, dlq_id: str | None = None) -> dict[str, Any]:
+def payload(
+    task: Task,
+    answer: Reply | Failure,
+    dlq_id: str | None = None,
+    workflow: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The callback body; `workflow`: the fields a failure callback of a workflow run's
+    step adds (herald_core.workflow_failures `workflow_fields`)."""
     message = task.message
     reply = answer if isinstance(answer, Reply) else Reply(0, {}, b"")
     body: dict[str, Any] = {
@@ -43,6 +50,7 @@ def payload(task: Task, answer: Reply | Failure, dlq_id: str | None = None) -> d
     optional = {"dlqId": dlq_id, "topicName": message.topic_name, "scheduleId": message.schedule_id,
                 "endpointName": message.endpoint_name, "callerIP": message.caller_ip}  # fmt: skip
     body.update({k: v for k, v in optional.items() if v is not None})
+    body.update(workflow or {})
     return body
 
 
@@ -76,15 +84,20 @@ def callback_message(task: Task, callback: Callback, content: bytes, now_ms: int
 
 
 def callbacks_for(
-    task: Task, answer: Reply | Failure, now_ms: int, dlq_id: str | None
+    task: Task,
+    answer: Reply | Failure,
+    now_ms: int,
+    dlq_id: str | None,
+    workflow: dict[str, Any] | None = None,
 ) -> tuple[NewMessage, ...]:
-    """The callbacks one attempt creates: `dlq_id` is set when it dead-letters the message."""
+    """The callbacks one attempt creates: `dlq_id` is set when it dead-letters the message
+    (`workflow`: the workflow fields of its failure callback)."""
     source = task.message
     out = []
     if source.callback is not None:
         content = orjson.dumps(payload(task, answer))
         out.append(callback_message(task, source.callback, content, now_ms))
     if dlq_id is not None and source.failure_callback is not None:
-        content = orjson.dumps(payload(task, answer, dlq_id))
+        content = orjson.dumps(payload(task, answer, dlq_id, workflow))
         out.append(callback_message(task, source.failure_callback, content, now_ms))
     return tuple(out)

@@ -22,6 +22,7 @@ import logging
 import secrets
 import time
 from collections import Counter, deque
+from typing import Any
 from urllib.parse import urlsplit
 
 from herald_core.claims import ClaimPlanner, WorkHint
@@ -32,6 +33,8 @@ from herald_core.models import Task
 from herald_core.reconnect import Backoff
 from herald_core.settings import Settings
 from herald_core.store import Settlement, Store
+from herald_core.workflow_failures import facts as run_facts, workflow_fields
+from herald_core.workflows import run_id_of
 from herald_gateway.delivery.attempts import (
     Outcome,
     Result,
@@ -249,14 +252,34 @@ class Worker:
         # (a callback may hold its queue message's slot: lua/include/slots.lua, hold_done)
         frees_slot = (message.flow_key is not None or message.queue_name is not None
                       or message.callback_of is not None)  # fmt: skip
-        settlement = self._settlement(task, answer, outcome, step, now_ms)
+        workflow = await self._workflow_fields(task) if step.final else None
+        settlement = self._settlement(task, answer, outcome, step, now_ms, workflow)
         self._settler.add(task, settlement, frees_slot=frees_slot)
         if step.final and label is not Result.DELIVERED:
             logger.info("message %s failed for good after %d retries: %s",
                         message.id, task.retried, outcome.error)  # fmt: skip
 
+    async def _workflow_fields(self, task: Task) -> dict[str, Any] | None:
+        """The workflow fields of the failure callback of a run's step (read from the run's
+        record: rare, a step failing for good); None for other messages."""
+        message = task.message
+        run_id = run_id_of(message.headers) if message.failure_callback else None
+        if run_id is None or message.callback_of is not None:
+            return None
+        try:
+            found = await run_facts(self._store, [run_id])
+        except StoreError:
+            found = {}
+        return workflow_fields(found[run_id]) if run_id in found else None
+
     def _settlement(
-        self, task: Task, answer: Reply | Failure, outcome: Outcome, step: Step, now_ms: int
+        self,
+        task: Task,
+        answer: Reply | Failure,
+        outcome: Outcome,
+        step: Step,
+        now_ms: int,
+        workflow: dict[str, Any] | None = None,
     ) -> Settlement:
         message_id = task.message.id
         info = event(answer, outcome)
@@ -265,7 +288,7 @@ class Worker:
             return Settlement.delivered(message_id, info, new)
         if step.final:
             dlq_id = dlq_id_of(message_id)
-            new = callbacks_for(task, answer, now_ms, dlq_id)
+            new = callbacks_for(task, answer, now_ms, dlq_id, workflow)
             return Settlement.failed(message_id, dlq_id, info, new)
         new = callbacks_for(task, answer, now_ms, None)
         return Settlement.retry(message_id, task.retried + 1, step.due_ms, info, new)

@@ -6,7 +6,9 @@ the official Workflow SDKs send them (herald_core.workflows says what is stored)
 `Upstash-Workflow-Init: true` starts the run, its body the initial payload; any other is
 one step, its body the SDK's step JSON. Either way the message stored for it carries the
 run's steps array as its body, so the workflow endpoint replays every step done so far;
-the signature covers that body, as it covers every body Herald sends.
+the signature covers that body, as it covers every body Herald sends. A step takes the
+run's retries, retry delay, timeout and failure callback where it set none itself
+(herald_core.workflow_config).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import orjson
 
 from herald_core.errors import Conflict, InvalidField, InvalidRequest, NotFound
 from herald_core.store import Enqueued, NewMessage, Store
+from herald_core.workflow_config import RunConfig
 from herald_core.workflows import StepOutcome, StepResult, Workflows, element, steps_body
 from herald_gateway.publish.destinations import Endpoint
 from herald_gateway.publish.publishing import PublishRequest
@@ -77,15 +80,20 @@ async def accept_workflow(
     workflows = Workflows(store)
     message_id = workflows.message_id(run.run_id)
 
+    config = None if run.init else await workflows.config(run.run_id)
+
     def message(body: bytes) -> NewMessage:
         built = build_message(replace(request, body=body), run.endpoint, message_id, now_ms,
                               caller_ip)  # fmt: skip
+        if config is not None:  # the run's settings, where the step set none
+            built = RunConfig.from_json(config).apply(built, request.explicit)
         return NewMessage(built, body, request.not_before)
 
     mine = element(message_id, request.body)
     if run.init:
         new = message(steps_body([mine]))
-        earlier = await workflows.start(run.run_id, run.endpoint.url, mine, new)
+        settings = RunConfig.of(new.message).to_json()
+        earlier = await workflows.start(run.run_id, run.endpoint.url, mine, new, settings)
         outcome = StepOutcome(StepResult.STORED if earlier is None else StepResult.DUPLICATE,
                               earlier or "")  # fmt: skip
     else:

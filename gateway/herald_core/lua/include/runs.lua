@@ -1,0 +1,23 @@
+-- Workflow runs (herald_core.workflows): what scripts other than the workflow ones need.
+-- Every message of a run's steps names its run in its hash (field w), so the script that
+-- dead-letters it marks the run failed.
+-- @include keys
+
+-- the run id of a run's record key (herald_core.keys: run_prefix .. <run id>)
+local function run_of(base, run_key)
+  return string.sub(run_key, #key(base, 'run_prefix') + 1)
+end
+
+-- a step of run `run_id` failed for good (dead letter `dlq_id`): a running run has FAILED
+-- (record fields e, d the dead letter, t when) and expires after x ms (the DLQ retention)
+-- unless the DLQ resumes or restarts it
+local function run_failed(base, run_id, dlq_id, now)
+  local run = key(base, 'run_prefix', run_id)
+  local f = redis.call('HMGET', run, 'e', 'x')
+  if f[1] ~= '' then return end  -- gone, or ended already
+  redis.call('HSET', run, 'e', 'FAILED', 'd', dlq_id, 't', now)
+  if f[2] then
+    redis.call('PEXPIRE', run, f[2])
+    redis.call('PEXPIRE', key(base, 'run_steps_prefix', run_id), f[2])
+  end
+end

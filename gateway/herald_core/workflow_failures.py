@@ -1,0 +1,149 @@
+"""Failed workflow runs: the facts a failure callback reports, and the workflow DLQ.
+
+A run fails when one of its steps' messages is dead-lettered (herald_core/lua/settle.lua,
+include/runs.lua): the run's record says FAILED and names the dead letter. The failure
+callback the SDKs configure on every step (`Upstash-Failure-Callback` to the workflow's
+URL, with `-Workflow-*`/`-Forward-*` headers of its own) is stored by that same script; its
+body carries the workflow fields QStash adds (`workflow_fields`): the run's id, its
+creation time and URL, and the initial payload as `sourceBody`.
+
+The workflow DLQ is the DLQ (herald_core.dead_letters) seen through the runs: the dead
+letters that name a run. `resume` sends the run's steps array again as it stands (the
+failed step runs again, the steps done are not), `restart` sends the initial payload alone
+(the run starts over, its steps forgotten); both turn the dead letter into the run's next
+message and make the run running again, in one script (WORKFLOW_RESUME).
+"""
+
+from __future__ import annotations
+
+import base64
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import orjson
+
+from herald_core.models import Message
+from herald_core.records import DeadLetter
+from herald_core.scripts import workflows as scripts
+from herald_core.signing import body_hash
+from herald_core.store import NewMessage, Store
+from herald_core.workflows import Workflows, steps_body
+
+
+@dataclass(frozen=True, slots=True)
+class RunFacts:
+    """What a run's record says of it (`facts`)."""
+
+    run_id: str
+    url: str
+    created_at: int
+    #: '' while it runs; DONE, CANCELED or FAILED.
+    state: str
+    #: The initial payload (the first element of the steps array), decoded.
+    initial: bytes
+    #: The dead letter of a FAILED run.
+    dlq_id: str | None = None
+    #: When it ended (ms), for runs that record it.
+    ended_at: int | None = None
+
+
+def workflow_fields(facts: RunFacts) -> dict[str, Any]:
+    """The fields a failure callback of one of the run's steps adds (QStash's workflow
+    failure callback body; the SDKs' `handleFailure` reads them), `sourceBody` the initial
+    payload."""
+    return {
+        "workflowRunId": facts.run_id,
+        "workflowCreatedAt": facts.created_at,
+        "workflowUrl": facts.url,
+        "sourceBody": base64.b64encode(facts.initial).decode(),
+    }
+
+
+def _initial(element: bytes | None) -> bytes:
+    if not element:
+        return b""
+    try:
+        body = orjson.loads(element).get("body", "")
+    except (orjson.JSONDecodeError, AttributeError):
+        return b""
+    return base64.b64decode(body) if isinstance(body, str) else b""
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+async def facts(store: Store, run_ids: Sequence[str]) -> dict[str, RunFacts]:
+    """The records of these runs that still exist, in one round trip."""
+    workflows = Workflows(store)
+    ids = list(dict.fromkeys(run_ids))
+
+    def fill(pipe: Any) -> None:
+        for run_id in ids:
+            _, sk = workflows.keys_of(run_id)
+            pipe.hmget(sk.run(run_id), ["u", "c", "e", "d", "t"])
+            pipe.lindex(sk.run_steps(run_id), 0)
+
+    replies = await store.pipelined(fill) if ids else []
+    out: dict[str, RunFacts] = {}
+    for i, run_id in enumerate(ids):
+        (url, created, state, dlq_id, ended), first = replies[2 * i], replies[2 * i + 1]
+        if url is None:
+            continue
+        out[run_id] = RunFacts(run_id, _text(url), int(created or 0), _text(state or b""),
+                               _initial(first), _text(dlq_id) if dlq_id else None,
+                               int(ended) if ended else None)  # fmt: skip
+    return out
+
+
+class Revival(enum.Enum):
+    """What the workflow DLQ does with a failed run."""
+
+    #: Continue from the failed step: the steps done are kept.
+    RESUME = "resume"
+    #: Start over from the initial payload.
+    RESTART = "restart"
+
+
+@dataclass(frozen=True, slots=True)
+class Revived:
+    run_id: str
+    created_at: int
+
+
+async def revive(
+    store: Store, entry: DeadLetter, how: Revival, build: Any, now_ms: int
+) -> Revived | None:
+    """Resume or restart the run of a dead letter: its message (`build(original, id)` makes
+    the new one, as a DLQ retry does) goes out again with the run's steps array (resume)
+    or its initial payload alone (restart). None when the dead letter or the run is gone
+    or the run is not FAILED."""
+    run_id = entry.run_id
+    if run_id is None:
+        return None
+    workflows = Workflows(store)
+    shard, sk = workflows.keys_of(run_id)
+    for _ in range(5):
+        elements = await workflows.steps(run_id)
+        if not elements:
+            return None
+        kept = elements if how is Revival.RESUME else elements[:1]
+        body = steps_body(kept)
+        message: Message = build(entry.message, workflows.message_id(run_id))
+        message = replace(
+            message, body_hash=body_hash(body), not_before=max(message.not_before, now_ms)
+        )
+        new = NewMessage(message, body, message.not_before)
+        call = scripts.workflow_resume(sk, store.limits.log_max_rows, run_id, entry.dlq_id,
+                                       how.value, len(elements), now_ms,
+                                       store.message_args(new))  # fmt: skip
+        reply = await store.run(call)
+        result = _text(reply[0])
+        if result == "ok":
+            await store.announce(shard, new.due_ms)
+            return Revived(run_id, int(reply[1]))
+        if result != "stale":
+            return None
+    return None

@@ -1,0 +1,33 @@
+// Workflows that fail (tests/integration/test_workflow_failures.py): a step throws until the
+// file its payload names exists, so the test decides when the endpoint is fixed.
+import { existsSync } from "node:fs";
+import { record } from "./record.mjs";
+
+export const workflows = {
+  flaky: {
+    route: async (context) => {
+      const input = context.requestPayload;
+      const first = await context.run("first", () => {
+        record("flaky", "first", input.name);
+        return `${input.name}-1`;
+      });
+      const second = await context.run("second", () => {
+        record("flaky", "second", first);
+        if (!existsSync(input.flag)) throw new Error(`not fixed yet: ${input.name}`);
+        return `${first}-2`;
+      });
+      await context.run("done", () => record("flaky", "done", second));
+      return second;
+    },
+    options: {
+      failureFunction: async ({ context, failStatus, failResponse }) => {
+        record("flaky", "failure", {
+          status: failStatus,
+          response: failResponse,
+          payload: context.requestPayload,
+          runId: context.workflowRunId,
+        });
+      },
+    },
+  },
+};
