@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import base64
 import enum
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -29,6 +29,7 @@ from herald_core.records import DeadLetter
 from herald_core.scripts import workflows as scripts
 from herald_core.signing import body_hash
 from herald_core.store import NewMessage, Store
+from herald_core.workflow_config import RunConfig
 from herald_core.workflows import Workflows, steps_body
 
 
@@ -109,41 +110,62 @@ class Revival(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class Revived:
+    """The new run a resume or restart made."""
+
     run_id: str
     created_at: int
 
 
+#: Builds the new message from the dead one and the new message's id (a DLQ retry's
+#: overrides applied: herald_gateway.publish.staging `redelivery`).
+Redelivery = Callable[[Message, str], Message]
+
+
+def _renamed(headers: dict[str, str], run_id: str) -> dict[str, str]:
+    return {name: run_id if name.lower() == "upstash-workflow-runid" else value
+            for name, value in headers.items()}  # fmt: skip
+
+
+def for_run(message: Message, run_id: str) -> Message:
+    """A run's message (and its failure callback) as a message of run `run_id`."""
+    callback = message.failure_callback
+    if callback is not None:
+        callback = replace(callback, headers=_renamed(callback.headers, run_id))
+    return replace(message, headers=_renamed(message.headers, run_id), failure_callback=callback)
+
+
 async def revive(
-    store: Store, entry: DeadLetter, how: Revival, build: Any, now_ms: int
+    store: Store, entry: DeadLetter, how: Revival, build: Redelivery, now_ms: int
 ) -> Revived | None:
-    """Resume or restart the run of a dead letter: its message (`build(original, id)` makes
-    the new one, as a DLQ retry does) goes out again with the run's steps array (resume)
-    or its initial payload alone (restart). None when the dead letter or the run is gone
-    or the run is not FAILED."""
-    run_id = entry.run_id
-    if run_id is None:
+    """Resume or restart the run of a dead letter as a new run (QStash gives it a new id),
+    in the failed run's shard: the dead letter's message (`build` applies the request's
+    overrides) goes out again, to the new run, with the steps array (resume) or the
+    initial payload alone (restart). None when the dead letter or its run is gone, or the
+    run is not FAILED."""
+    old = entry.run_id
+    if old is None:
         return None
     workflows = Workflows(store)
-    shard, sk = workflows.keys_of(run_id)
+    shard, sk = workflows.keys_of(old)
     for _ in range(5):
-        elements = await workflows.steps(run_id)
+        elements = await workflows.steps(old)
         if not elements:
             return None
-        kept = elements if how is Revival.RESUME else elements[:1]
-        body = steps_body(kept)
-        message: Message = build(entry.message, workflows.message_id(run_id))
-        message = replace(
-            message, body_hash=body_hash(body), not_before=max(message.not_before, now_ms)
-        )
-        new = NewMessage(message, body, message.not_before)
-        call = scripts.workflow_resume(sk, store.limits.log_max_rows, run_id, entry.dlq_id,
+        body = steps_body(elements if how is Revival.RESUME else elements[:1])
+        run_id = workflows.new_run_id(old)
+        message = for_run(build(entry.message, workflows.message_id(run_id)), run_id)
+        due = max(message.not_before, now_ms)
+        message = replace(message, body_hash=body_hash(body), not_before=due)
+        new = NewMessage(message, body, due)
+        call = scripts.workflow_resume(sk, store.limits.log_max_rows, old, run_id, entry.dlq_id,
                                        how.value, len(elements), now_ms,
+                                       RunConfig.of(message).to_json(),
                                        store.message_args(new))  # fmt: skip
         reply = await store.run(call)
         result = _text(reply[0])
         if result == "ok":
             await store.announce(shard, new.due_ms)
-            return Revived(run_id, int(reply[1]))
-        if result != "stale":
+            return Revived(run_id, now_ms)
+        if result not in ("stale", "taken"):
             return None
     return None

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import base64
 import enum
+import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -83,6 +84,15 @@ class Workflows:
         """The shard of a run and its keys (for the modules beside this one)."""
         shard = self._shard(run_id)
         return shard, self._store.keys.shard(shard)
+
+    def new_run_id(self, beside: str) -> str:
+        """A fresh run id whose run lives in the shard of run `beside` (a run the DLQ
+        resumes or restarts is a new run, made by one script with the failed one)."""
+        shard = self._shard(beside)
+        while True:
+            run_id = "wfr_" + secrets.token_urlsafe(18)
+            if self._shard(run_id) == shard:
+                return run_id
 
     def message_id(self, run_id: str) -> str:
         """A fresh id for a message of the run (`start`, `add_step`: its steps array names

@@ -108,3 +108,65 @@ def test_python_failure_function(gateway: Gateway, sdk: Any, redis_url: str) -> 
                              "payload": {"order": 7}, "run": run_id}]  # fmt: skip
     finally:
         app.stop()
+
+
+def test_the_workflow_dlq_lists_resumes_and_restarts_failed_runs(
+    js: Js, workflows: WorkflowServer, redis_url: str, tmp_path: Path
+) -> None:
+    flag = tmp_path / "fixed"
+    first = trigger_flaky(js, workflows, flag, "resume-me")
+    workflows.wait_for("flaky", "failure")
+    second = trigger_flaky(js, workflows, flag, "restart-me")
+    wait_until(lambda: len([r for r in workflows.records("flaky") if r["what"] == "failure"]) == 2,
+               what="the second failure")  # fmt: skip
+
+    listed = js("workflow_client.mjs", {"action": "dlqList"})
+    failed = {m["workflowRunId"]: m for m in listed["messages"]}
+    assert set(failed) == {first, second}
+    entry = failed[first]
+    assert entry["workflowUrl"] == workflows.url("flaky")
+    assert entry["responseStatus"] == 500
+    assert "not fixed yet: resume-me" in entry["responseBody"]
+    assert entry["dlqId"].startswith("dlq_")
+    assert isinstance(entry["workflowCreatedAt"], int)
+    only = js("workflow_client.mjs", {"action": "dlqList", "filter": {"workflowRunId": second}})
+    assert [m["workflowRunId"] for m in only["messages"]] == [second]
+
+    flag.touch()  # the endpoint is fixed
+    before = len(workflows.records("flaky"))
+    resumed = js("workflow_client.mjs", {"action": "dlqResume", "request": entry["dlqId"]})
+    [run] = resumed["workflowRuns"]
+    assert run["workflowRunId"] not in (first, second)  # a new run, as QStash makes it
+    workflows.wait_for("flaky", "done")
+    after = [(r["what"], r["data"]) for r in workflows.records("flaky")[before:]]
+    # the step that had succeeded is not run again; the failed one runs, then the rest
+    assert after == [("second", "resume-me-1"), ("done", "resume-me-1-2")]
+    wait_until(lambda: run_state(redis_url, run["workflowRunId"]).get("e") == "DONE",
+               what="the resumed run to finish")  # fmt: skip
+
+    before = len(workflows.records("flaky"))
+    restarted = js("workflow_client.mjs", {"action": "dlqRestart",
+                                           "request": [failed[second]["dlqId"]]})  # fmt: skip
+    [again] = restarted["workflowRuns"]
+    wait_until(lambda: any(r["what"] == "done" for r in workflows.records("flaky")[before:]),
+               what="the restarted run's last step")  # fmt: skip
+    after = [(r["what"], r["data"]) for r in workflows.records("flaky")[before:]]
+    # from the start: the first step runs again
+    assert after == [("first", "restart-me"), ("second", "restart-me-1"),
+                     ("done", "restart-me-1-2")]  # fmt: skip
+    wait_until(lambda: run_state(redis_url, again["workflowRunId"]).get("e") == "DONE",
+               what="the restarted run to finish")  # fmt: skip
+
+    assert js("workflow_client.mjs", {"action": "dlqList"})["messages"] == []
+    assert run_state(redis_url, first)["e"] == "FAILED"  # the failed runs stay as they ended
+
+
+def test_workflow_dlq_refuses_what_it_does_not_know(gateway: Gateway) -> None:
+    assert gateway.client.post("/v2/workflows/dlq/resume?dlqIds=dlq_nobody").status_code == 404
+    assert gateway.client.post("/v2/workflows/dlq/restart/dlq_nobody").status_code == 404
+    assert gateway.client.get("/v2/workflows/dlq/dlq_nobody").status_code == 404
+    bad = gateway.client.get("/v2/workflows/dlq?colour=red")
+    assert bad.status_code == 400
+    assert "colour" in bad.json()["error"]
+    empty = gateway.client.get("/v2/dlq?source=workflow")
+    assert empty.status_code == 200 and empty.json() == {"messages": []}

@@ -9,6 +9,18 @@ const actions = {
   trigger: (client, { action, ...options }) => client.trigger(options),
   /** Cancel runs: {ids} or {urlStartingWith} or {all: true}. */
   cancel: (client, { action, ...options }) => client.cancel(options),
+  /** The workflow DLQ: {cursor?, count?, filter?} → {messages, cursor?}. */
+  dlqList: (client, { action, ...options }) => client.dlq.list(options),
+  /** Resume failed runs from their failed step: {request: id(s) or filters, options?}. */
+  dlqResume: (client, { request, options }) => client.dlq.resume(request, options),
+  /** Restart failed runs from their initial payload: {request, options?}. */
+  dlqRestart: (client, { request, options }) => client.dlq.restart(request, options),
+  /** Run a failed run's failure function again: {dlqId}. */
+  dlqCallback: (client, { dlqId }) => client.dlq.retryFailureFunction({ dlqId }),
+  /** Delete failed runs: {request: id(s) or filters}. */
+  dlqDelete: (client, { request }) => client.dlq.delete(request),
+  /** Workflow logs: {workflowRunId?, cursor?, count?, filter?, ...} → {runs, cursor}. */
+  logs: (client, { action, ...options }) => client.logs(options),
 };
 
 await run(async (input) => {

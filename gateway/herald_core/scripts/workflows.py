@@ -56,13 +56,16 @@ def workflow_resume(
     sk: ShardKeys,
     log_max_rows: int,
     run_id: str,
+    new_run_id: str,
     dlq_id: str,
     mode: str,
     expected: int,
     now_ms: int,
+    config: bytes,
     message: NewMessageArgs,
 ) -> ScriptCall:
-    """Reply: [b"ok", created ms], [b"gone"], [b"state", e] or [b"stale", n]."""
-    keys = (sk.due, sk.log, sk.dlq, sk.run(run_id), sk.run_steps(run_id))
-    args = (sk.base, log_max_rows, dlq_id, mode, expected, now_ms, *message.argv())
+    """Reply: [b"ok"], [b"gone"], [b"state", e], [b"taken"] or [b"stale", n]."""
+    keys = (sk.due, sk.log, sk.dlq, sk.run(run_id), sk.run_steps(run_id), sk.run(new_run_id),
+            sk.run_steps(new_run_id))  # fmt: skip
+    args = (sk.base, log_max_rows, dlq_id, mode, expected, now_ms, config, *message.argv())
     return _RESUME.call(keys, args)

@@ -8,7 +8,9 @@ Every route takes `url`, `topicName`, `queueName`, `scheduleId`, `label`, `flowC
 - `LOGS` (`GET /v2/logs`, `/v2/events`): `messageId`, `messageIds`, `state`, `host`, `path`,
   `cursor`;
 - `DLQ` (`GET` and `DELETE /v2/dlq`, `POST /v2/dlq/retry`): `dlqIds`, `messageId`,
-  `responseStatus`, `cursor` (QStash's DLQ refuses `host` and `path`).
+  `responseStatus`, `cursor` (QStash's DLQ refuses `host` and `path`);
+- `WORKFLOW_DLQ` (`/v2/workflows/dlq...`): those of `DLQ`, and `workflowRunId`,
+  `workflowUrl`, `workflowCreatedAt`.
 
 A filter arrives as a query parameter (repeated, or comma-separated) or, on the bulk routes
 the Python SDK calls with a JSON body, as a key of that body (a string, a number or a list of
@@ -59,6 +61,9 @@ _READ: dict[str, Callable[[View], list[Any]]] = {
     "dlqIds": _one("dlqId"),
     "responseStatus": lambda view: [str(view.get("responseStatus"))],
     "state": _one("state"),
+    "workflowRunId": _one("workflowRunId"),
+    "workflowUrl": _one("workflowUrl"),
+    "workflowCreatedAt": lambda view: [str(view.get("workflowCreatedAt"))],
 }
 #: Single-valued keys that are not matched against a view field.
 _SINGLE = frozenset({"fromDate", "toDate", "count", "cursor"})
@@ -93,6 +98,11 @@ LOGS = Route("GET /v2/logs", _COMMON | {"messageId", "messageIds", "state", "hos
                                          "cursor"}, 1000, "time")  # fmt: skip
 DLQ = Route("/v2/dlq", _COMMON | {"dlqIds", "messageId", "responseStatus", "cursor"}, 100,
             "createdAt")  # fmt: skip
+#: The workflow DLQ (`/v2/workflows/dlq`, and `GET /v2/dlq?source=workflow`, as
+#: `@upstash/workflow`'s `Client.dlq.list` asks for it).
+WORKFLOW_DLQ = Route("/v2/workflows/dlq", DLQ.keys | {"workflowRunId", "workflowUrl",
+                                                      "workflowCreatedAt"}, 100,
+                     "createdAt")  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)

@@ -137,6 +137,9 @@ _DOCS = {
     "toDate": "Latest time, Unix ms, inclusive.",
     "count": "Most rows to read or change.",
     "cursor": "Where the previous page ended (its `cursor`).",
+    "workflowRunId": "Workflow run id.",
+    "workflowUrl": "Workflow URL.",
+    "workflowCreatedAt": "When the workflow run was created (Unix ms).",
 }
 _MULTI = " Any of the values matches: repeat the key or separate values with commas."
 

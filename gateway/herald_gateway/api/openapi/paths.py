@@ -446,9 +446,57 @@ def _workflow_ops() -> dict[str, dict[str, Operation]]:
     }  # fmt: skip
 
 
+def _workflow_dlq_ops() -> dict[str, dict[str, Operation]]:
+    dlq_id = path("dlqId", "The dead letter of the run's failed step (`dlq_...`).")
+    failed = {"type": "object", "required": ["dlqId", "workflowRunId", "workflowUrl"],
+              "description": "A DLQ message with its run: workflowRunId, workflowUrl, "
+              "workflowCreatedAt."}  # fmt: skip
+    listing = {"type": "object", "required": ["messages"], "properties": {
+        "cursor": {"type": "string"}, "messages": {"type": "array", "items": failed}}}  # fmt: skip
+    run = {"type": "object", "required": ["workflowRunId", "workflowCreatedAt"], "properties": {
+        "workflowRunId": {"type": "string"}, "workflowCreatedAt": {"type": "integer"}}}  # fmt: skip
+    runs = {"type": "object", "required": ["workflowRuns"], "properties": {
+        "cursor": {"type": "string"}, "workflowRuns": {"type": "array", "items": run}}}  # fmt: skip
+    deleted = {"type": "object", "required": ["deleted"], "properties": {
+        "cursor": {"type": "string"}, "deleted": {"type": "integer", "minimum": 0}}}  # fmt: skip
+    params = filter_parameters(filters.WORKFLOW_DLQ)
+    revive = ("A new run (a new id) in the failed run's place: {} `Upstash-*` headers "
+              "override the run's configuration.")  # fmt: skip
+    resume = revive.format("from the failed step, the steps done kept.")
+    restart = revive.format("from the initial payload, every step run again.")
+    return {
+        "/v2/workflows/dlq": {
+            "get": _op("List failed workflow runs", "Workflows",
+                       {200: _json(listing, "Newest failure first.")}, 400, 404,
+                       parameters=params),
+            "delete": _op("Delete failed workflow runs", "Workflows",
+                          {200: _json(deleted, "Deleted.")}, 400, 404, parameters=params),
+        },
+        "/v2/workflows/dlq/{dlqId}": {
+            "get": _op("Get a failed workflow run", "Workflows",
+                       {200: _json(failed, "Found.")}, 404, parameters=[dlq_id]),
+            "delete": _op("Delete a failed workflow run", "Workflows",
+                          {200: _empty("Deleted.")}, 404, parameters=[dlq_id]),
+        },
+        "/v2/workflows/dlq/resume": {"post": _op(
+            "Resume failed workflow runs", "Workflows", {200: _json(runs, "Resumed.")}, 400,
+            404, description=resume, parameters=[*params, *retry_headers()])},
+        "/v2/workflows/dlq/restart": {"post": _op(
+            "Restart failed workflow runs", "Workflows", {200: _json(runs, "Restarted.")},
+            400, 404, description=restart, parameters=[*params, *retry_headers()])},
+        "/v2/workflows/dlq/resume/{dlqId}": {"post": _op(
+            "Resume a failed workflow run", "Workflows", {200: _json(run, "Resumed.")}, 400,
+            404, description=resume, parameters=[dlq_id, *retry_headers()])},
+        "/v2/workflows/dlq/restart/{dlqId}": {"post": _op(
+            "Restart a failed workflow run", "Workflows", {200: _json(run, "Restarted.")},
+            400, 404, description=restart, parameters=[dlq_id, *retry_headers()])},
+    }  # fmt: skip
+
+
 def paths() -> dict[str, dict[str, Operation]]:
     out: dict[str, dict[str, Operation]] = {}
     for part in (_publish_ops, _message_ops, _log_ops, _dlq_ops, _queue_ops, _schedule_ops,
-                 _topic_ops, _flow_control_ops, _workflow_ops, _system_ops):  # fmt: skip
+                 _topic_ops, _flow_control_ops, _workflow_ops, _workflow_dlq_ops,
+                 _system_ops):  # fmt: skip
         out.update(part())
     return out

@@ -14,6 +14,7 @@ from herald_core.records import DeadLetter
 from herald_core.store import Store
 from herald_gateway.api.filters import DLQ, Filters, parse
 from herald_gateway.api.routes._common import authorized, json_object, json_response
+from herald_gateway.api.routes.workflow_dlq import list_failed
 from herald_gateway.api.views import dlq_view
 from herald_gateway.publish.publishing import parse_overrides
 from herald_gateway.publish.staging import redelivery
@@ -38,6 +39,8 @@ async def _selected(store: Store, filters: Filters) -> tuple[list[DeadLetter], s
 
 
 async def list_dlq(request: Request) -> Response:
+    if request.query_params.get("source") == "workflow":  # @upstash/workflow's dlq.list
+        return await list_failed(request)
     store = authorized(request)["store"]
     rows, cursor = await _selected(store, parse(DLQ, request.query_params.multi_items()))
     body: dict[str, Any] = {"messages": [dlq_view(row) for row in rows]}

@@ -1,0 +1,162 @@
+"""`/v2/workflows/dlq`: failed workflow runs (herald_core.workflow_failures) — list, get,
+delete, resume from the failed step, restart from the initial payload.
+
+A failed run is the dead letter of its failed step's message; these routes show and act on
+the dead letters that belong to runs. `@upstash/workflow`'s `Client.dlq.list` reads them at
+`GET /v2/dlq?source=workflow` (herald_gateway.api.routes.dlq hands that over here). Resume
+and restart make a new run (a new id, as QStash gives it), selected by `dlqIds`, or a page
+of the failed runs the filters match (`{"cursor", "workflowRuns"}`); the request's
+`Upstash-Retries`, `-Retry-Delay`, `-Delay`, ... override the run's, as a DLQ retry's do.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from herald_core.dead_letters import DeadLetters
+from herald_core.errors import NotFound
+from herald_core.models import Message
+from herald_core.records import DeadLetter
+from herald_core.store import Store
+from herald_core.workflow_failures import Revival, facts, revive
+from herald_gateway.api.filters import WORKFLOW_DLQ, Filters, parse
+from herald_gateway.api.routes._common import authorized, json_response, now_ms
+from herald_gateway.api.workflow_views import workflow_dlq_view
+from herald_gateway.publish.publishing import parse_overrides
+from herald_gateway.publish.staging import redelivery
+
+
+def _filters(request: Request) -> Filters:
+    pairs = [(k, v) for k, v in request.query_params.multi_items() if k != "source"]
+    return parse(WORKFLOW_DLQ, pairs)
+
+
+def _light_view(entry: DeadLetter) -> dict[str, Any]:
+    """What the filters match, without the run's record (workflowCreatedAt is checked once
+    the records are read)."""
+    return workflow_dlq_view(entry, None)
+
+
+async def _selected(store: Store, filters: Filters) -> tuple[list[dict[str, Any]], str | None]:
+    """The failed runs a request selects, as views with their dead letters: named by
+    `dlqIds` (404 when one is not a failed run), else a page of those the filters match."""
+    dead = DeadLetters(store)
+    created = filters.get("workflowCreatedAt")
+
+    def keep(entry: DeadLetter) -> bool:
+        return entry.run_id is not None and filters.matches(_light_view(entry) | (
+            {"workflowCreatedAt": created[0]} if created else {}))  # fmt: skip
+
+    ids = filters.get("dlqIds")
+    cursor = None
+    if ids is not None:
+        rows = await dead.named(ids, lambda entry: entry.run_id is not None)
+        missing = set(ids) - {row.dlq_id for row in rows}
+        if missing:
+            raise NotFound(f"failed workflow run {sorted(missing)[0]} not found")
+        rows = [row for row in rows if keep(row)]
+    else:
+        page = await dead.page(dead.cursor(filters.cursor), filters.count or 100, keep)
+        rows, cursor = page.rows, page.cursor
+    runs = await facts(store, [row.run_id for row in rows if row.run_id])
+    views = [workflow_dlq_view(row, runs.get(row.run_id or "")) for row in rows]
+    if created:
+        views = [v for v in views if str(v.get("workflowCreatedAt")) in created]
+    return views, cursor
+
+
+async def list_failed(request: Request) -> Response:
+    store = authorized(request)["store"]
+    views, cursor = await _selected(store, _filters(request))
+    body: dict[str, Any] = {"messages": views}
+    if cursor is not None:
+        body["cursor"] = cursor
+    return json_response(body)
+
+
+async def _one(request: Request) -> DeadLetter:
+    dlq_id = request.path_params["dlqId"]
+    entry = await DeadLetters(authorized(request)["store"]).get(dlq_id)
+    if entry is None or entry.run_id is None:
+        raise NotFound(f"failed workflow run {dlq_id} not found")
+    return entry
+
+
+async def get_failed(request: Request) -> Response:
+    entry = await _one(request)
+    runs = await facts(authorized(request)["store"], [entry.run_id or ""])
+    return json_response(workflow_dlq_view(entry, runs.get(entry.run_id or "")))
+
+
+async def delete_failed(request: Request) -> Response:
+    entry = await _one(request)
+    await DeadLetters(authorized(request)["store"]).delete([entry.dlq_id])
+    return Response(status_code=200)
+
+
+async def delete_many(request: Request) -> Response:
+    store = authorized(request)["store"]
+    filters = _filters(request)
+    views, cursor = await _selected(store, filters)
+    deleted = await DeadLetters(store).delete([view["dlqId"] for view in views])
+    body: dict[str, Any] = {"deleted": deleted}
+    if cursor is not None:
+        body["cursor"] = cursor
+    return json_response(body)
+
+
+async def _revive(request: Request, how: Revival, dlq_ids: list[str]) -> list[dict[str, Any]]:
+    st = authorized(request)
+    store, settings, clock = st["store"], st["settings"], st["clock"]
+    overrides = parse_overrides(request.headers.items(), settings, clock.now_ms())
+
+    def build(original: Message, message_id: str) -> Message:
+        return redelivery(original, overrides, message_id, clock.now_ms())
+
+    runs = []
+    for entry in await DeadLetters(store).named(dlq_ids, lambda e: e.run_id is not None):
+        revived = await revive(store, entry, how, build, now_ms(request))
+        if revived is not None:
+            runs.append({"workflowRunId": revived.run_id,
+                         "workflowCreatedAt": revived.created_at})  # fmt: skip
+    return runs
+
+
+def _reviving(how: Revival) -> Any:
+    async def many(request: Request) -> Response:
+        store = authorized(request)["store"]
+        filters = _filters(request)
+        views, cursor = await _selected(store, filters)
+        runs = await _revive(request, how, [view["dlqId"] for view in views])
+        body: dict[str, Any] = {"workflowRuns": runs}
+        if filters.get("dlqIds") is None:
+            body["cursor"] = cursor or ""
+        return json_response(body)
+
+    async def one(request: Request) -> Response:
+        entry = await _one(request)
+        runs = await _revive(request, how, [entry.dlq_id])
+        if not runs:
+            raise NotFound(f"failed workflow run {entry.dlq_id} not found")
+        return json_response(runs[0])
+
+    return many, one
+
+
+_resume_many, _resume_one = _reviving(Revival.RESUME)
+_restart_many, _restart_one = _reviving(Revival.RESTART)
+
+WORKFLOW_DLQ_ROUTES = [
+    Route("/v2/workflows/dlq", list_failed, methods=["GET"]),
+    Route("/v2/workflows/dlq", delete_many, methods=["DELETE"]),
+    Route("/v2/workflows/dlq/resume", _resume_many, methods=["POST"]),
+    Route("/v2/workflows/dlq/restart", _restart_many, methods=["POST"]),
+    Route("/v2/workflows/dlq/resume/{dlqId}", _resume_one, methods=["POST"]),
+    Route("/v2/workflows/dlq/restart/{dlqId}", _restart_one, methods=["POST"]),
+    Route("/v2/workflows/dlq/{dlqId}", get_failed, methods=["GET"]),
+    Route("/v2/workflows/dlq/{dlqId}", delete_failed, methods=["DELETE"]),
+]
