@@ -24,6 +24,7 @@ from typing import Any
 
 import orjson
 
+from herald_core.callback_messages import callback_message
 from herald_core.models import Message
 from herald_core.records import DeadLetter
 from herald_core.scripts import workflows as scripts
@@ -169,3 +170,32 @@ async def revive(
         if result not in ("stale", "taken"):
             return None
     return None
+
+
+def failure_callback_again(entry: DeadLetter, run: RunFacts, now_ms: int) -> NewMessage | None:
+    """The failure callback of a failed run's step once more (`POST
+    /v2/workflows/dlq/callback/{dlqId}`), its body as the first one reported the failed
+    step's last attempt; None when the step had no failure callback."""
+    message = entry.message
+    callback = message.failure_callback
+    if callback is None:
+        return None
+    attempt = entry.attempt
+    body: dict[str, Any] = {
+        "status": attempt.status or 0,
+        "header": dict(attempt.headers),
+        "body": base64.b64encode(attempt.body).decode(),
+        "retried": message.max_retries,
+        "maxRetries": message.max_retries,
+        "sourceMessageId": message.id,
+        "url": message.url,
+        "method": message.method,
+        "sourceHeader": {name: [value] for name, value in message.headers.items()},
+        "notBefore": message.not_before,
+        "createdAt": message.created_at,
+        "dlqId": entry.dlq_id,
+        **workflow_fields(run),
+    }
+    if attempt.error:
+        body["error"] = attempt.error
+    return callback_message(message, callback, orjson.dumps(body), now_ms)

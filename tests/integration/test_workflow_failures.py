@@ -132,6 +132,15 @@ def test_the_workflow_dlq_lists_resumes_and_restarts_failed_runs(
     only = js("workflow_client.mjs", {"action": "dlqList", "filter": {"workflowRunId": second}})
     assert [m["workflowRunId"] for m in only["messages"]] == [second]
 
+    # the failure function runs again on request
+    again = js("workflow_client.mjs", {"action": "dlqCallback", "dlqId": entry["dlqId"]})
+    assert again == {"workflowRunId": first, "workflowCreatedAt": entry["workflowCreatedAt"]}
+    wait_until(lambda: len([r for r in workflows.records("flaky") if r["what"] == "failure"]) == 3,
+               what="the failure function run again")  # fmt: skip
+    rerun = [r for r in workflows.records("flaky") if r["what"] == "failure"][-1]["data"]
+    assert rerun["runId"] == first and rerun["status"] == 500
+    assert rerun["payload"]["name"] == "resume-me"
+
     flag.touch()  # the endpoint is fixed
     before = len(workflows.records("flaky"))
     resumed = js("workflow_client.mjs", {"action": "dlqResume", "request": entry["dlqId"]})

@@ -15,8 +15,8 @@ from typing import Any
 
 import orjson
 
-from herald_core.models import Callback, Message, Task
-from herald_core.signing import body_hash
+from herald_core.callback_messages import callback_message
+from herald_core.models import Task
 from herald_core.store import NewMessage
 from herald_gateway.delivery.sender import Failure, Reply
 
@@ -54,35 +54,6 @@ def payload(
     return body
 
 
-def callback_message(task: Task, callback: Callback, content: bytes, now_ms: int) -> NewMessage:
-    """A new message reporting on `task`; the store gives it its id when the outcome is
-    recorded, placing it with its source (herald_core.store `Store.pending`)."""
-    source = task.message
-    message = Message(
-        id="",
-        url=callback.url,
-        method=callback.method,
-        headers={**callback.headers, "Content-Type": "application/json"},
-        max_retries=source.max_retries if callback.retries is None else callback.retries,
-        timeout=source.timeout if callback.timeout is None else callback.timeout,
-        created_at=now_ms,
-        not_before=now_ms + int(callback.delay * 1000),
-        retry_delay=callback.retry_delay,
-        caller_ip=source.caller_ip,
-        body_hash=body_hash(content),
-        labels=source.labels if callback.labels is None else callback.labels,
-        callback=callback.callback,
-        failure_callback=callback.failure_callback,
-        redact=callback.redact,
-        callback_of=source.id,
-        flow_key=callback.flow_key,
-        flow_parallelism=callback.flow_parallelism,
-        flow_rate=callback.flow_rate,
-        flow_period=callback.flow_period,
-    )
-    return NewMessage(message, content, message.not_before)
-
-
 def callbacks_for(
     task: Task,
     answer: Reply | Failure,
@@ -96,8 +67,8 @@ def callbacks_for(
     out = []
     if source.callback is not None:
         content = orjson.dumps(payload(task, answer))
-        out.append(callback_message(task, source.callback, content, now_ms))
+        out.append(callback_message(source, source.callback, content, now_ms))
     if dlq_id is not None and source.failure_callback is not None:
         content = orjson.dumps(payload(task, answer, dlq_id, workflow))
-        out.append(callback_message(task, source.failure_callback, content, now_ms))
+        out.append(callback_message(source, source.failure_callback, content, now_ms))
     return tuple(out)

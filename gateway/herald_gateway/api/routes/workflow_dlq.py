@@ -1,5 +1,6 @@
 """`/v2/workflows/dlq`: failed workflow runs (herald_core.workflow_failures) — list, get,
-delete, resume from the failed step, restart from the initial payload.
+delete, resume from the failed step, restart from the initial payload, run the failure
+callback again.
 
 A failed run is the dead letter of its failed step's message; these routes show and act on
 the dead letters that belong to runs. `@upstash/workflow`'s `Client.dlq.list` reads them at
@@ -18,11 +19,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from herald_core.dead_letters import DeadLetters
-from herald_core.errors import NotFound
+from herald_core.errors import InvalidRequest, NotFound
 from herald_core.models import Message
 from herald_core.records import DeadLetter
 from herald_core.store import Store
-from herald_core.workflow_failures import Revival, facts, revive
+from herald_core.workflow_failures import Revival, facts, failure_callback_again, revive
 from herald_gateway.api.filters import WORKFLOW_DLQ, Filters, parse
 from herald_gateway.api.routes._common import authorized, json_response, now_ms
 from herald_gateway.api.workflow_views import workflow_dlq_view
@@ -147,6 +148,18 @@ def _reviving(how: Revival) -> Any:
     return many, one
 
 
+async def callback_again(request: Request) -> Response:
+    """Run a failed run's failure callback (its failure function) once more."""
+    store = authorized(request)["store"]
+    entry = await _one(request)
+    run = (await facts(store, [entry.run_id or ""])).get(entry.run_id or "")
+    new = None if run is None else failure_callback_again(entry, run, now_ms(request))
+    if run is None or new is None:
+        raise InvalidRequest(f"failed workflow run {entry.dlq_id} has no failure callback")
+    await store.enqueue(new)
+    return json_response({"workflowRunId": run.run_id, "workflowCreatedAt": run.created_at})
+
+
 _resume_many, _resume_one = _reviving(Revival.RESUME)
 _restart_many, _restart_one = _reviving(Revival.RESTART)
 
@@ -157,6 +170,7 @@ WORKFLOW_DLQ_ROUTES = [
     Route("/v2/workflows/dlq/restart", _restart_many, methods=["POST"]),
     Route("/v2/workflows/dlq/resume/{dlqId}", _resume_one, methods=["POST"]),
     Route("/v2/workflows/dlq/restart/{dlqId}", _restart_one, methods=["POST"]),
+    Route("/v2/workflows/dlq/callback/{dlqId}", callback_again, methods=["POST"]),
     Route("/v2/workflows/dlq/{dlqId}", get_failed, methods=["GET"]),
     Route("/v2/workflows/dlq/{dlqId}", delete_failed, methods=["DELETE"]),
 ]
