@@ -29,6 +29,9 @@ touches live in one Redis Cluster slot):
                                   of its steps names it (message hash field w)
     herald:{s}:ws:<run id>  LIST  the run's steps array elements, ready to send: the initial
                                   payload first, then one per step, in order
+    herald:{s}:wri          ZSET  run id -> created (ms): the shard's runs, for the workflow
+                                  logs (herald_core.workflow_logs); ids of expired runs are
+                                  dropped as listings meet them
     herald:{sched}:s:<id>   HASH  a schedule (herald_core.schedules); herald:{sched}:due ZSET
                                   schedule id -> next tick (ms)
     herald:{gp}:grants      HASH  global parallelism: worker -> slots granted (+ :seen ZSET)
@@ -79,6 +82,7 @@ SHARD_LAYOUT: dict[str, str] = {
     "stats_prefix": "st:",
     "run_prefix": "wr:",
     "run_steps_prefix": "ws:",
+    "runs": "wri",
 }
 
 
@@ -112,6 +116,8 @@ class ShardKeys:
     #: Workflow runs (herald_core.workflows): the record and the steps array, by run id.
     run_prefix: str
     run_steps_prefix: str
+    #: The shard's runs by creation (herald_core.workflow_logs).
+    runs: str
 
     def message(self, message_id: str) -> str:
         return self.message_prefix + message_id

@@ -153,7 +153,7 @@ class Workflows:
         sk = self._store.keys.shard(shard)
         retention_ms = int(self._store.limits.log_retention * 1000)
         state = CANCELED if cancel else DONE
-        reply = await self._store.run(scripts.workflow_end(sk, run_id, state, retention_ms))
+        reply = await self._store.run(scripts.workflow_end(sk, run_id, state, retention_ms, now_ms))
         if not reply:
             return False
         if cancel and len(reply) > 1:

@@ -5,6 +5,7 @@ trigger for every step; Python: `failure_function`)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -179,3 +180,50 @@ def test_workflow_dlq_refuses_what_it_does_not_know(gateway: Gateway) -> None:
     assert "colour" in bad.json()["error"]
     empty = gateway.client.get("/v2/dlq?source=workflow")
     assert empty.status_code == 200 and empty.json() == {"messages": []}
+
+
+def test_workflow_logs_show_runs_with_their_state_and_steps(
+    js: Js, workflows: WorkflowServer, gateway: Gateway, tmp_path: Path
+) -> None:
+    fixed = tmp_path / "fixed"
+    fixed.touch()
+    ok = trigger_flaky(js, workflows, fixed, "fine")
+    workflows.wait_for("flaky", "done")
+    failed = trigger_flaky(js, workflows, tmp_path / "never", "broken")
+    workflows.wait_for("flaky", "failure")
+
+    def run_of(run_id: str) -> dict[str, Any] | None:
+        runs = js("workflow_client.mjs", {"action": "logs", "workflowRunId": run_id})["runs"]
+        return runs[0] if runs and runs[0]["workflowState"] != "RUN_STARTED" else None
+
+    done = wait_until(lambda: run_of(ok), what="the run to finish in the logs")
+    assert done["workflowUrl"] == workflows.url("flaky")
+    assert done["workflowState"] == "RUN_SUCCESS"
+    assert done["workflowRunCompletedAt"] >= done["workflowRunCreatedAt"]
+    steps = [step for group in done["steps"] for step in group["steps"]]
+    assert [(s["stepName"], s["stepType"], s["state"]) for s in steps] == [
+        ("init", "Initial", "STEP_SUCCESS"), ("first", "Run", "STEP_SUCCESS"),
+        ("second", "Run", "STEP_SUCCESS"), ("done", "Run", "STEP_SUCCESS")]  # fmt: skip
+    assert json.loads(steps[0]["out"]) == {"name": "fine", "flag": str(fixed)}
+    assert json.loads(steps[2]["out"]) == "fine-1-2"
+    assert all(s["messageId"] for s in steps)
+
+    broken = wait_until(lambda: run_of(failed), what="the failed run in the logs")
+    assert broken["workflowState"] == "RUN_FAILED"
+    assert broken["dlqId"].startswith("dlq_")
+    assert broken["steps"][-1]["type"] == "next"
+    assert broken["steps"][-1]["steps"][0]["state"] == "STEP_FAILED"
+    names = [s["stepName"] for g in broken["steps"][:-1] for s in g["steps"]]
+    assert names == ["init", "first"]
+
+    # filters and pages, as the SDK sends them
+    by_state = js("workflow_client.mjs", {"action": "logs", "filter": {"state": "RUN_FAILED"}})
+    assert [r["workflowRunId"] for r in by_state["runs"]] == [failed]
+    of_url = {"workflowUrl": workflows.url("flaky")}
+    page = js("workflow_client.mjs", {"action": "logs", "count": 1, "filter": of_url})
+    assert [r["workflowRunId"] for r in page["runs"]] == [failed]  # newest first
+    rest = js("workflow_client.mjs", {"action": "logs", "count": 1, "cursor": page["cursor"],
+                                      "filter": of_url})  # fmt: skip
+    assert [r["workflowRunId"] for r in rest["runs"]] == [ok]
+    assert gateway.client.get("/v2/workflows/logs?state=LOST").status_code == 400
+    assert "colour" in gateway.client.get("/v2/workflows/logs?colour=red").json()["error"]

@@ -41,6 +41,7 @@ for _, element in ipairs(redis.call('LRANGE', KEYS[5], 0, restart and 0 or -1)) 
 end
 redis.call('HSET', KEYS[6], 'u', f[2], 'c', ARGV[6], 'e', '', 'm', msg.id, 'x', f[3],
            'g', ARGV[7], 'o', run_of(base, KEYS[4]))
+redis.call('ZADD', key(base, 'runs'), ARGV[6], run_of(base, KEYS[6]))  -- workflow_logs
 if not restart then  -- the steps done stay done (a step published again is a duplicate)
   local all = redis.call('HGETALL', KEYS[4])
   for i = 1, #all, 2 do

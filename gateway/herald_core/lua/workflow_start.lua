@@ -27,6 +27,7 @@ local msg = read_message(6)
 redis.call('HSET', KEYS[3], 'u', ARGV[3], 'c', ARGV[4], 'e', '', 'm', msg.id, 'x', ARGV[14],
            'g', ARGV[15])
 redis.call('RPUSH', KEYS[4], ARGV[5])
+redis.call('ZADD', key(base, 'runs'), ARGV[4], run_of(base, KEYS[3]))  -- workflow_logs
 store(base, KEYS[1], KEYS[2], maxlen, msg)
 -- the message names its run (settle.lua marks the run FAILED if it is dead-lettered)
 redis.call('HSET', key(base, 'message_prefix', msg.id), 'w', run_of(base, KEYS[3]))

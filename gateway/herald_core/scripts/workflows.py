@@ -47,9 +47,11 @@ def workflow_step(
     return _STEP.call(keys, args)
 
 
-def workflow_end(sk: ShardKeys, run_id: str, state: str, retention_ms: int) -> ScriptCall:
+def workflow_end(
+    sk: ShardKeys, run_id: str, state: str, retention_ms: int, now_ms: int = 0
+) -> ScriptCall:
     """Reply: [] (no such run), [state] (ended already), or [b"", message ids...]."""
-    return _END.call((sk.run(run_id), sk.run_steps(run_id)), (state, retention_ms))
+    return _END.call((sk.run(run_id), sk.run_steps(run_id)), (state, retention_ms, now_ms))
 
 
 def workflow_resume(

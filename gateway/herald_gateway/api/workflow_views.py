@@ -1,13 +1,18 @@
 """Workflow runs as the Workflow API shows them (QStash's workflow OpenAPI document, the
-`@upstash/workflow` client's types): failed runs in the workflow DLQ (`WorkflowDLQMessage`).
+`@upstash/workflow` client's types): failed runs in the workflow DLQ (`WorkflowDLQMessage`),
+and runs with their steps in the workflow logs (`WorkflowRunLog`).
 """
 
 from __future__ import annotations
 
+import base64
 from typing import Any
+
+import orjson
 
 from herald_core.records import DeadLetter
 from herald_core.workflow_failures import RunFacts
+from herald_core.workflow_logs import RunLog
 from herald_gateway.api.views import dlq_view
 
 
@@ -19,4 +24,74 @@ def workflow_dlq_view(dead: DeadLetter, facts: RunFacts | None) -> dict[str, Any
     if facts is not None:
         view["workflowCreatedAt"] = facts.created_at
     view.pop("failureCallbackHeader", None)
+    return view
+
+
+#: A run's end state (herald_core.workflows) as the logs name it.
+RUN_STATES = {"": "RUN_STARTED", "DONE": "RUN_SUCCESS", "FAILED": "RUN_FAILED",
+              "CANCELED": "RUN_CANCELED"}  # fmt: skip
+
+
+def _element(raw: bytes) -> tuple[dict[str, Any], bytes]:
+    """A steps array element and its decoded body ({}, b"" when unreadable)."""
+    try:
+        element = orjson.loads(raw)
+        return element, base64.b64decode(element.get("body", ""))
+    except (orjson.JSONDecodeError, ValueError, AttributeError):
+        return {}, b""
+
+
+def _text(body: bytes) -> str:
+    return body.decode(errors="replace")
+
+
+def run_steps(run: RunLog) -> list[dict[str, Any]]:
+    """The run's steps as `StepLogGroup`s: the initial payload, each step done (parallel
+    steps of one plan grouped), then the step in progress or failed, if any."""
+    groups: list[dict[str, Any]] = []
+    for index, raw in enumerate(run.elements):
+        element, body = _element(raw)
+        base = {"messageId": element.get("messageId", ""),
+                "callType": element.get("callType", "step"), "state": "STEP_SUCCESS"}  # fmt: skip
+        if index == 0:
+            groups.append({"type": "sequential", "steps": [{
+                **base, "stepId": 0, "stepName": "init", "stepType": "Initial",
+                "out": _text(body), "concurrent": 1}]})  # fmt: skip
+            continue
+        try:
+            step = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            step = {}
+        log = {**(step if isinstance(step, dict) else {}), **base}
+        concurrent = log.get("concurrent", 1)
+        last = groups[-1]
+        if (isinstance(concurrent, int) and concurrent > 1 and last["type"] == "parallel"
+                and len(last["steps"]) < concurrent):  # fmt: skip
+            last["steps"].append(log)
+        else:
+            kind = "parallel" if isinstance(concurrent, int) and concurrent > 1 else "sequential"
+            groups.append({"type": kind, "steps": [log]})
+    if run.state in ("", "FAILED") and run.elements:
+        element, _ = _element(run.elements[-1])
+        state = "STEP_FAILED" if run.state == "FAILED" else "STEP_PROGRESS"
+        step = {"messageId": element.get("messageId", ""), "state": state, "retries": 0}
+        groups.append({"type": "next", "steps": [step]})
+    return groups
+
+
+def run_log_view(run: RunLog) -> dict[str, Any]:
+    """A run as `WorkflowRunLog` (`@upstash/workflow`'s `Client.logs`)."""
+    view: dict[str, Any] = {
+        "workflowRunId": run.run_id,
+        "workflowUrl": run.url,
+        "workflowState": RUN_STATES.get(run.state, run.state),
+        "workflowRunCreatedAt": run.created_at,
+        "steps": run_steps(run),
+    }
+    if run.ended_at is not None:
+        view["workflowRunCompletedAt"] = run.ended_at
+    if run.state == "FAILED" and run.dlq_id:
+        view["dlqId"] = run.dlq_id
+    if run.revived_from:
+        view["revivedFrom"] = run.revived_from  # Herald's own: the failed run it resumes
     return view

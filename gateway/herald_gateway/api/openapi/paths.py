@@ -496,10 +496,40 @@ def _workflow_dlq_ops() -> dict[str, dict[str, Operation]]:
     }  # fmt: skip
 
 
+def _workflow_log_ops() -> dict[str, dict[str, Operation]]:
+    def query(name: str, description: str, schema: Schema) -> Schema:
+        return {"name": name, "in": "query", "schema": schema, "description": description}
+
+    text, integer = {"type": "string"}, {"type": "integer", "minimum": 0}
+    params = [
+        query("workflowRunId", "The run's id.", text),
+        query("workflowUrl", "The workflow's URL (exact).", text),
+        query("workflowCreatedAt", "The run's creation (Unix ms).", integer),
+        query("state", "The run's state.", {"type": "string", "enum": [
+            "RUN_STARTED", "RUN_SUCCESS", "RUN_FAILED", "RUN_CANCELED"]}),
+        query("fromDate", "Runs created from (Unix ms, inclusive).", integer),
+        query("toDate", "Runs created until (Unix ms, inclusive).", integer),
+        query("count", "Most runs (default 10).", {"type": "integer", "minimum": 1,
+                                                   "maximum": 100}),
+        query("cursor", "Where the previous page ended.", text),
+        query("groupBy", "Only `workflowRunId` (runs).", {"type": "string",
+                                                         "enum": ["workflowRunId"]}),
+        query("trimBody", "Accepted, ignored.", {"type": "integer"}),
+    ]  # fmt: skip
+    runs = {"type": "object", "required": ["cursor", "runs"], "properties": {
+        "cursor": {"type": "string", "description": "Empty when done."},
+        "runs": {"type": "array", "items": {"type": "object", "required": [
+            "workflowRunId", "workflowUrl", "workflowState", "workflowRunCreatedAt",
+            "steps"]}}}}  # fmt: skip
+    op = _op("Workflow runs with their steps", "Workflows",
+             {200: _json(runs, "Newest run first.")}, 400, parameters=params)  # fmt: skip
+    return {"/v2/workflows/logs": {"get": op}, "/v2/workflows/events": {"get": op}}
+
+
 def paths() -> dict[str, dict[str, Operation]]:
     out: dict[str, dict[str, Operation]] = {}
     for part in (_publish_ops, _message_ops, _log_ops, _dlq_ops, _queue_ops, _schedule_ops,
                  _topic_ops, _flow_control_ops, _workflow_ops, _workflow_dlq_ops,
-                 _system_ops):  # fmt: skip
+                 _workflow_log_ops, _system_ops):  # fmt: skip
         out.update(part())
     return out

@@ -1,0 +1,136 @@
+"""Workflow runs as logs (`/v2/workflows/logs`): each run's record and steps array, newest
+run first.
+
+Each shard indexes its runs by creation time (herald_core.keys `runs`, written by the
+scripts that create runs); a page merges the shards (herald_core.listing), its cursor
+`<created ms>:<run id>`, the key of the last run examined. A run whose record has expired
+is dropped from the index when a listing meets it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from herald_core.digits import is_digits
+from herald_core.errors import InvalidField
+from herald_core.listing import Cursor, Key, newest_first
+from herald_core.records import Page
+from herald_core.store import Store
+from herald_core.workflows import Workflows
+
+
+@dataclass(frozen=True, slots=True)
+class RunLog:
+    """One run: its record, and its steps array as stored (herald_core.workflows)."""
+
+    run_id: str
+    url: str
+    created_at: int
+    #: '' while it runs; DONE, CANCELED or FAILED.
+    state: str
+    #: When it ended (ms), if it records it.
+    ended_at: int | None
+    #: The dead letter of a FAILED run's failed step.
+    dlq_id: str | None
+    #: The failed run a DLQ resume or restart made this one from.
+    revived_from: str | None
+    #: The steps array elements: the initial payload first, then each step, in order.
+    elements: tuple[bytes, ...]
+    #: The settings its steps take (herald_core.workflow_config), as stored.
+    config: bytes | None
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _run(run_id: str, record: Mapping[bytes, bytes], elements: Sequence[bytes]) -> RunLog:
+    def text(name: bytes) -> str | None:
+        value = record.get(name)
+        return _text(value) if value else None
+
+    ended = text(b"t")
+    return RunLog(
+        run_id=run_id,
+        url=text(b"u") or "",
+        created_at=int(text(b"c") or 0),
+        state=text(b"e") or "",
+        ended_at=int(ended) if ended and is_digits(ended) and ended != "0" else None,
+        dlq_id=text(b"d"),
+        revived_from=text(b"o"),
+        elements=tuple(bytes(e) for e in elements),
+        config=record.get(b"g") or None,
+    )
+
+
+class WorkflowLogs:
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._workflows = Workflows(store)
+
+    async def get(self, run_ids: Sequence[str]) -> list[RunLog]:
+        """The runs of `run_ids` that still exist, in that order (each once)."""
+        ids = list(dict.fromkeys(run_ids))
+
+        def fill(pipe: Any) -> None:
+            for run_id in ids:
+                _, sk = self._workflows.keys_of(run_id)
+                pipe.hgetall(sk.run(run_id))
+                pipe.lrange(sk.run_steps(run_id), 0, -1)
+
+        replies = await self._store.pipelined(fill) if ids else []
+        return [_run(run_id, replies[2 * i], replies[2 * i + 1])
+                for i, run_id in enumerate(ids) if replies[2 * i]]  # fmt: skip
+
+    def cursor(self, raw: str | None) -> Cursor | None:
+        """The cursor a client passed back (None for none); InvalidField if not ours."""
+        if not raw:
+            return None
+        score, _, run_id = raw.partition(":")
+        if not is_digits(score) or not run_id:
+            raise InvalidField("cursor", "not a cursor this server returned")
+        return Cursor((int(score), run_id))
+
+    async def page(
+        self, cursor: Cursor | None, count: int, keep: Callable[[RunLog], bool]
+    ) -> Page[RunLog]:
+        """Up to `count` kept runs, newest first, below `cursor`."""
+        start: Key | None = None if cursor is None else cursor.key
+        bounds: dict[int, Key | None] = dict.fromkeys(range(self._store.keys.shards), start)
+        merged = await newest_first(self._fetch, lambda run: run, bounds, count, keep)
+        return Page(merged.rows, None if merged.last is None else "{}:{}".format(*merged.last))
+
+    async def _fetch(self, wanted: dict[int, Key | None], n: int) -> dict[int, list[Any]]:
+        """Per shard, up to `n` runs below its bound: (key, run)."""
+        shard_keys = self._store.keys.shard
+        tops = {s: "+inf" if b is None else str(b[0]) for s, b in wanted.items()}
+
+        def fill(pipe: Any) -> None:
+            for shard, top in tops.items():
+                pipe.zrevrangebyscore(shard_keys(shard).runs, top, "-inf", 0, n + 1000, True)
+
+        out: dict[int, list[Any]] = {}
+        gone: dict[int, list[str]] = {}
+        for shard, members in zip(tops, await self._store.pipelined(fill), strict=True):
+            bound = wanted[shard]
+            keys = [(int(score), _text(m)) for m, score in members]
+            keys = [k for k in keys if bound is None or k < bound][:n]
+            found = {run.run_id: run for run in await self.get([k[1] for k in keys])}
+            out[shard] = [(k, found[k[1]]) for k in keys if k[1] in found]
+            gone[shard] = [k[1] for k in keys if k[1] not in found]
+        await self._forget(gone)
+        return out
+
+    async def _forget(self, gone: dict[int, list[str]]) -> None:
+        """Drop expired runs from the index."""
+        gone = {shard: ids for shard, ids in gone.items() if ids}
+        shard_keys = self._store.keys.shard
+
+        def fill(pipe: Any) -> None:
+            for shard, ids in gone.items():
+                pipe.zrem(shard_keys(shard).runs, *ids)
+
+        if gone:
+            await self._store.pipelined(fill)
