@@ -8,6 +8,7 @@ import * as messages from "./messages.js";
 import * as dlq from "./dlq.js";
 import * as schedules from "./schedules.js";
 import * as keys from "./keys.js";
+import * as workflows from "./workflows.js";
 
 const PAGES = [
   { path: "overview", title: "Overview", page: overview },
@@ -15,6 +16,7 @@ const PAGES = [
   { path: "messages", title: "Messages & logs", page: messages },
   { path: "dlq", title: "Dead letters", page: dlq, admin: true },
   { path: "schedules", title: "Schedules & queues", page: schedules, admin: true },
+  { path: "workflows", title: "Workflow runs", page: workflows, admin: true },
   { path: "keys", title: "Signing keys", page: keys, admin: true },
 ];
 

@@ -1,0 +1,92 @@
+"""The console's Workflow runs page: runs of a workflow written with the official Python
+SDK (one finished, one failed) listed with their state, one run's steps, and a failed run
+resumed from the page once its endpoint is fixed."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from qstash import QStash
+
+from tests.browser.conftest import MISSING, Console
+from tests.integration.test_workflow import WorkflowApp
+from tests.support.gateway import Gateway, wait_until
+
+if MISSING:
+    pytest.skip(MISSING, allow_module_level=True)
+pytest.importorskip("upstash_workflow", reason="upstash-workflow (a test dependency) is missing")
+
+from selenium.webdriver.common.by import By
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def app(gateway: Gateway) -> Iterator[WorkflowApp]:
+    served = WorkflowApp(gateway.url)
+    served.start()
+    yield served
+    served.stop()
+
+
+def test_workflow_runs_and_their_steps(
+    console: Console, gateway: Gateway, app: WorkflowApp, sdk: QStash
+) -> None:
+    runs: dict[str, str] = {}
+    fixed: list[bool] = []
+
+    async def workflow(context: Any) -> None:
+        order = context.request_payload["order"]
+
+        async def reserve() -> str:
+            runs.setdefault(order, context.workflow_run_id)
+            return f"reserved {order}"
+
+        await context.run("reserve", reserve)
+
+        async def charge() -> dict[str, Any]:
+            if order == "B-2" and not fixed:
+                raise RuntimeError("card declined")
+            return {"charged": order, "amount": 42}
+
+        await context.run("charge", charge)
+
+    url = app.serve("/orders", workflow, retries=0)
+    sdk.message.publish_json(url=url, body={"order": "A-1"})
+    sdk.message.publish_json(url=url, body={"order": "B-2"})
+    wait_until(lambda: len(runs) == 2, timeout=30, what="both runs' first step")
+
+    def state(run_id: str) -> str:
+        logs = gateway.client.get("/v2/workflows/logs", params={"workflowRunId": run_id}).json()
+        return str(logs["runs"][0]["workflowState"]) if logs["runs"] else ""
+
+    wait_until(lambda: state(runs["A-1"]) == "RUN_SUCCESS", what="A-1 to finish")
+    wait_until(lambda: state(runs["B-2"]) == "RUN_FAILED", what="B-2 to fail")
+
+    console.sign_in()
+    console.wait_text(By.ID, "who", "admin")
+    console.go("#/workflows")
+    console.wait_for(
+        By.CSS_SELECTOR, f".run-row[data-run='{runs['A-1']}'][data-state='RUN_SUCCESS']"
+    )
+    console.wait_for(
+        By.CSS_SELECTOR, f".run-row[data-run='{runs['B-2']}'][data-state='RUN_FAILED']"
+    )
+    console.screenshot("workflow-runs")
+
+    console.driver.find_element(By.CSS_SELECTOR, f".run-row[data-run='{runs['A-1']}'] a").click()
+    console.wait_for(By.CSS_SELECTOR, ".step-row[data-step='charge'][data-state='STEP_SUCCESS']")
+    text = console.driver.find_element(By.TAG_NAME, "main").text
+    assert "reserved A-1" in text and '"amount": 42' in text.replace('":42', '": 42')
+    console.screenshot("workflow-run")
+
+    fixed.append(True)  # the endpoint is fixed: resume the failed run from the page
+    console.go(f"#/workflows/{runs['B-2']}")
+    console.wait_for(By.CSS_SELECTOR, ".step-row[data-state='STEP_FAILED']")
+    console.driver.find_element(By.ID, "resume-run").click()
+    console.accept_confirmation()
+    console.wait_for(By.CSS_SELECTOR, ".step-row[data-step='charge'][data-state='STEP_SUCCESS']")
+    assert "charged" in console.driver.find_element(By.TAG_NAME, "main").text
+    assert runs["B-2"] in console.driver.find_element(By.TAG_NAME, "main").text  # resumed from
