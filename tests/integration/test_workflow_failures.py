@@ -15,6 +15,7 @@ import pytest
 from tests.integration.test_workflow import WorkflowApp, run_state
 from tests.support.gateway import Gateway, wait_until
 from tests.support.js import Js, WorkflowServer, install_sdk
+from tests.support.receiver import Answer, Receiver
 
 pytestmark = [pytest.mark.integration, pytest.mark.in_process]
 
@@ -71,7 +72,13 @@ def test_a_failing_step_reaches_the_failure_function_once(
     assert "has ended (failed)" in refused.json()["error"]
 
 
-def test_python_failure_function(gateway: Gateway, sdk: Any, redis_url: str) -> None:
+def test_python_failure_function(
+    gateway: Gateway, sdk: Any, redis_url: str, receiver: Receiver
+) -> None:
+    """With a failure function, the Python SDK sends `Upstash-Failure-Callback-*` options
+    without the URL on a `context.call` (it configures the failure callback of the call's
+    callback instead): they are ignored, not refused."""
+    quote = receiver.new_path(Answer(200, {"Content-Type": "application/json"}, b"7"))
     app = WorkflowApp(gateway.url)
     app.start()
     try:
@@ -85,6 +92,8 @@ def test_python_failure_function(gateway: Gateway, sdk: Any, redis_url: str) -> 
                 return "one"
 
             await context.run("one", one)
+            price = await context.call("quote", url=receiver.url(quote), method="POST", body={})
+            attempts.append(f"price {price.body}")
 
             async def boom() -> str:
                 attempts.append("boom")
@@ -104,7 +113,7 @@ def test_python_failure_function(gateway: Gateway, sdk: Any, redis_url: str) -> 
         [run_id] = run_ids
         wait_until(lambda: run_state(redis_url, run_id).get("e") == "FAILED", timeout=10,
                    what="the run to fail")  # fmt: skip
-        assert attempts == ["boom"]
+        assert attempts[-2:] == ["price 7", "boom"]
         assert failures == [{"status": 500, "response": "the printer is on fire",
                              "payload": {"order": 7}, "run": run_id}]  # fmt: skip
     finally:
