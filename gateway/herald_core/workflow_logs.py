@@ -4,7 +4,9 @@ run first.
 Each shard indexes its runs by creation time (herald_core.keys `runs`, written by the
 scripts that create runs); a page merges the shards (herald_core.listing), its cursor
 `<created ms>:<run id>`, the key of the last run examined. A run whose record has expired
-is dropped from the index when a listing meets it.
+is dropped from the index when a listing meets it, and the retention pass drops every run
+created longer ago than the longest retention (`trim`; a run still going after that is
+still found by its id), so the index stays bounded.
 """
 
 from __future__ import annotations
@@ -134,3 +136,15 @@ class WorkflowLogs:
 
         if gone:
             await self._store.pipelined(fill)
+
+    async def trim(self, now_ms: int) -> int:
+        """Drop runs created before the longest retention (logs, DLQ) from the index;
+        returns how many."""
+        limits = self._store.limits
+        floor = now_ms - int(max(limits.log_retention, limits.dlq_retention) * 1000)
+
+        def fill(pipe: Any) -> None:
+            for sk in self._store.keys.all_shards():
+                pipe.zremrangebyscore(sk.runs, "-inf", f"({floor}")
+
+        return sum(int(n) for n in await self._store.pipelined(fill))
