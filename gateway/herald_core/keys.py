@@ -25,7 +25,9 @@ touches live in one Redis Cluster slot):
                                   first message's id, s:<step id> the id of the message of each
                                   step, g the settings its steps take (workflow_config), x how
                                   long it is kept once FAILED (ms), d its dead letter and t
-                                  when (ms), once FAILED (lua/include/runs.lua); each message
+                                  when (ms), once FAILED, fc its failure callback's message
+                                  (lua/include/runs.lua); o the run a DLQ resume or restart
+                                  made it from (workflow_failures); each message
                                   of its steps names it (message hash field w)
     herald:{s}:ws:<run id>  LIST  the run's steps array elements, ready to send: the initial
                                   payload first, then one per step, in order

@@ -25,6 +25,7 @@ from typing import Any
 import orjson
 
 from herald_core.callback_messages import callback_message
+from herald_core.ids import dlq_id_of, shard_of
 from herald_core.models import Message
 from herald_core.records import DeadLetter
 from herald_core.scripts import workflows as scripts
@@ -49,6 +50,8 @@ class RunFacts:
     dlq_id: str | None = None
     #: When it ended (ms), for runs that record it.
     ended_at: int | None = None
+    #: The message of a FAILED run's failure callback (`callback_states`).
+    failure_callback: str | None = None
 
 
 def workflow_fields(facts: RunFacts) -> dict[str, Any]:
@@ -85,18 +88,42 @@ async def facts(store: Store, run_ids: Sequence[str]) -> dict[str, RunFacts]:
     def fill(pipe: Any) -> None:
         for run_id in ids:
             _, sk = workflows.keys_of(run_id)
-            pipe.hmget(sk.run(run_id), ["u", "c", "e", "d", "t"])
+            pipe.hmget(sk.run(run_id), ["u", "c", "e", "d", "t", "fc"])
             pipe.lindex(sk.run_steps(run_id), 0)
 
     replies = await store.pipelined(fill) if ids else []
     out: dict[str, RunFacts] = {}
     for i, run_id in enumerate(ids):
-        (url, created, state, dlq_id, ended), first = replies[2 * i], replies[2 * i + 1]
+        (url, created, state, dlq_id, ended, callback) = replies[2 * i]
         if url is None:
             continue
         out[run_id] = RunFacts(run_id, _text(url), int(created or 0), _text(state or b""),
-                               _initial(first), _text(dlq_id) if dlq_id else None,
-                               int(ended) if ended else None)  # fmt: skip
+                               _initial(replies[2 * i + 1]), _text(dlq_id) if dlq_id else None,
+                               int(ended) if ended and ended != b"0" else None,
+                               _text(callback) if callback else None)  # fmt: skip
+    return out
+
+
+#: The states of a failure callback (QStash's `failureFunctionState`).
+CALLBACK_STATES = ("CALLBACK_INPROGRESS", "CALLBACK_SUCCESS", "CALLBACK_FAIL")
+
+
+async def callback_states(store: Store, message_ids: Sequence[str]) -> dict[str, str]:
+    """Where failure callback messages are: still waiting or retrying (INPROGRESS), dead
+    letters themselves (FAIL), else delivered (SUCCESS), in one round trip."""
+    ids = [i for i in dict.fromkeys(message_ids) if shard_of(i, store.keys.shards) is not None]
+
+    def fill(pipe: Any) -> None:
+        for message_id in ids:
+            sk = store.keys.shard(shard_of(message_id, store.keys.shards) or 0)
+            pipe.exists(sk.message(message_id))
+            pipe.zscore(sk.dlq, dlq_id_of(message_id))
+
+    replies = await store.pipelined(fill) if ids else []
+    out = {}
+    for n, message_id in enumerate(ids):
+        waiting, dead = replies[2 * n], replies[2 * n + 1]
+        out[message_id] = CALLBACK_STATES[0 if waiting else 2 if dead is not None else 1]
     return out
 
 
@@ -199,3 +226,15 @@ def failure_callback_again(entry: DeadLetter, run: RunFacts, now_ms: int) -> New
     if attempt.error:
         body["error"] = attempt.error
     return callback_message(message, callback, orjson.dumps(body), now_ms)
+
+
+async def note_failure_callback(store: Store, run_id: str, message_id: str) -> None:
+    """The failure callback of a failed run is now message `message_id` (sent again)."""
+    _, sk = Workflows(store).keys_of(run_id)
+    key = sk.run(run_id)
+
+    async def note() -> None:
+        if await store.redis.hget(key, "e") == b"FAILED":
+            await store.redis.hset(key, "fc", message_id)
+
+    await store.guard(note)

@@ -42,6 +42,8 @@ class RunLog:
     elements: tuple[bytes, ...]
     #: The settings its steps take (herald_core.workflow_config), as stored.
     config: bytes | None
+    #: The message of a FAILED run's failure callback.
+    failure_callback: str | None = None
 
 
 def _text(value: Any) -> str:
@@ -64,11 +66,13 @@ def _run(run_id: str, record: Mapping[bytes, bytes], elements: Sequence[bytes]) 
         revived_from=text(b"o"),
         elements=tuple(bytes(e) for e in elements),
         config=record.get(b"g") or None,
+        failure_callback=text(b"fc"),
     )
 
 
 class WorkflowLogs:
     def __init__(self, store: Store) -> None:
+        self.store = store
         self._store = store
         self._workflows = Workflows(store)
 

@@ -130,7 +130,12 @@ def test_the_workflow_dlq_lists_resumes_and_restarts_failed_runs(
     wait_until(lambda: len([r for r in workflows.records("flaky") if r["what"] == "failure"]) == 2,
                what="the second failure")  # fmt: skip
 
-    listed = js("workflow_client.mjs", {"action": "dlqList"})
+    def listed_when_called_back() -> dict[str, Any] | None:
+        listed = js("workflow_client.mjs", {"action": "dlqList"})
+        states = {m.get("failureCallbackInfo", {}).get("state") for m in listed["messages"]}
+        return listed if states == {"CALLBACK_SUCCESS"} else None
+
+    listed = wait_until(listed_when_called_back, what="both failure callbacks delivered")
     failed = {m["workflowRunId"]: m for m in listed["messages"]}
     assert set(failed) == {first, second}
     entry = failed[first]
@@ -141,6 +146,16 @@ def test_the_workflow_dlq_lists_resumes_and_restarts_failed_runs(
     assert isinstance(entry["workflowCreatedAt"], int)
     only = js("workflow_client.mjs", {"action": "dlqList", "filter": {"workflowRunId": second}})
     assert [m["workflowRunId"] for m in only["messages"]] == [second]
+    done = js(
+        "workflow_client.mjs",
+        {"action": "dlqList", "filter": {"failureFunctionState": "CALLBACK_SUCCESS"}},
+    )
+    assert len(done["messages"]) == 2
+    failing = js(
+        "workflow_client.mjs",
+        {"action": "dlqList", "filter": {"failureFunctionState": "CALLBACK_FAIL"}},
+    )
+    assert failing["messages"] == []
 
     # the failure function runs again on request
     again = js("workflow_client.mjs", {"action": "dlqCallback", "dlqId": entry["dlqId"]})
@@ -222,6 +237,8 @@ def test_workflow_logs_show_runs_with_their_state_and_steps(
     assert broken["dlqId"].startswith("dlq_")
     assert broken["steps"][-1]["type"] == "next"
     assert broken["steps"][-1]["steps"][0]["state"] == "STEP_FAILED"
+    assert broken["failureFunction"]["state"] in ("CALLBACK_INPROGRESS", "CALLBACK_SUCCESS")
+    assert broken["failureFunction"]["messageId"].startswith("msg_")
     names = [s["stepName"] for g in broken["steps"][:-1] for s in g["steps"]]
     assert names == ["init", "first"]
 
@@ -236,3 +253,38 @@ def test_workflow_logs_show_runs_with_their_state_and_steps(
     assert [r["workflowRunId"] for r in rest["runs"]] == [ok]
     assert gateway.client.get("/v2/workflows/logs?state=LOST").status_code == 400
     assert "colour" in gateway.client.get("/v2/workflows/logs?colour=red").json()["error"]
+
+
+def test_a_failed_failure_callback_is_shown_and_run_again(
+    js: Js, workflows: WorkflowServer, tmp_path: Path
+) -> None:
+    flag = tmp_path / "callback-fixed"
+    started = js("workflow_client.mjs", {
+        "action": "trigger", "url": workflows.url("grumpy"), "retries": 0,
+        "body": {"flag": str(flag)},
+    })  # fmt: skip
+    run_id = started["workflowRunId"]
+
+    def failed_callback() -> dict[str, Any] | None:
+        listed = js(
+            "workflow_client.mjs",
+            {"action": "dlqList", "filter": {"failureFunctionState": "CALLBACK_FAIL"}},
+        )
+        return next((m for m in listed["messages"] if m["workflowRunId"] == run_id), None)
+
+    entry = wait_until(failed_callback, what="the failure callback to fail for good")
+    assert [r["data"] for r in workflows.records("grumpy")] == [False]  # retries: 0
+
+    flag.touch()
+    js("workflow_client.mjs", {"action": "dlqCallback", "dlqId": entry["dlqId"]})
+    workflows.wait_for("grumpy", "failure")
+    wait_until(lambda: [r["data"] for r in workflows.records("grumpy")] == [False, True],
+               what="the failure function run again")  # fmt: skip
+
+    def state() -> str:
+        listed = js(
+            "workflow_client.mjs", {"action": "dlqList", "filter": {"workflowRunId": run_id}}
+        )
+        return str(listed["messages"][0]["failureCallbackInfo"]["state"])
+
+    wait_until(lambda: state() == "CALLBACK_SUCCESS", what="the callback to succeed")

@@ -110,6 +110,7 @@ while i <= #ARGV do
     if done then
       store(base, KEYS[1], KEYS[3], maxlen, msg)
       if holder then redis.call('HSET', key(base, 'message_prefix', msg.id), 'qh', holder) end
+      if op == 'F' and f[6] then run_failure_callback(base, f[6], msg.id) end
     end
   end
 end

@@ -10,7 +10,7 @@ Every route takes `url`, `topicName`, `queueName`, `scheduleId`, `label`, `flowC
 - `DLQ` (`GET` and `DELETE /v2/dlq`, `POST /v2/dlq/retry`): `dlqIds`, `messageId`,
   `responseStatus`, `cursor` (QStash's DLQ refuses `host` and `path`);
 - `WORKFLOW_DLQ` (`/v2/workflows/dlq...`): those of `DLQ`, and `workflowRunId`,
-  `workflowUrl`, `workflowCreatedAt`.
+  `workflowUrl`, `workflowCreatedAt`, `failureFunctionState`.
 
 A filter arrives as a query parameter (repeated, or comma-separated) or, on the bulk routes
 the Python SDK calls with a JSON body, as a key of that body (a string, a number or a list of
@@ -64,6 +64,7 @@ _READ: dict[str, Callable[[View], list[Any]]] = {
     "workflowRunId": _one("workflowRunId"),
     "workflowUrl": _one("workflowUrl"),
     "workflowCreatedAt": lambda view: [str(view.get("workflowCreatedAt"))],
+    "failureFunctionState": _one("failureFunctionState"),
 }
 #: Single-valued keys that are not matched against a view field.
 _SINGLE = frozenset({"fromDate", "toDate", "count", "cursor"})
@@ -101,7 +102,8 @@ DLQ = Route("/v2/dlq", _COMMON | {"dlqIds", "messageId", "responseStatus", "curs
 #: The workflow DLQ (`/v2/workflows/dlq`, and `GET /v2/dlq?source=workflow`, as
 #: `@upstash/workflow`'s `Client.dlq.list` asks for it).
 WORKFLOW_DLQ = Route("/v2/workflows/dlq", DLQ.keys | {"workflowRunId", "workflowUrl",
-                                                      "workflowCreatedAt"}, 100,
+                                                      "workflowCreatedAt",
+                                                      "failureFunctionState"}, 100,
                      "createdAt")  # fmt: skip
 
 

@@ -16,13 +16,19 @@ from herald_core.workflow_logs import RunLog
 from herald_gateway.api.views import dlq_view
 
 
-def workflow_dlq_view(dead: DeadLetter, facts: RunFacts | None) -> dict[str, Any]:
-    """A dead letter of a run's step: the DLQ's view of it, and its run."""
+def workflow_dlq_view(
+    dead: DeadLetter, facts: RunFacts | None, callback_state: str | None = None
+) -> dict[str, Any]:
+    """A dead letter of a run's step: the DLQ's view of it, its run, and the state of its
+    failure callback (herald_core.workflow_failures `callback_states`)."""
     view = dlq_view(dead)
     view["workflowRunId"] = dead.run_id
     view["workflowUrl"] = facts.url if facts else dead.message.url
     if facts is not None:
         view["workflowCreatedAt"] = facts.created_at
+    if callback_state is not None:
+        view["failureFunctionState"] = callback_state
+        view["failureCallbackInfo"] = {"state": callback_state}
     view.pop("failureCallbackHeader", None)
     return view
 
@@ -79,8 +85,9 @@ def run_steps(run: RunLog) -> list[dict[str, Any]]:
     return groups
 
 
-def run_log_view(run: RunLog) -> dict[str, Any]:
-    """A run as `WorkflowRunLog` (`@upstash/workflow`'s `Client.logs`)."""
+def run_log_view(run: RunLog, callback_state: str | None = None) -> dict[str, Any]:
+    """A run as `WorkflowRunLog` (`@upstash/workflow`'s `Client.logs`); `callback_state`:
+    where its failure callback is, if it has one."""
     view: dict[str, Any] = {
         "workflowRunId": run.run_id,
         "workflowUrl": run.url,
@@ -92,6 +99,9 @@ def run_log_view(run: RunLog) -> dict[str, Any]:
         view["workflowRunCompletedAt"] = run.ended_at
     if run.state == "FAILED" and run.dlq_id:
         view["dlqId"] = run.dlq_id
+    if run.failure_callback and callback_state:
+        view["failureFunction"] = {"messageId": run.failure_callback, "state": callback_state,
+                                   "url": run.url, "dlqId": run.dlq_id or ""}  # fmt: skip
     if run.revived_from:
         view["revivedFrom"] = run.revived_from  # Herald's own: the failed run it resumes
     return view

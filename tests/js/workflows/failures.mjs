@@ -30,4 +30,19 @@ export const workflows = {
       },
     },
   },
+  grumpy: {
+    // a step that always fails, and a failure function that fails until the flag exists
+    route: async (context) => {
+      await context.run("boom", () => {
+        throw new Error("always");
+      });
+    },
+    options: {
+      failureFunction: async ({ context }) => {
+        const ok = existsSync(context.requestPayload.flag);
+        record("grumpy", "failure", ok);
+        if (!ok) throw new Error("the failure function fails too");
+      },
+    },
+  },
 };

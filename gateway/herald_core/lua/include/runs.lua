@@ -21,3 +21,11 @@ local function run_failed(base, run_id, dlq_id, now)
     redis.call('PEXPIRE', key(base, 'run_steps_prefix', run_id), f[2])
   end
 end
+
+-- the failure callback of a run's failed step (a step's message carries no other
+-- callback: the SDKs set `Upstash-Callback` only on context.call messages, which are not
+-- steps) is message `id` (record field fc: herald_core.workflow_failures reads its state)
+local function run_failure_callback(base, run_id, id)
+  local run = key(base, 'run_prefix', run_id)
+  if redis.call('HGET', run, 'e') == 'FAILED' then redis.call('HSET', run, 'fc', id) end
+end

@@ -140,6 +140,8 @@ _DOCS = {
     "workflowRunId": "Workflow run id.",
     "workflowUrl": "Workflow URL.",
     "workflowCreatedAt": "When the workflow run was created (Unix ms).",
+    "failureFunctionState": "The failure callback's state: CALLBACK_INPROGRESS, "
+    "CALLBACK_SUCCESS or CALLBACK_FAIL.",
 }
 _MULTI = " Any of the values matches: repeat the key or separate values with commas."
 

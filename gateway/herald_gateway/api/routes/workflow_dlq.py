@@ -23,7 +23,15 @@ from herald_core.errors import InvalidRequest, NotFound
 from herald_core.models import Message
 from herald_core.records import DeadLetter
 from herald_core.store import Store
-from herald_core.workflow_failures import Revival, facts, failure_callback_again, revive
+from herald_core.workflow_failures import (
+    Revival,
+    RunFacts,
+    callback_states,
+    facts,
+    failure_callback_again,
+    note_failure_callback,
+    revive,
+)
 from herald_gateway.api.filters import WORKFLOW_DLQ, Filters, parse
 from herald_gateway.api.routes._common import authorized, json_response, now_ms
 from herald_gateway.api.workflow_views import workflow_dlq_view
@@ -36,6 +44,10 @@ def _filters(request: Request) -> Filters:
     return parse(WORKFLOW_DLQ, pairs)
 
 
+#: Filters on what the run's record says, matched once it is read.
+_LATER = ("workflowCreatedAt", "failureFunctionState")
+
+
 def _light_view(entry: DeadLetter) -> dict[str, Any]:
     """What the filters match, without the run's record (workflowCreatedAt is checked once
     the records are read)."""
@@ -46,11 +58,12 @@ async def _selected(store: Store, filters: Filters) -> tuple[list[dict[str, Any]
     """The failed runs a request selects, as views with their dead letters: named by
     `dlqIds` (404 when one is not a failed run), else a page of those the filters match."""
     dead = DeadLetters(store)
-    created = filters.get("workflowCreatedAt")
+    # matched once the runs are read; here every value passes
+    later = {name: filters.get(name) for name in _LATER if filters.get(name)}
 
     def keep(entry: DeadLetter) -> bool:
-        return entry.run_id is not None and filters.matches(_light_view(entry) | (
-            {"workflowCreatedAt": created[0]} if created else {}))  # fmt: skip
+        view = _light_view(entry) | {name: values[0] for name, values in later.items() if values}
+        return entry.run_id is not None and filters.matches(view)
 
     ids = filters.get("dlqIds")
     cursor = None
@@ -64,10 +77,17 @@ async def _selected(store: Store, filters: Filters) -> tuple[list[dict[str, Any]
         page = await dead.page(dead.cursor(filters.cursor), filters.count or 100, keep)
         rows, cursor = page.rows, page.cursor
     runs = await facts(store, [row.run_id for row in rows if row.run_id])
-    views = [workflow_dlq_view(row, runs.get(row.run_id or "")) for row in rows]
-    if created:
-        views = [v for v in views if str(v.get("workflowCreatedAt")) in created]
+    states = await callback_states(store, [r.failure_callback for r in runs.values()
+                                           if r.failure_callback])  # fmt: skip
+    views = [_view(row, runs.get(row.run_id or ""), states) for row in rows]
+    for name, values in later.items():
+        views = [v for v in views if str(v.get(name)) in (values or ())]
     return views, cursor
+
+
+def _view(entry: DeadLetter, run: RunFacts | None, states: dict[str, str]) -> dict[str, Any]:
+    state = states.get(run.failure_callback) if run and run.failure_callback else None
+    return workflow_dlq_view(entry, run, state)
 
 
 async def list_failed(request: Request) -> Response:
@@ -88,9 +108,12 @@ async def _one(request: Request) -> DeadLetter:
 
 
 async def get_failed(request: Request) -> Response:
+    store = authorized(request)["store"]
     entry = await _one(request)
-    runs = await facts(authorized(request)["store"], [entry.run_id or ""])
-    return json_response(workflow_dlq_view(entry, runs.get(entry.run_id or "")))
+    runs = await facts(store, [entry.run_id or ""])
+    run = runs.get(entry.run_id or "")
+    ids = [run.failure_callback] if run and run.failure_callback else []
+    return json_response(_view(entry, run, await callback_states(store, ids)))
 
 
 async def delete_failed(request: Request) -> Response:
@@ -156,7 +179,8 @@ async def callback_again(request: Request) -> Response:
     new = None if run is None else failure_callback_again(entry, run, now_ms(request))
     if run is None or new is None:
         raise InvalidRequest(f"failed workflow run {entry.dlq_id} has no failure callback")
-    await store.enqueue(new)
+    sent = await store.enqueue(new)
+    await note_failure_callback(store, run.run_id, sent.message_id)
     return json_response({"workflowRunId": run.run_id, "workflowCreatedAt": run.created_at})
 
 

@@ -20,6 +20,7 @@ from starlette.routing import Route
 
 from herald_core.digits import is_digits
 from herald_core.errors import InvalidField
+from herald_core.workflow_failures import callback_states
 from herald_core.workflow_logs import RunLog, WorkflowLogs
 from herald_gateway.api.routes._common import authorized, json_response
 from herald_gateway.api.workflow_views import RUN_STATES, run_log_view
@@ -85,7 +86,10 @@ async def list_runs(request: Request) -> Response:
     else:
         page = await logs.page(logs.cursor(query.get("cursor")), count, keep)
         runs, cursor = page.rows, page.cursor
-    body: dict[str, Any] = {"cursor": cursor or "", "runs": [run_log_view(r) for r in runs]}
+    states = await callback_states(logs.store, [r.failure_callback for r in runs
+                                                if r.failure_callback])  # fmt: skip
+    views = [run_log_view(r, states.get(r.failure_callback or "")) for r in runs]
+    body: dict[str, Any] = {"cursor": cursor or "", "runs": views}
     return json_response(body)
 
 
