@@ -22,7 +22,8 @@ touches live in one Redis Cluster slot):
                                   DELIVERED, FAILED): the console's activity charts; 25 h TTL
     herald:{s}:wr:<run id>  HASH  a workflow run (herald_core.workflows): u URL, c created (ms),
                                   e end state ('' while it runs, DONE, CANCELED), m its first
-                                  message's id, s:<step id> the id of the message of each step
+                                  message's id, s:<step key> the id of the message of each step
+                                  (key: its stepId; `0>n` for a parallel plan step)
     herald:{s}:ws:<run id>  LIST  the run's steps array elements, ready to send: the initial
                                   payload first, then one per step, in order
     herald:{sched}:s:<id>   HASH  a schedule (herald_core.schedules); herald:{sched}:due ZSET

@@ -99,12 +99,13 @@ class Workflows:
         return earlier
 
     async def add_step(
-        self, run_id: str, step_id: int, step: bytes, expected: int, new: NewMessage
+        self, run_id: str, step_key: str | int, step: bytes, expected: int, new: NewMessage
     ) -> StepOutcome:
         """Append `step` (its element) and store `new`, whose body was built from
-        `expected` elements."""
+        `expected` elements. `step_key` names the step in its run, once: its stepId, or
+        `0>n` for the plan step of parallel branch n (they all have stepId 0)."""
         sk = self._store.keys.shard(self._shard(run_id))
-        call = scripts.workflow_step(sk, self._store.limits.log_max_rows, run_id, step_id, step,
+        call = scripts.workflow_step(sk, self._store.limits.log_max_rows, run_id, step_key, step,
                                      expected, self._store.message_args(new))  # fmt: skip
         reply = await self._store.run(call)
         detail = _text(reply[1]) if len(reply) > 1 else ""

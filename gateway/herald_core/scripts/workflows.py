@@ -30,14 +30,14 @@ def workflow_step(
     sk: ShardKeys,
     log_max_rows: int,
     run_id: str,
-    step_id: int,
+    step_key: str | int,
     element: bytes,
     expected: int,
     message: NewMessageArgs,
 ) -> ScriptCall:
     """Reply: [b"ok"], [b"dup", id], [b"none"], [b"ended", state] or [b"stale", n]."""
     keys = (sk.due, sk.log, sk.run(run_id), sk.run_steps(run_id))
-    args = (sk.base, log_max_rows, step_id, element, expected, *message.argv())
+    args = (sk.base, log_max_rows, step_key, element, expected, *message.argv())
     return _STEP.call(keys, args)
 
 

@@ -56,14 +56,33 @@ def workflow_of(request: PublishRequest) -> WorkflowPublish | None:
 
 def step_id_of(body: bytes) -> int:
     """The `stepId` of a step's JSON body (pure)."""
+    return _step_ids(body)[0]
+
+
+def step_key_of(body: bytes) -> str:
+    """What makes a step one step of its run (pure): its `stepId`, or for a parallel plan
+    step (`stepId` 0, `targetStep` n: the SDK publishes one for each branch of a
+    `Promise.all`) `0>n`, so the plans of one parallel group are each stored once."""
+    step_id, target = _step_ids(body)
+    return f"0>{target}" if step_id == 0 and target else str(step_id)
+
+
+def _step_ids(body: bytes) -> tuple[int, int]:
+    """(`stepId`, `targetStep` or 0) of a step's JSON body."""
     try:
         step = orjson.loads(body)
     except orjson.JSONDecodeError:
         step = None
-    step_id = step.get("stepId") if isinstance(step, dict) else None
-    if not isinstance(step_id, int) or isinstance(step_id, bool) or step_id < 0:
+    if not isinstance(step, dict) or not _count(step.get("stepId")):
         raise InvalidField("body", "a workflow step must be JSON with an integer stepId")
-    return step_id
+    target = step.get("targetStep") or 0
+    if not _count(target):
+        raise InvalidField("body", "a workflow step's targetStep must be an integer")
+    return int(step["stepId"]), int(target)
+
+
+def _count(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 async def accept_workflow(
@@ -89,7 +108,7 @@ async def accept_workflow(
         outcome = StepOutcome(StepResult.STORED if earlier is None else StepResult.DUPLICATE,
                               earlier or "")  # fmt: skip
     else:
-        outcome = await _add_step(workflows, run.run_id, step_id_of(request.body), mine, message)
+        outcome = await _add_step(workflows, run.run_id, step_key_of(request.body), mine, message)
     if outcome.result is StepResult.DUPLICATE:
         return Enqueued(outcome.detail, True)
     return Enqueued(message_id, False)  # the store told the workers (Workflows)
@@ -98,7 +117,7 @@ async def accept_workflow(
 async def _add_step(
     workflows: Workflows,
     run_id: str,
-    step_id: int,
+    step_key: str,
     mine: bytes,
     message: Callable[[bytes], NewMessage],
 ) -> StepOutcome:
@@ -106,7 +125,7 @@ async def _add_step(
     for _ in range(_TRIES):
         elements = await workflows.steps(run_id)
         new = message(steps_body([*elements, mine]))
-        outcome = await workflows.add_step(run_id, step_id, mine, len(elements), new)
+        outcome = await workflows.add_step(run_id, step_key, mine, len(elements), new)
         if outcome.result is StepResult.NO_RUN:
             raise NotFound(f"workflow run {run_id} not found")
         if outcome.result is StepResult.ENDED:

@@ -1,0 +1,70 @@
+"""Upstash Workflow on Herald through the official JavaScript SDK, continued: parallel steps,
+`context.call` with retries, lazily fetched steps, cancelling runs, and a gateway killed
+mid-run. Workflows of tests/js/workflows/steps_more.mjs, served by the SDK's `serve`
+(tests/support/js.py `WorkflowServer`), started with the SDK's `Client.trigger`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from tests.support.gateway import Gateway, wait_until
+from tests.support.js import Js, WorkflowServer, install_sdk
+
+pytestmark = [pytest.mark.integration, pytest.mark.in_process]
+
+
+@pytest.fixture(scope="module")
+def node() -> Path:
+    return install_sdk()
+
+
+@pytest.fixture
+def js(node: Path, gateway: Gateway) -> Js:
+    return Js(node, gateway)
+
+
+@pytest.fixture
+def workflows(node: Path, gateway: Gateway) -> Iterator[WorkflowServer]:
+    server = WorkflowServer(node, gateway).start()
+    yield server
+    server.stop()
+
+
+def run_end(gateway: Gateway, run_id: str) -> str | None:
+    """The run's end state as stored (herald_core.workflows: '' while it runs), None for no
+    run."""
+    client = redis.Redis.from_url(gateway.redis_url)
+    try:
+        for key in client.scan_iter(match=f"*:wr:{run_id}"):
+            state: bytes | None = client.hget(key, "e")  # type: ignore[assignment]
+            return None if state is None else state.decode()
+        return None
+    finally:
+        client.close()
+
+
+def wait_for_end(gateway: Gateway, run_id: str, state: str = "DONE") -> None:
+    wait_until(lambda: run_end(gateway, run_id) == state, timeout=30, what=f"{run_id} {state}")
+
+
+def _done(workflows: WorkflowServer, name: str) -> list[tuple[str, object]]:
+    return [(r["what"], r["data"]) for r in workflows.records(name)]
+
+
+def test_parallel_steps_each_run_once_and_the_next_step_sees_all(
+    js: Js, workflows: WorkflowServer, gateway: Gateway
+) -> None:
+    started = js("workflow_client.mjs", {"action": "trigger", "url": workflows.url("parallel"),
+                                         "body": {"name": "p"}})  # fmt: skip
+    wait_for_end(gateway, started["workflowRunId"])
+    final = workflows.wait_for("parallel", "final")
+    assert final["data"] == ["p-a", "p-b", "p-c"]
+    done = _done(workflows, "parallel")
+    branches = sorted(what for what, _ in done if what.startswith("branch-"))
+    assert branches == ["branch-a", "branch-b", "branch-c"]
+    assert [what for what, _ in done].count("final") == 1
