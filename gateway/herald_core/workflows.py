@@ -85,6 +85,21 @@ class Workflows:
         reply: list[Any] = await self._store.guard(lambda: redis.lrange(key, 0, -1))
         return [bytes(e) for e in reply]
 
+    async def snapshot(self, run_id: str) -> tuple[list[bytes], int | None]:
+        """The run's steps array elements and its creation time (ms; None for no run), read
+        together."""
+        sk = self._store.keys.shard(self._shard(run_id))
+        redis = self._store.redis
+
+        async def read() -> Any:
+            async with redis.pipeline(transaction=False) as pipe:
+                pipe.lrange(sk.run_steps(run_id), 0, -1)
+                pipe.hget(sk.run(run_id), "c")
+                return await pipe.execute()
+
+        elements, created = await self._store.guard(read)
+        return [bytes(e) for e in elements], None if created is None else int(created)
+
     async def start(self, run_id: str, url: str, initial: bytes, new: NewMessage) -> str | None:
         """Start a run with its first message (whose body `initial` alone makes); None, or
         the id of the run's first message when it had started already."""

@@ -6,6 +6,7 @@ mid-run. Workflows of tests/js/workflows/steps_more.mjs, served by the SDK's `se
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import redis
 
 from tests.support.gateway import Gateway, wait_until
 from tests.support.js import Js, WorkflowServer, install_sdk
+from tests.support.receiver import Answer, Receiver
 
 pytestmark = [pytest.mark.integration, pytest.mark.in_process]
 
@@ -68,3 +70,26 @@ def test_parallel_steps_each_run_once_and_the_next_step_sees_all(
     branches = sorted(what for what, _ in done if what.startswith("branch-"))
     assert branches == ["branch-a", "branch-b", "branch-c"]
     assert [what for what, _ in done].count("final") == 1
+
+
+def test_context_call_is_retried_and_the_run_gets_the_final_answer(
+    js: Js, workflows: WorkflowServer, gateway: Gateway, receiver: Receiver
+) -> None:
+    path = receiver.new_path(Answer(503, body=b"busy"), Answer(200, body=b'{"fine": true}'))
+    before = int(time.time() * 1000)
+    started = js("workflow_client.mjs", {"action": "trigger", "url": workflows.url("call"),
+                                         "body": {"url": receiver.url(path)}})  # fmt: skip
+    after_trigger = int(time.time() * 1000)
+    run_id = started["workflowRunId"]
+    wait_for_end(gateway, run_id)
+    after = workflows.wait_for("call", "after")["data"]
+    assert after["response"]["status"] == 200
+    assert after["response"]["body"] == '{"fine": true}'
+    # Upstash-Workflow-CreatedAt: the run's start, the same on every delivery
+    assert before <= after["created"] <= after_trigger
+    assert after["now"] == after["created"]
+    calls = receiver.received(path)
+    assert len(calls) == 2
+    assert [c.header("x-test") for c in calls] == ["call", "call"]
+    assert calls[0].body == b'{"hello":"there"}'
+    assert [what for what, _ in _done(workflows, "call")] == ["after"]

@@ -6,7 +6,9 @@ the official Workflow SDKs send them (herald_core.workflows says what is stored)
 `Upstash-Workflow-Init: true` starts the run, its body the initial payload; any other is
 one step, its body the SDK's step JSON. Either way the message stored for it carries the
 run's steps array as its body, so the workflow endpoint replays every step done so far;
-the signature covers that body, as it covers every body Herald sends.
+the signature covers that body, as it covers every body Herald sends. Each such message
+carries `Upstash-Workflow-CreatedAt`, the run's start (unix ms), as QStash sends it: the SDKs
+give it to the workflow as `context.workflowRunCreatedAt` (and pass it on to invoked runs).
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from herald_gateway.publish.destinations import Endpoint
 from herald_gateway.publish.publishing import PublishRequest
 from herald_gateway.publish.staging import build_message
 
+#: The header of every delivery of a run's steps: when the run started (unix ms).
+CREATED_AT = "Upstash-Workflow-Createdat"
 _RUN_ID = re.compile(r"^[!-~]{1,256}$")
 #: Reads of the steps array before giving up on a run whose steps keep changing.
 _TRIES = 5
@@ -96,14 +100,15 @@ async def accept_workflow(
     workflows = Workflows(store)
     message_id = workflows.message_id(run.run_id)
 
-    def message(body: bytes) -> NewMessage:
-        built = build_message(replace(request, body=body), run.endpoint, message_id, now_ms,
-                              caller_ip)  # fmt: skip
+    def message(body: bytes, created_ms: int) -> NewMessage:
+        headers = {**request.headers, CREATED_AT: str(created_ms)}
+        built = build_message(replace(request, body=body, headers=headers), run.endpoint,
+                              message_id, now_ms, caller_ip)  # fmt: skip
         return NewMessage(built, body, request.not_before)
 
     mine = element(message_id, request.body)
     if run.init:
-        new = message(steps_body([mine]))
+        new = message(steps_body([mine]), now_ms)
         earlier = await workflows.start(run.run_id, run.endpoint.url, mine, new)
         outcome = StepOutcome(StepResult.STORED if earlier is None else StepResult.DUPLICATE,
                               earlier or "")  # fmt: skip
@@ -119,12 +124,14 @@ async def _add_step(
     run_id: str,
     step_key: str,
     mine: bytes,
-    message: Callable[[bytes], NewMessage],
+    message: Callable[[bytes, int], NewMessage],
 ) -> StepOutcome:
     """Append the step with its message, its body built from the steps array as read."""
     for _ in range(_TRIES):
-        elements = await workflows.steps(run_id)
-        new = message(steps_body([*elements, mine]))
+        elements, created_ms = await workflows.snapshot(run_id)
+        if created_ms is None:
+            raise NotFound(f"workflow run {run_id} not found")
+        new = message(steps_body([*elements, mine]), created_ms)
         outcome = await workflows.add_step(run_id, step_key, mine, len(elements), new)
         if outcome.result is StepResult.NO_RUN:
             raise NotFound(f"workflow run {run_id} not found")

@@ -18,4 +18,23 @@ export const workflows = {
       await context.run("final", () => record("parallel", "final", results));
     },
   },
+
+  /** `context.call` to {url} (which fails first) with retries, then a step with the answer. */
+  call: {
+    route: async (context) => {
+      const { url } = context.requestPayload;
+      const created = await context.run("created", () => context.workflowRunCreatedAt);
+      const response = await context.call("fetch", {
+        url,
+        method: "POST",
+        body: JSON.stringify({ hello: "there" }),
+        headers: { "x-test": "call" },
+        retries: 2,
+        retryDelay: "10",
+      });
+      await context.run("after", () => {
+        record("call", "after", { response, created, now: context.workflowRunCreatedAt });
+      });
+    },
+  },
 };
