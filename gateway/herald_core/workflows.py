@@ -100,6 +100,23 @@ class Workflows:
         elements, created = await self._store.guard(read)
         return [bytes(e) for e in elements], None if created is None else int(created)
 
+    async def live_steps(self, run_id: str) -> list[bytes] | None:
+        """The steps array elements of a running run; None when there is no such run or it
+        has ended (what `GET /v2/workflows/runs/{id}` answers 404 for)."""
+        sk = self._store.keys.shard(self._shard(run_id))
+        redis = self._store.redis
+
+        async def read() -> Any:
+            async with redis.pipeline(transaction=False) as pipe:
+                pipe.hget(sk.run(run_id), "e")
+                pipe.lrange(sk.run_steps(run_id), 0, -1)
+                return await pipe.execute()
+
+        state, elements = await self._store.guard(read)
+        if state is None or state != b"":
+            return None
+        return [bytes(e) for e in elements]
+
     async def start(self, run_id: str, url: str, initial: bytes, new: NewMessage) -> str | None:
         """Start a run with its first message (whose body `initial` alone makes); None, or
         the id of the run's first message when it had started already."""

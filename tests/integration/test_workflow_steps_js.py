@@ -6,8 +6,9 @@ mid-run. Workflows of tests/js/workflows/steps_more.mjs, served by the SDK's `se
 
 from __future__ import annotations
 
+import base64
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -93,3 +94,23 @@ def test_context_call_is_retried_and_the_run_gets_the_final_answer(
     assert [c.header("x-test") for c in calls] == ["call", "call"]
     assert calls[0].body == b'{"hello":"there"}'
     assert [what for what, _ in _done(workflows, "call")] == ["after"]
+
+
+def test_large_runs_are_fetched_lazily(node: Path, make_gateway: Callable[..., Gateway]) -> None:
+    gateway = make_gateway(workflow_lazy_fetch_bytes=2000)
+    js, workflows = Js(node, gateway), WorkflowServer(node, gateway).start()
+    try:
+        started = js("workflow_client.mjs", {"action": "trigger", "url": workflows.url("large"),
+                                             "body": {"size": 5000}})  # fmt: skip
+        wait_for_end(gateway, started["workflowRunId"])
+        assert workflows.wait_for("large", "after")["data"] == [5000, 5000, "xxx"]
+        assert [what for what, _ in _done(workflows, "large")] == ["big", "after"]
+    finally:
+        workflows.stop()
+    created = [e for e in gateway.client.get("/v2/logs", params={"state": "CREATED"}).json()[
+        "events"] if e["url"] == workflows.url("large")]  # fmt: skip
+    created.sort(key=lambda e: e["time"])
+    sizes = [len(base64.b64decode(e.get("body", ""))) for e in created]
+    # the first delivery carries its steps; once the array passed 2000 bytes (the step
+    # "big"), every delivery is empty: 2 plan and 2 result steps of the parallel pair, "after"
+    assert 0 < sizes[0] < 2000 and sizes[1:] == [0] * 6, sizes

@@ -26,6 +26,8 @@ from herald_gateway.publish.destinations import Endpoint
 from herald_gateway.publish.publishing import PublishRequest
 from herald_gateway.publish.staging import build_message
 
+#: The feature (`Upstash-Feature-Set`) of an SDK that fetches the steps of an empty delivery.
+LAZY_FETCH = "LazyFetch"
 #: The header of every delivery of a run's steps: when the run started (unix ms).
 CREATED_AT = "Upstash-Workflow-Createdat"
 _RUN_ID = re.compile(r"^[!-~]{1,256}$")
@@ -41,6 +43,9 @@ class WorkflowPublish:
     endpoint: Endpoint
     #: `Upstash-Workflow-Init: true`: the publish starts the run.
     init: bool
+    #: The SDK fetches the steps itself when a delivery's body is empty
+    #: (`Upstash-Feature-Set: LazyFetch`).
+    lazy: bool = False
 
 
 def workflow_of(request: PublishRequest) -> WorkflowPublish | None:
@@ -55,7 +60,7 @@ def workflow_of(request: PublishRequest) -> WorkflowPublish | None:
     if request.queue is not None or request.flow is not None:
         raise InvalidRequest("queues and flow control are not supported for workflow runs yet")
     init = headers.get("Upstash-Workflow-Init", "").strip().lower() == "true"
-    return WorkflowPublish(run_id, request.destination, init)
+    return WorkflowPublish(run_id, request.destination, init, LAZY_FETCH in request.features)
 
 
 def step_id_of(body: bytes) -> int:
@@ -95,12 +100,17 @@ async def accept_workflow(
     run: WorkflowPublish,
     now_ms: int,
     caller_ip: str | None,
+    lazy_above: int | None = None,
 ) -> Enqueued:
-    """Store the run's new message with its step, or find the earlier one that has it."""
+    """Store the run's new message with its step, or find the earlier one that has it.
+    Its body is the steps array, or empty when the SDK fetches the steps itself
+    (`run.lazy`) and the array is larger than `lazy_above` bytes."""
     workflows = Workflows(store)
     message_id = workflows.message_id(run.run_id)
 
     def message(body: bytes, created_ms: int) -> NewMessage:
+        if run.lazy and lazy_above is not None and len(body) > lazy_above:
+            body = b""
         headers = {**request.headers, CREATED_AT: str(created_ms)}
         built = build_message(replace(request, body=body, headers=headers), run.endpoint,
                               message_id, now_ms, caller_ip)  # fmt: skip

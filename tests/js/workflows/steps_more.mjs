@@ -37,4 +37,20 @@ export const workflows = {
       });
     },
   },
+
+  /** A step whose result is large ({size} characters), then steps that read it. */
+  large: {
+    route: async (context) => {
+      const { size } = context.requestPayload;
+      const big = await context.run("big", () => {
+        record("large", "big");
+        return "x".repeat(size);
+      });
+      const parallel = await Promise.all([
+        context.run("left", () => big.length),
+        context.run("right", () => big.slice(0, 3)),
+      ]);
+      await context.run("after", () => record("large", "after", [big.length, ...parallel]));
+    },
+  },
 };

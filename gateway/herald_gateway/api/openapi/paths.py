@@ -442,7 +442,16 @@ def _workflow_ops() -> dict[str, dict[str, Operation]]:
             "End a workflow run", "Workflows", {200: _empty("Ended.")}, 400,
             description="The Workflow SDKs call it when a run's last step is done "
             "(`cancel=false`) and to cancel a run (`cancel=true`). An ended run takes no "
-            "more steps.", parameters=[run_id, cancel])},
+            "more steps.", parameters=[run_id, cancel]),
+            "get": _op("The steps of a running workflow run", "Workflows", {200: _json(
+                {"type": "array", "items": {"type": "object", "properties": {
+                    "messageId": {"type": "string"},
+                    "body": {"type": "string", "format": "byte"},
+                    "callType": {"type": "string"}}}},
+                "The steps array, the initial payload first.")},
+                description="The Workflow SDKs' lazy fetch: a delivery with an empty body "
+                "stands for this array (up to the element of the message delivered). 404 "
+                "once the run has ended.", parameters=[run_id])},
     }  # fmt: skip
 
 

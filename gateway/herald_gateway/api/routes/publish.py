@@ -106,7 +106,8 @@ async def publish_to(
     metrics.record_unknown_headers(request.ignored)
     run = workflow_of(request)
     if run is not None:  # a step of a workflow run, stored in the run's order
-        one = await accept_workflow(st["store"], request, run, now, caller_ip)
+        one = await accept_workflow(st["store"], request, run, now, caller_ip,
+                                    settings.workflow_lazy_fetch_bytes)  # fmt: skip
         if one.deduplicated:
             return {"messageId": one.message_id, "deduplicated": True}
         metrics.publishes.inc()
