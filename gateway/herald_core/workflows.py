@@ -63,6 +63,15 @@ def steps_body(elements: Sequence[bytes]) -> bytes:
     return b"[" + b",".join(elements) + b"]"
 
 
+@dataclass(frozen=True, slots=True)
+class RunningRun:
+    """A run that has not ended (`Workflows.running`)."""
+
+    run_id: str
+    url: str
+    created_ms: int
+
+
 class Workflows:
     """The runs of one store."""
 
@@ -145,6 +154,48 @@ class Workflows:
         if outcome.result is StepResult.STORED:
             await self._store.announce(self._shard(run_id), new.due_ms)
         return outcome
+
+    async def created(self, run_id: str) -> int | None:
+        """When the run started (ms); None for no such run."""
+        key = self._store.keys.shard(self._shard(run_id)).run(run_id)
+        redis = self._store.redis
+        created = await self._store.guard(lambda: redis.hget(key, "c"))
+        return None if created is None else int(created)
+
+    async def add_call(self, run_id: str, step_id: str, new: NewMessage) -> StepOutcome:
+        """Store `new`, the run's `context.call` of step `step_id`, with the run (whose
+        shard `message_id` placed it in): once, and not into an ended run."""
+        sk = self._store.keys.shard(self._shard(run_id))
+        call = scripts.workflow_call(sk, self._store.limits.log_max_rows, run_id,
+                                     f"call:{step_id}", self._store.message_args(new))  # fmt: skip
+        reply = await self._store.run(call)
+        detail = _text(reply[1]) if len(reply) > 1 else ""
+        outcome = StepOutcome(StepResult(_text(reply[0])), detail)
+        if outcome.result is StepResult.STORED:
+            await self._store.announce(self._shard(run_id), new.due_ms)
+        return outcome
+
+    async def running(self) -> list[RunningRun]:
+        """Every running run, oldest first (from each shard's index of running runs)."""
+        keys = [self._store.keys.shard(shard) for shard in range(self._store.keys.shards)]
+
+        def ranges(pipe: Any) -> None:
+            for sk in keys:
+                pipe.zrange(sk.runs_running, 0, -1, withscores=True)
+
+        found = [(sk, _text(run_id), int(created))
+                 for sk, rows in zip(keys, await self._store.pipelined(ranges), strict=True)
+                 for run_id, created in rows]  # fmt: skip
+
+        def urls(pipe: Any) -> None:
+            for sk, run_id, _ in found:
+                pipe.hget(sk.run(run_id), "u")
+
+        runs = [RunningRun(run_id, _text(url), created)
+                for (_, run_id, created), url in zip(found, await self._store.pipelined(urls),
+                                                     strict=True)
+                if url is not None]  # fmt: skip
+        return sorted(runs, key=lambda run: run.created_ms)
 
     async def end(self, run_id: str, *, cancel: bool, now_ms: int) -> bool:
         """End a run: finished, or cancelled with every message still pending. False when

@@ -10,7 +10,9 @@ import base64
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 import redis
 
@@ -114,3 +116,80 @@ def test_large_runs_are_fetched_lazily(node: Path, make_gateway: Callable[..., G
     # the first delivery carries its steps; once the array passed 2000 bytes (the step
     # "big"), every delivery is empty: 2 plan and 2 result steps of the parallel pair, "after"
     assert 0 < sizes[0] < 2000 and sizes[1:] == [0] * 6, sizes
+
+
+def _events(gateway: Gateway, **filters: str) -> list[dict[str, Any]]:
+    """Log rows (`GET /v2/logs`), oldest first."""
+    answer = gateway.client.get("/v2/logs", params={"count": "1000", **filters})
+    rows: list[dict[str, Any]] = answer.json()["events"]
+    return sorted(rows, key=lambda e: e["time"])
+
+
+def _sleeping(workflows: WorkflowServer, gateway: Gateway, js: Js, name: str) -> str:
+    """A run of `name` started and asleep: its sleep step is stored."""
+    run_id: str = js("workflow_client.mjs", {"action": "trigger", "url": workflows.url(name),
+                                             "body": {}})["workflowRunId"]  # fmt: skip
+
+    def asleep() -> bool:
+        steps = gateway.client.get(f"/v2/workflows/runs/{run_id}")
+        return steps.status_code == 200 and len(steps.json()) == 3  # init, start, the sleep
+
+    wait_until(asleep, timeout=30, what=f"{run_id} asleep")
+    return run_id
+
+
+def test_client_cancel_by_ids_by_url_and_all(
+    js: Js, workflows: WorkflowServer, gateway: Gateway
+) -> None:
+    first, second = (_sleeping(workflows, gateway, js, "sleepy-a") for _ in range(2))
+    third, fourth = (_sleeping(workflows, gateway, js, "sleepy-b") for _ in range(2))
+    steps = gateway.client.get(f"/v2/workflows/runs/{first}").json()
+    assert [s["callType"] for s in steps] == ["step"] * 3
+    assert httpx.get(f"{gateway.url}/v2/workflows/runs/{first}").status_code == 401
+    assert gateway.client.get("/v2/workflows/runs/wfr_nope").status_code == 404
+
+    assert js("workflow_client.mjs", {"action": "cancel", "ids": first}) == {"cancelled": 1}
+    assert run_end(gateway, first) == "CANCELED"
+    assert gateway.client.get(f"/v2/workflows/runs/{first}").status_code == 404
+    by_url = js("workflow_client.mjs", {"action": "cancel",
+                                        "urlStartingWith": workflows.url("sleepy-b")})  # fmt: skip
+    assert by_url == {"cancelled": 2}
+    assert [run_end(gateway, r) for r in (second, third, fourth)] == ["", "CANCELED", "CANCELED"]
+    assert js("workflow_client.mjs", {"action": "cancel", "all": True}) == {"cancelled": 1}
+    assert run_end(gateway, second) == "CANCELED"
+    assert js("workflow_client.mjs", {"action": "cancel", "all": True}) == {"cancelled": 0}
+    # each run's sleeping step message was cancelled with it: "woke" can never run
+    cancelled = {e["messageId"] for e in _events(gateway, state="CANCELED")}
+    assert steps[-1]["messageId"] in cancelled
+    assert len(cancelled) == 4
+    assert not [r for r in workflows.records("sleepy") if r["what"] == "woke"]
+    refused = gateway.client.delete("/v2/workflows/runs", params={"label": "x"})
+    assert refused.status_code == 400 and "label" in refused.json()["error"]
+
+
+@pytest.mark.parametrize("stage", ["waiting to retry", "in flight"])
+def test_cancel_during_a_context_call_cancels_the_call_and_its_callback(
+    js: Js, workflows: WorkflowServer, gateway: Gateway, receiver: Receiver, stage: str
+) -> None:
+    waiting = stage == "waiting to retry"
+    path = receiver.new_path(Answer(503) if waiting else Answer(200, delay=3.0))
+    body = {"url": receiver.url(path), "retries": 3 if waiting else 0}
+    js("workflow_client.mjs", {"action": "trigger", "url": workflows.url("slowcall"), "body": body})
+    run_id = workflows.wait_for("slowcall", "start")["data"]
+    receiver.wait_for(path, 1, timeout=30)
+    call = receiver.received(path)[0].header("Upstash-Message-Id")
+    if waiting:  # the first attempt failed: the call waits a minute for its retry
+        wait_until(lambda: [e for e in _events(gateway, state="RETRY") if e["messageId"] == call])
+    assert js("workflow_client.mjs", {"action": "cancel", "ids": [run_id]}) == {"cancelled": 1}
+    # the call's message is cancelled with the run: no retry, and an answer in flight
+    # settles nothing (herald_core/lua/settle.lua: no callback of a message that is gone)
+    assert call in {e["messageId"] for e in _events(gateway, state="CANCELED")}
+    if not waiting:  # the stalled answer arrives after the cancel
+        wait_until(lambda: "herald_deliveries_total{outcome=\"delivered\",status_class=\"2xx\"} 3.0"
+                   in gateway.metrics(), timeout=30, what="the call's attempt")  # fmt: skip
+        into_run = [e for e in _events(gateway, state="CREATED")
+                    if e["url"] == workflows.url("slowcall")]  # fmt: skip
+        assert len(into_run) == 2  # the run's start and its first step; no callback
+    assert run_end(gateway, run_id) == "CANCELED"
+    assert len(receiver.received(path)) == 1
+    assert not [r for r in workflows.records("slowcall") if r["what"] == "after"]

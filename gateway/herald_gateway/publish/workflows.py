@@ -6,7 +6,9 @@ the official Workflow SDKs send them (herald_core.workflows says what is stored)
 `Upstash-Workflow-Init: true` starts the run, its body the initial payload; any other is
 one step, its body the SDK's step JSON. Either way the message stored for it carries the
 run's steps array as its body, so the workflow endpoint replays every step done so far;
-the signature covers that body, as it covers every body Herald sends. Each such message
+the signature covers that body, as it covers every body Herald sends. A `context.call`
+(`Upstash-Workflow-CallType: toCallback`) goes to its third party as an ordinary message
+stored with the run (`call_of`), so cancelling the run cancels it. Each step message
 carries `Upstash-Workflow-CreatedAt`, the run's start (unix ms), as QStash sends it: the SDKs
 give it to the workflow as `context.workflowRunCreatedAt` (and pass it on to invoked runs).
 """
@@ -26,6 +28,8 @@ from herald_gateway.publish.destinations import Endpoint
 from herald_gateway.publish.publishing import PublishRequest
 from herald_gateway.publish.staging import build_message
 
+#: `Upstash-Workflow-CallType` of a `context.call`'s request to its third party.
+TO_CALLBACK = "toCallback"
 #: The feature (`Upstash-Feature-Set`) of an SDK that fetches the steps of an empty delivery.
 LAZY_FETCH = "LazyFetch"
 #: The header of every delivery of a run's steps: when the run started (unix ms).
@@ -61,6 +65,58 @@ def workflow_of(request: PublishRequest) -> WorkflowPublish | None:
         raise InvalidRequest("queues and flow control are not supported for workflow runs yet")
     init = headers.get("Upstash-Workflow-Init", "").strip().lower() == "true"
     return WorkflowPublish(run_id, request.destination, init, LAZY_FETCH in request.features)
+
+
+@dataclass(frozen=True, slots=True)
+class WorkflowCall:
+    """A run's `context.call`: the request to its third party (`call_of`)."""
+
+    run_id: str
+    endpoint: Endpoint
+    #: The step it answers (its callback's `Upstash-Workflow-StepId`); '' if not given.
+    step_id: str
+
+
+def call_of(request: PublishRequest) -> WorkflowCall | None:
+    """The run whose `context.call` `request` is (`Upstash-Workflow-CallType: toCallback`
+    with a callback into the run), or None (pure)."""
+    headers = request.headers
+    run_id = headers.get("Upstash-Workflow-Runid")
+    if (run_id is None or headers.get("Upstash-Workflow-Calltype") != TO_CALLBACK
+            or request.callback is None or not isinstance(request.destination, Endpoint)
+            or request.queue is not None):  # fmt: skip
+        return None
+    if not _RUN_ID.match(run_id):
+        raise InvalidField("Upstash-Workflow-RunId", "must be 1 to 256 printable characters")
+    step_id = request.callback.headers.get("Upstash-Workflow-Stepid", "").strip()
+    return WorkflowCall(run_id, request.destination, step_id)
+
+
+async def accept_call(
+    store: Store, request: PublishRequest, call: WorkflowCall, now_ms: int, caller_ip: str | None
+) -> Enqueued:
+    """Store a run's `context.call` with the run (herald_core.workflows `add_call`): once
+    per step, never into an ended run; its callback carries `Upstash-Workflow-CreatedAt`
+    like every delivery into the run."""
+    workflows = Workflows(store)
+    created_ms = await workflows.created(call.run_id)
+    if created_ms is None:
+        raise NotFound(f"workflow run {call.run_id} not found")
+    callback = request.callback
+    if callback is not None:
+        callback = replace(callback, headers={**callback.headers, CREATED_AT: str(created_ms)})
+    message_id = workflows.message_id(call.run_id)
+    built = build_message(replace(request, callback=callback), call.endpoint, message_id, now_ms,
+                          caller_ip)  # fmt: skip
+    new = NewMessage(built, request.body, request.not_before)
+    outcome = await workflows.add_call(call.run_id, call.step_id or message_id, new)
+    if outcome.result is StepResult.NO_RUN:
+        raise NotFound(f"workflow run {call.run_id} not found")
+    if outcome.result is StepResult.ENDED:
+        raise InvalidRequest(f"workflow run {call.run_id} has ended ({outcome.detail.lower()})")
+    if outcome.result is StepResult.DUPLICATE:
+        return Enqueued(outcome.detail, True)
+    return Enqueued(message_id, False)
 
 
 def step_id_of(body: bytes) -> int:

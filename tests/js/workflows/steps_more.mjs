@@ -53,4 +53,25 @@ export const workflows = {
       await context.run("after", () => record("large", "after", [big.length, ...parallel]));
     },
   },
+
+  /** A step, a long sleep, a step: cancelled while it sleeps (two URLs for the filters). */
+  "sleepy-a": { route: sleepy },
+  "sleepy-b": { route: sleepy },
+  /** `context.call` to {url} with {retries}, then a step: cancelled during the call. */
+  slowcall: {
+    route: async (context) => {
+      const { url, retries } = context.requestPayload;
+      await context.run("start", () => record("slowcall", "start", context.workflowRunId));
+      const response = await context.call("slow", {
+        url, method: "GET", retries, retryDelay: "60000",
+      });
+      await context.run("after", () => record("slowcall", "after", response.status));
+    },
+  },
 };
+
+async function sleepy(context) {
+  await context.run("start", () => record("sleepy", "start", context.workflowRunId));
+  await context.sleep("long", 600);
+  await context.run("woke", () => record("sleepy", "woke", context.workflowRunId));
+}
