@@ -7,6 +7,7 @@ mid-run. Workflows of tests/js/workflows/steps_more.mjs, served by the SDK's `se
 from __future__ import annotations
 
 import base64
+import signal
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -193,3 +194,47 @@ def test_cancel_during_a_context_call_cancels_the_call_and_its_callback(
     assert run_end(gateway, run_id) == "CANCELED"
     assert len(receiver.received(path)) == 1
     assert not [r for r in workflows.records("slowcall") if r["what"] == "after"]
+
+
+def _successor(old: Gateway, **settings: object) -> Gateway:
+    """A new gateway process on `old`'s port (the QSTASH_URL the workflow endpoint uses) and
+    Redis database."""
+    new = Gateway(old.redis_url, old.log_path.with_name(f"{old.log_path.stem}-next.log"),
+                  **settings)  # fmt: skip
+    new.client.close()
+    new.port, new.url, new.client = old.port, old.url, old.client
+    new.env["HERALD_PORT"] = str(old.port)
+    return new.start()
+
+
+@pytest.mark.in_process(False)  # gateway processes killed under a running run
+def test_a_run_outlives_sigkilled_gateways_and_runs_each_step_once(
+    node: Path, make_gateway: Callable[..., Gateway], receiver: Receiver
+) -> None:
+    settings = {"lease_duration": 1.0}
+    first = make_gateway(**settings)
+    js, workflows = Js(node, first), WorkflowServer(node, first).start()
+    path = receiver.new_path(Answer(200, delay=60.0))  # the first call never answers in time
+    gateways = [first]
+    try:
+        run_id = js("workflow_client.mjs", {"action": "trigger", "url": workflows.url("durable"),
+                                            "body": {"url": receiver.url(path)}})[
+            "workflowRunId"]  # fmt: skip
+        # killed while the run sleeps: its sleep step is stored, nothing is in flight
+        wait_until(lambda: len(first.client.get(f"/v2/workflows/runs/{run_id}").json()) == 3,
+                   timeout=30, what="the run asleep")  # fmt: skip
+        first.stop(signal.SIGKILL)
+        gateways.append(_successor(first, **settings))
+        # killed while the context.call's attempt is in flight: its lease runs out and the
+        # next gateway makes the call again
+        receiver.wait_for(path, 1, timeout=30)
+        gateways[-1].stop(signal.SIGKILL)
+        gateways.append(_successor(first, **settings))
+        wait_for_end(gateways[-1], run_id)
+        done = _done(workflows, "durable")
+        assert done == [("one", run_id), ("two", 200), ("three", None)]
+        assert len(receiver.received(path)) == 2
+    finally:
+        workflows.stop()
+        for gateway in gateways[1:]:
+            gateway.stop()

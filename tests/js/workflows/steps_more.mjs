@@ -56,6 +56,7 @@ export const workflows = {
 
   /** A step, a long sleep, a step: cancelled while it sleeps (two URLs for the filters). */
   "sleepy-a": { route: sleepy },
+  durable: { route: durable },
   "sleepy-b": { route: sleepy },
   /** `context.call` to {url} with {retries}, then a step: cancelled during the call. */
   slowcall: {
@@ -69,6 +70,16 @@ export const workflows = {
     },
   },
 };
+
+/** Steps, a sleep and a context.call to {url}: a run that outlives gateways killed under it. */
+async function durable(context) {
+  const { url } = context.requestPayload;
+  await context.run("one", () => record("durable", "one", context.workflowRunId));
+  await context.sleep("nap", 1);
+  const answer = await context.call("call", { url, method: "GET" });
+  await context.run("two", () => record("durable", "two", answer.status));
+  await context.run("three", () => record("durable", "three"));
+}
 
 async function sleepy(context) {
   await context.run("start", () => record("sleepy", "start", context.workflowRunId));
