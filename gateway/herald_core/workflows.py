@@ -12,8 +12,10 @@ its step was appended (a redelivered message replays the same steps).
 A run's record, steps and messages live in one shard (`shard`), so starting a run,
 appending a step with its message, and ending a run are each one script
 (herald_core/lua/workflow_*.lua). A step already logged (a publish repeated by the SDK or
-its HTTP client) is not stored again. An ended run (finished, or cancelled with its pending
-messages) refuses new steps and expires after the log retention.
+its HTTP client) is not stored again. Like publishes, these writes wait for
+`redis_wait_replicas` replicas (`Store.run_replicated`) before the SDK is answered. An
+ended run (finished, or cancelled with its pending messages) refuses new steps and expires
+after the log retention.
 """
 
 from __future__ import annotations
@@ -133,7 +135,7 @@ class Workflows:
         call = scripts.workflow_start(sk, self._store.limits.log_max_rows, run_id, url,
                                       new.message.created_at, initial,
                                       self._store.message_args(new))  # fmt: skip
-        reply = await self._store.run(call)
+        reply = await self._store.run_replicated(call)
         earlier = _text(reply) or None
         if earlier is None:
             await self._store.announce(self._shard(run_id), new.due_ms)
@@ -148,7 +150,7 @@ class Workflows:
         sk = self._store.keys.shard(self._shard(run_id))
         call = scripts.workflow_step(sk, self._store.limits.log_max_rows, run_id, step_key, step,
                                      expected, self._store.message_args(new))  # fmt: skip
-        reply = await self._store.run(call)
+        reply = await self._store.run_replicated(call)
         detail = _text(reply[1]) if len(reply) > 1 else ""
         outcome = StepOutcome(StepResult(_text(reply[0])), detail)
         if outcome.result is StepResult.STORED:
@@ -168,7 +170,7 @@ class Workflows:
         sk = self._store.keys.shard(self._shard(run_id))
         call = scripts.workflow_call(sk, self._store.limits.log_max_rows, run_id,
                                      f"call:{step_id}", self._store.message_args(new))  # fmt: skip
-        reply = await self._store.run(call)
+        reply = await self._store.run_replicated(call)
         detail = _text(reply[1]) if len(reply) > 1 else ""
         outcome = StepOutcome(StepResult(_text(reply[0])), detail)
         if outcome.result is StepResult.STORED:
@@ -204,7 +206,9 @@ class Workflows:
         sk = self._store.keys.shard(shard)
         retention_ms = int(self._store.limits.log_retention * 1000)
         state = CANCELED if cancel else DONE
-        reply = await self._store.run(scripts.workflow_end(sk, run_id, state, retention_ms))
+        reply = await self._store.run_replicated(
+            scripts.workflow_end(sk, run_id, state, retention_ms)
+        )
         if not reply:
             return False
         if cancel and len(reply) > 1:

@@ -1,21 +1,27 @@
 """The workflow scripts on a real Redis (herald_core.workflows): a run's `context.call` is
 stored with the run, its callbacks into the run are named in the run's record when the
 call's attempt settles (so cancelling the run cancels them), and none is stored once the
-run has ended; the running-runs index that bulk cancel reads."""
+run has ended; the running-runs index that bulk cancel reads; and like publishes, the
+writes wait for `redis_wait_replicas` replicas."""
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
+import redis
 
+from herald_core.errors import StoreError
 from herald_core.keys import Keys
 from herald_core.models import Message
 from herald_core.redis_client import connect
 from herald_core.settings import Settings
 from herald_core.store import NewMessage, Settlement, Store, StoreLimits
 from herald_core.workflows import StepResult, Workflows, element, steps_body
+from herald_gateway.dev.embedded import RedisServer
+from tests.support.gateway import wait_until
 
 pytestmark = pytest.mark.integration
 NOW = 1_700_000_000_000
@@ -95,3 +101,36 @@ async def test_no_callback_into_an_ended_run_is_stored(store: Store) -> None:
     assert not await redis.exists(sk.message(callback.message.id))
     assert await redis.exists(sk.message(other.message.id))
     assert dataclasses.asdict(callback.message)["headers"]  # the header was there
+
+
+async def test_workflow_writes_wait_for_replicas(tmp_path: Path) -> None:
+    master, replica = (RedisServer(tmp_path / name, appendfsync=None) for name in ("m", "r"))
+    master.start()
+    replica.start()
+    try:
+        follower = redis.Redis(port=replica.port)
+        follower.replicaof("127.0.0.1", master.port)
+        wait_until(lambda: follower.info("replication")["master_link_status"] == "up",
+                   what="the replica in sync")  # fmt: skip
+        for wanted, acknowledged in ((1, True), (2, False)):
+            store = Store(connect(Settings(redis_url=master.url)), KEYS,
+                          StoreLimits(wait_replicas=wanted, wait_timeout_ms=200))  # fmt: skip
+            try:
+                workflows = Workflows(store)
+                run_id = f"wfr_replicated_{wanted}"
+                first = workflows.message_id(run_id)
+                start = workflows.start(run_id, WORKFLOW, element(first, b"{}"),
+                                        _new(first, WORKFLOW, b"[]"))  # fmt: skip
+                if acknowledged:
+                    assert await start is None
+                    # acknowledged: the replica holds the run already (WAIT returned)
+                    assert follower.hget(KEYS.shard(0).run(run_id), "u") == WORKFLOW.encode()
+                else:
+                    with pytest.raises(StoreError, match="1 of 2 replicas"):
+                        await start
+            finally:
+                await store.aclose()
+        follower.close()
+    finally:
+        replica.stop()
+        master.stop()
