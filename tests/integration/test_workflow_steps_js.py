@@ -76,6 +76,19 @@ def test_parallel_steps_each_run_once_and_the_next_step_sees_all(
     assert [what for what, _ in done].count("final") == 1
 
 
+def test_runs_triggered_in_one_batch_each_run(
+    js: Js, workflows: WorkflowServer, gateway: Gateway
+) -> None:
+    runs = [{"url": workflows.url("parallel"), "body": {"name": n}} for n in ("m1", "m2")]
+    started = js("workflow_client.mjs", {"action": "triggerMany", "runs": runs})
+    run_ids = [one["workflowRunId"] for one in started]
+    assert len(set(run_ids)) == 2
+    for run_id in run_ids:
+        wait_for_end(gateway, run_id)
+    finals = sorted(r["data"] for r in workflows.records("parallel") if r["what"] == "final")
+    assert finals == [["m1-a", "m1-b", "m1-c"], ["m2-a", "m2-b", "m2-c"]]
+
+
 def test_context_call_is_retried_and_the_run_gets_the_final_answer(
     js: Js, workflows: WorkflowServer, gateway: Gateway, receiver: Receiver
 ) -> None:
