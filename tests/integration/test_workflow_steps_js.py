@@ -241,9 +241,15 @@ def test_a_run_outlives_sigkilled_gateways_and_runs_each_step_once(
         # killed while the context.call's attempt is in flight: its lease runs out and the
         # next gateway makes the call again
         receiver.wait_for(path, 1, timeout=30)
+        killed = time.time()
         gateways[-1].stop(signal.SIGKILL)
         gateways.append(_successor(first, **settings))
+        again = receiver.wait_for(path, 2, timeout=30)[1].at - killed
         wait_for_end(gateways[-1], run_id)
+        print(
+            f"call made again {again:.2f}s after SIGKILL (lease 1 s, with a gateway start); "
+            f"run done {time.time() - killed:.2f}s after it"
+        )
         done = _done(workflows, "durable")
         assert done == [("one", run_id), ("two", 200), ("three", None)]
         assert len(receiver.received(path)) == 2
