@@ -22,18 +22,21 @@ touches live in one Redis Cluster slot):
                                   DELIVERED, FAILED): the console's activity charts; 25 h TTL
     herald:{s}:wr:<run id>  HASH  a workflow run (herald_core.workflows): u URL, c created (ms),
                                   e end state ('' while it runs, DONE, CANCELED, FAILED), m its
-                                  first message's id, s:<step id> the id of the message of each
-                                  step, g the settings its steps take (workflow_config), x how
-                                  long it is kept once FAILED (ms), d its dead letter and t
-                                  when (ms), once FAILED, fc its failure callback's message
-                                  (lua/include/runs.lua); o the run a DLQ resume or restart
-                                  made it from (workflow_failures); each message
-                                  of its steps names it (message hash field w)
+                                  first message's id, s:<step key> the id of the message of each
+                                  step (key: its stepId; `0>n` for a parallel plan step; `call:n`
+                                  the context.call of step n; `cb:<id>` a callback into it), g
+                                  the settings its steps take (workflow_config), x how long it is
+                                  kept once FAILED (ms), d its dead letter and t when it ended
+                                  (ms), fc a FAILED run's failure callback message
+                                  (lua/include/runs.lua), o the run a DLQ resume or restart made
+                                  it from (workflow_failures); each message of its steps names
+                                  it (message hash field w)
     herald:{s}:ws:<run id>  LIST  the run's steps array elements, ready to send: the initial
                                   payload first, then one per step, in order
-    herald:{s}:wri          ZSET  run id -> created (ms): the shard's runs, for the workflow
-                                  logs (herald_core.workflow_logs); ids of expired runs are
-                                  dropped as listings meet them
+    herald:{s}:wa           ZSET  running workflow runs: run id -> created (ms)
+    herald:{s}:wri          ZSET  run id -> created (ms): every run of the shard, for the
+                                  workflow logs (herald_core.workflow_logs); ids of expired
+                                  runs are dropped as listings meet them and by the retention pass
     herald:{sched}:s:<id>   HASH  a schedule (herald_core.schedules); herald:{sched}:due ZSET
                                   schedule id -> next tick (ms)
     herald:{gp}:grants      HASH  global parallelism: worker -> slots granted (+ :seen ZSET)
@@ -85,6 +88,7 @@ SHARD_LAYOUT: dict[str, str] = {
     "run_prefix": "wr:",
     "run_steps_prefix": "ws:",
     "runs": "wri",
+    "runs_running": "wa",
 }
 
 
@@ -120,6 +124,8 @@ class ShardKeys:
     run_steps_prefix: str
     #: The shard's runs by creation (herald_core.workflow_logs).
     runs: str
+    #: The shard's running workflow runs, for bulk cancel: run id -> created (ms).
+    runs_running: str
 
     def message(self, message_id: str) -> str:
         return self.message_prefix + message_id

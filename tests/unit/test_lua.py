@@ -87,6 +87,7 @@ def _sample_calls() -> list[ScriptCall]:
         workflows.workflow_end(_SK, "wfr_1", "DONE", 1000),
         workflows.workflow_resume(_SK, 100, "wfr_1", "wfr_2", "dlq_1", "resume", 1, 1, b"{}",
                                    _NEW),
+        workflows.workflow_call(_SK, 100, "wfr_1", "call:2", _NEW),
     ]  # fmt: skip
 
 

@@ -11,6 +11,7 @@
 -- KEYS[5] steps      LIST    its steps array elements (ws:<run id>)
 -- KEYS[6] new run    HASH    the new run's record
 -- KEYS[7] new steps  LIST    the new run's steps array elements
+-- KEYS[8] running    ZSET    the shard's running runs (wa): the new run joins it
 -- ARGV[1] the shard's base (herald_core.keys.ShardKeys.base)
 -- ARGV[2] log maxlen
 -- ARGV[3] the dead letter's id
@@ -42,10 +43,18 @@ end
 redis.call('HSET', KEYS[6], 'u', f[2], 'c', ARGV[6], 'e', '', 'm', msg.id, 'x', f[3],
            'g', ARGV[7], 'o', run_of(base, KEYS[4]))
 redis.call('ZADD', key(base, 'runs'), ARGV[6], run_of(base, KEYS[6]))  -- workflow_logs
-if not restart then  -- the steps done stay done (a step published again is a duplicate)
+redis.call('ZADD', KEYS[8], ARGV[6], run_of(base, KEYS[6]))
+if not restart then
+  -- the steps done stay done (a step published again is a duplicate); not the failed run's
+  -- context.calls (`s:call:n`) and their callbacks (`s:cb:<id>`): the failed step may make
+  -- its call again
   local all = redis.call('HGETALL', KEYS[4])
   for i = 1, #all, 2 do
-    if string.sub(all[i], 1, 2) == 's:' then redis.call('HSET', KEYS[6], all[i], all[i + 1]) end
+    local name = all[i]
+    if string.sub(name, 1, 2) == 's:' and not string.find(name, '^s:call:')
+        and not string.find(name, '^s:cb:') then
+      redis.call('HSET', KEYS[6], name, all[i + 1])
+    end
   end
 end
 store(base, KEYS[1], KEYS[2], maxlen, msg)

@@ -1,6 +1,6 @@
 """Typed calls of the workflow scripts of one shard: WORKFLOW_START, WORKFLOW_STEP,
-WORKFLOW_END, WORKFLOW_RESUME (herald_core/lua/<name>.lua states each one's KEYS, ARGV and
-reply)."""
+WORKFLOW_CALL, WORKFLOW_END, WORKFLOW_RESUME (herald_core/lua/<name>.lua states each one's
+KEYS, ARGV and reply)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ _START = load("workflow_start")
 _STEP = load("workflow_step")
 _END = load("workflow_end")
 _RESUME = load("workflow_resume")
+_CALL = load("workflow_call")
 
 
 def workflow_start(
@@ -26,7 +27,7 @@ def workflow_start(
     config: bytes = b"",
 ) -> ScriptCall:
     """Reply: b"" (started) or the id of the run's first message (it existed)."""
-    keys = (sk.due, sk.log, sk.run(run_id), sk.run_steps(run_id))
+    keys = (sk.due, sk.log, sk.run(run_id), sk.run_steps(run_id), sk.runs_running)
     args = (sk.base, log_max_rows, url, created_ms, initial, *message.argv(), failed_retention_ms,
             config)  # fmt: skip
     return _START.call(keys, args)
@@ -36,14 +37,14 @@ def workflow_step(
     sk: ShardKeys,
     log_max_rows: int,
     run_id: str,
-    step_id: int,
+    step_key: str | int,
     element: bytes,
     expected: int,
     message: NewMessageArgs,
 ) -> ScriptCall:
     """Reply: [b"ok"], [b"dup", id], [b"none"], [b"ended", state] or [b"stale", n]."""
     keys = (sk.due, sk.log, sk.run(run_id), sk.run_steps(run_id))
-    args = (sk.base, log_max_rows, step_id, element, expected, *message.argv())
+    args = (sk.base, log_max_rows, step_key, element, expected, *message.argv())
     return _STEP.call(keys, args)
 
 
@@ -51,7 +52,16 @@ def workflow_end(
     sk: ShardKeys, run_id: str, state: str, retention_ms: int, now_ms: int = 0
 ) -> ScriptCall:
     """Reply: [] (no such run), [state] (ended already), or [b"", message ids...]."""
-    return _END.call((sk.run(run_id), sk.run_steps(run_id)), (state, retention_ms, now_ms))
+    keys = (sk.run(run_id), sk.run_steps(run_id), sk.runs_running)
+    return _END.call(keys, (state, retention_ms, run_id, now_ms))
+
+
+def workflow_call(
+    sk: ShardKeys, log_max_rows: int, run_id: str, call_key: str, message: NewMessageArgs
+) -> ScriptCall:
+    """Reply: [b"ok"], [b"dup", id], [b"none"] or [b"ended", state]."""
+    keys = (sk.due, sk.log, sk.run(run_id))
+    return _CALL.call(keys, (sk.base, log_max_rows, call_key, *message.argv()))
 
 
 def workflow_resume(
@@ -68,6 +78,6 @@ def workflow_resume(
 ) -> ScriptCall:
     """Reply: [b"ok"], [b"gone"], [b"state", e], [b"taken"] or [b"stale", n]."""
     keys = (sk.due, sk.log, sk.dlq, sk.run(run_id), sk.run_steps(run_id), sk.run(new_run_id),
-            sk.run_steps(new_run_id))  # fmt: skip
+            sk.run_steps(new_run_id), sk.runs_running)  # fmt: skip
     args = (sk.base, log_max_rows, dlq_id, mode, expected, now_ms, config, *message.argv())
     return _RESUME.call(keys, args)

@@ -9,13 +9,14 @@ local function run_of(base, run_key)
 end
 
 -- a step of run `run_id` failed for good (dead letter `dlq_id`): a running run has FAILED
--- (record fields e, d the dead letter, t when) and expires after x ms (the DLQ retention)
--- unless the DLQ resumes or restarts it
+-- (record fields e, d the dead letter, t when), is no longer running (runs_running), and
+-- expires after x ms (the DLQ retention) unless the DLQ resumes or restarts it
 local function run_failed(base, run_id, dlq_id, now)
   local run = key(base, 'run_prefix', run_id)
   local f = redis.call('HMGET', run, 'e', 'x')
   if f[1] ~= '' then return end  -- gone, or ended already
   redis.call('HSET', run, 'e', 'FAILED', 'd', dlq_id, 't', now)
+  redis.call('ZREM', key(base, 'runs_running'), run_id)
   if f[2] then
     redis.call('PEXPIRE', run, f[2])
     redis.call('PEXPIRE', key(base, 'run_steps_prefix', run_id), f[2])
