@@ -11,7 +11,7 @@ The workflow DLQ is the DLQ (herald_core.dead_letters) seen through the runs: th
 letters that name a run. `resume` sends the run's steps array again as it stands (the
 failed step runs again, the steps done are not), `restart` sends the initial payload alone
 (the run starts over, its steps forgotten); both turn the dead letter into the run's next
-message and make the run running again, in one script (WORKFLOW_RESUME).
+message and make the run running again, in one script (WORKFLOW_REVIVE).
 """
 
 from __future__ import annotations
@@ -185,7 +185,7 @@ async def revive(
         due = max(message.not_before, now_ms)
         message = replace(message, body_hash=body_hash(body), not_before=due)
         new = NewMessage(message, body, due)
-        call = scripts.workflow_resume(sk, store.limits.log_max_rows, old, run_id, entry.dlq_id,
+        call = scripts.workflow_revive(sk, store.limits.log_max_rows, old, run_id, entry.dlq_id,
                                        how.value, len(elements), now_ms,
                                        RunConfig.of(message).to_json(),
                                        store.message_args(new))  # fmt: skip

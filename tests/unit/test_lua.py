@@ -85,7 +85,7 @@ def _sample_calls() -> list[ScriptCall]:
         workflows.workflow_start(_SK, 100, "wfr_1", "http://w", 1, b"{}", _NEW, 1000),
         workflows.workflow_step(_SK, 100, "wfr_1", 1, b"{}", 1, _NEW),
         workflows.workflow_end(_SK, "wfr_1", "DONE", 1000),
-        workflows.workflow_resume(_SK, 100, "wfr_1", "wfr_2", "dlq_1", "resume", 1, 1, b"{}",
+        workflows.workflow_revive(_SK, 100, "wfr_1", "wfr_2", "dlq_1", "resume", 1, 1, b"{}",
                                    _NEW),
         workflows.workflow_call(_SK, 100, "wfr_1", "call:2", _NEW),
     ]  # fmt: skip

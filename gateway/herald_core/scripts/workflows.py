@@ -1,5 +1,5 @@
 """Typed calls of the workflow scripts of one shard: WORKFLOW_START, WORKFLOW_STEP,
-WORKFLOW_CALL, WORKFLOW_END, WORKFLOW_RESUME (herald_core/lua/<name>.lua states each one's
+WORKFLOW_CALL, WORKFLOW_END, WORKFLOW_REVIVE (herald_core/lua/<name>.lua states each one's
 KEYS, ARGV and reply)."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from herald_core.scripts.messages import NewMessageArgs
 _START = load("workflow_start")
 _STEP = load("workflow_step")
 _END = load("workflow_end")
-_RESUME = load("workflow_resume")
+_REVIVE = load("workflow_revive")
 _CALL = load("workflow_call")
 
 
@@ -64,7 +64,7 @@ def workflow_call(
     return _CALL.call(keys, (sk.base, log_max_rows, call_key, *message.argv()))
 
 
-def workflow_resume(
+def workflow_revive(
     sk: ShardKeys,
     log_max_rows: int,
     run_id: str,
@@ -80,4 +80,4 @@ def workflow_resume(
     keys = (sk.due, sk.log, sk.dlq, sk.run(run_id), sk.run_steps(run_id), sk.run(new_run_id),
             sk.run_steps(new_run_id), sk.runs_running)  # fmt: skip
     args = (sk.base, log_max_rows, dlq_id, mode, expected, now_ms, config, *message.argv())
-    return _RESUME.call(keys, args)
+    return _REVIVE.call(keys, args)

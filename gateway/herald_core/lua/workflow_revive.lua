@@ -1,4 +1,4 @@
--- WORKFLOW_RESUME: bring a FAILED workflow run back from the DLQ as a new run in the same
+-- WORKFLOW_REVIVE: bring a FAILED workflow run back from the DLQ as a new run in the same
 -- shard (herald_core.workflow_failures): its dead letter becomes the new run's next
 -- message. `resume` copies the steps done (the message carries the whole steps array, the
 -- failed step runs again); `restart` copies the initial payload alone (it starts over).
