@@ -25,6 +25,12 @@ touches live in one Redis Cluster slot):
                                   message's id, s:<step id> the id of the message of each step
     herald:{s}:ws:<run id>  LIST  the run's steps array elements, ready to send: the initial
                                   payload first, then one per step, in order
+    herald:{s}:ww:<run id>  HASH  the run's waiters (herald_core.workflow_events): event id ->
+                                  the waiter's JSON (context.waitForEvent, waitForWebhook)
+    herald:{s}:wwd          ZSET  the shard's waiters by deadline: JSON [run id, event id] ->
+                                  timeout (ms)
+    herald:{s}:we:<event>   SET   run ids waiting for an event, in the shard the event id
+                                  hashes to (an index: the waiter in the run's shard decides)
     herald:{sched}:s:<id>   HASH  a schedule (herald_core.schedules); herald:{sched}:due ZSET
                                   schedule id -> next tick (ms)
     herald:{gp}:grants      HASH  global parallelism: worker -> slots granted (+ :seen ZSET)
@@ -75,6 +81,9 @@ SHARD_LAYOUT: dict[str, str] = {
     "stats_prefix": "st:",
     "run_prefix": "wr:",
     "run_steps_prefix": "ws:",
+    "waiters_prefix": "ww:",
+    "waiters_due": "wwd",
+    "event_waiters_prefix": "we:",
 }
 
 
@@ -108,6 +117,11 @@ class ShardKeys:
     #: Workflow runs (herald_core.workflows): the record and the steps array, by run id.
     run_prefix: str
     run_steps_prefix: str
+    #: Workflow waiters (herald_core.workflow_events): per run, per shard by deadline, and
+    #: the index of the runs waiting for an event.
+    waiters_prefix: str
+    waiters_due: str
+    event_waiters_prefix: str
 
     def message(self, message_id: str) -> str:
         return self.message_prefix + message_id
@@ -117,6 +131,12 @@ class ShardKeys:
 
     def run_steps(self, run_id: str) -> str:
         return self.run_steps_prefix + run_id
+
+    def run_waiters(self, run_id: str) -> str:
+        return self.waiters_prefix + run_id
+
+    def event_waiters(self, event_id: str) -> str:
+        return self.event_waiters_prefix + event_id
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,6 +20,7 @@ from herald_core.scripts import (
     routing,
     schedules,
     signing_keys as signing,
+    workflow_events,
     workflows,
 )
 from herald_core.scripts.lua import ScriptCall
@@ -85,6 +86,9 @@ def _sample_calls() -> list[ScriptCall]:
         workflows.workflow_start(_SK, 100, "wfr_1", "http://w", 1, b"{}", _NEW),
         workflows.workflow_step(_SK, 100, "wfr_1", 1, b"{}", 1, _NEW),
         workflows.workflow_end(_SK, "wfr_1", "DONE", 1000),
+        workflow_events.workflow_wait(_SK, "wfr_1", "evt", b"{}", 1000, b"[]"),
+        workflow_events.workflow_resume(_SK, 100, "wfr_1", "evt", b"[]", b"{}", 1, b"{}", 1,
+                                        _NEW),
     ]  # fmt: skip
 
 

@@ -22,7 +22,7 @@ from herald_gateway.api.openapi.parameters import (
     publish_headers,
     retry_headers,
 )
-from herald_gateway.api.openapi.schemas import Schema, ref
+from herald_gateway.api.openapi.schemas import HEADERS, Schema, closed, integer, ref, string
 
 Operation = dict[str, Any]
 
@@ -446,9 +446,67 @@ def _workflow_ops() -> dict[str, dict[str, Operation]]:
     }  # fmt: skip
 
 
+_WAITER = closed({
+    "url": string("Where the notification goes."),
+    "deadline": integer("When the wait times out (Unix seconds)."),
+    "headers": {**HEADERS, "description": "The headers the notification is sent with."},
+    "timeoutUrl": string("Where the timeout goes."),
+    "timeoutHeaders": {**HEADERS, "description": "The headers the timeout is sent with."},
+    "timeoutBody": string("The body given for the timeout."),
+}, ["url", "deadline", "headers", "timeoutUrl", "timeoutHeaders"], "A workflow step waiting "
+    "for an event (`context.waitForEvent`).")  # fmt: skip
+_NOTIFIED = closed({
+    "waiter": _WAITER,
+    "messageId": string("The message that resumes the waiting run."),
+    "error": string("Empty: a waiter that could not be resumed is not listed."),
+    "workflowRunId": string("The resumed run."),
+}, ["waiter", "messageId", "error", "workflowRunId"], "One waiter a notify ended.")  # fmt: skip
+
+
+def _workflow_event_ops() -> dict[str, dict[str, Operation]]:
+    event = path("eventId", "The event's id (`context.waitForEvent`'s).")
+    run_id = path("workflowRunId", "The run's id (`Upstash-Workflow-RunId`).")
+    notified = _json({"type": "array", "items": _NOTIFIED}, "The waiters resumed, each "
+                     "with the event's data as its step's result ([] when none waited: the "
+                     "event is lost).")  # fmt: skip
+    wait_body = {
+        "type": "object",
+        "properties": {
+            "url": {"type": "string"},
+            "timeout": {"type": "string"},
+            "timeoutUrl": {"type": "string"},
+            "timeoutBody": {"type": "string"},
+            "timeoutHeaders": HEADERS,
+            "step": {"type": "object"},
+        },
+        "required": ["url", "step"],
+    }
+    return {
+        "/v2/wait/{eventId}": {"post": _op(
+            "Wait for an event", "Workflows", {200: _json({"type": "object"}, "Waiting.")},
+            400, description="What the Workflow SDKs send for `context.waitForEvent`: the "
+            "run (`Upstash-Workflow-RunId` and the step's other headers) waits until a notify "
+            "or its timeout, then resumes with the step's result.",
+            parameters=[event], body=_json_body(wait_body))},
+        "/v2/notify/{eventId}": {"post": _op(
+            "Notify an event", "Workflows", {201: notified}, parameters=[event],
+            body=_raw_body("The event's data."),
+            description="Every run waiting for the event resumes with its data.")},
+        "/v2/notify/{workflowRunId}/{eventId}": {"post": _op(
+            "Notify one run of an event", "Workflows", {201: notified},
+            parameters=[run_id, event], body=_raw_body("The event's data."),
+            description="The run's waiter for the event resumes with its data.")},
+        "/v2/waiters/{eventId}": {"get": _op(
+            "The waiters of an event", "Workflows",
+            {200: _json({"type": "array", "items": _WAITER}, "The runs waiting for it.")},
+            parameters=[event])},
+    }  # fmt: skip
+
+
 def paths() -> dict[str, dict[str, Operation]]:
     out: dict[str, dict[str, Operation]] = {}
     for part in (_publish_ops, _message_ops, _log_ops, _dlq_ops, _queue_ops, _schedule_ops,
-                 _topic_ops, _flow_control_ops, _workflow_ops, _system_ops):  # fmt: skip
+                 _topic_ops, _flow_control_ops, _workflow_ops, _workflow_event_ops,
+                 _system_ops):  # fmt: skip
         out.update(part())
     return out

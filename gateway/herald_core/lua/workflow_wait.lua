@@ -1,0 +1,20 @@
+-- WORKFLOW_WAIT: register a waiter of a running workflow run (context.waitForEvent,
+-- waitForWebhook): the run's step waits for an event until its deadline
+-- (herald_core.workflow_events).
+--
+-- KEYS[1] run      HASH  the run's record (herald_core.keys: wr:<run id>)
+-- KEYS[2] waiters  HASH  the run's waiters, by event id (ww:<run id>)
+-- KEYS[3] due      ZSET  the shard's waiters by deadline (wwd)
+-- ARGV[1] the event id
+-- ARGV[2] the waiter's JSON
+-- ARGV[3] its deadline (ms)
+-- ARGV[4] its member of the deadline set (JSON [run id, event id])
+-- Reply: 'ok' (waiting; a waiter of the run for the same event is replaced), 'none' (no
+--        such run), or the run's end state (DONE, CANCELED: nothing stored)
+
+local ended = redis.call('HGET', KEYS[1], 'e')
+if not ended then return 'none' end
+if ended ~= '' then return ended end
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+redis.call('ZADD', KEYS[3], ARGV[3], ARGV[4])
+return 'ok'

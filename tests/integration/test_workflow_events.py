@@ -1,0 +1,188 @@
+"""Workflow events on Herald through the official JavaScript SDK (`@upstash/workflow`):
+`context.waitForEvent` resumed by `Client.notify` and by `context.notify`, waits that time
+out (exactly once, with two gateways on one Redis), `Client.getWaiters`, a notify nobody
+waits for; workflows of tests/js/workflows/events.mjs served by the SDK's `serve`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import redis
+
+from herald_core.keys import Keys
+from herald_core.workflows import run_shard
+from tests.support.gateway import TOKEN, Gateway, wait_until
+from tests.support.js import Js, WorkflowServer, install_sdk
+
+pytestmark = [pytest.mark.integration]
+
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+#: Waits that time out are looked for this often (HERALD_WORKFLOW_WAIT_POLL).
+POLL = 0.1
+
+
+@pytest.fixture(scope="module")
+def node() -> Path:
+    return install_sdk()
+
+
+@pytest.fixture
+def gateway(make_gateway: Callable[..., Gateway]) -> Gateway:
+    return make_gateway(workflow_wait_poll=POLL)
+
+
+@pytest.fixture
+def js(node: Path, gateway: Gateway) -> Js:
+    return Js(node, gateway)
+
+
+@pytest.fixture
+def workflows(node: Path, gateway: Gateway) -> Iterator[WorkflowServer]:
+    server = WorkflowServer(node, gateway).start()
+    yield server
+    server.stop()
+
+
+def _event() -> str:
+    return f"evt-{uuid.uuid4().hex[:12]}"
+
+
+def _trigger(js: Js, workflows: WorkflowServer, name: str, body: dict[str, Any]) -> str:
+    started = js("workflow_client.mjs", {"action": "trigger", "url": workflows.url(name),
+                                         "body": body})  # fmt: skip
+    run_id: str = started["workflowRunId"]
+    return run_id
+
+
+def _waiters(js: Js, event_id: str, count: int) -> list[dict[str, Any]]:
+    """The event's waiters (Client.getWaiters), once there are `count`."""
+
+    def found() -> list[dict[str, Any]] | None:
+        waiters: list[dict[str, Any]] = js(
+            "workflow_client.mjs", {"action": "getWaiters", "eventId": event_id}
+        )
+        return waiters if len(waiters) == count else None
+
+    result: list[dict[str, Any]] = wait_until(found, timeout=30, what=f"{count} waiters")
+    return result
+
+
+def _resumed(workflows: WorkflowServer, tag: str) -> list[dict[str, Any]]:
+    return [r["data"] for r in workflows.records("waiter")
+            if r["what"] == "resumed" and r["data"]["tag"] == tag]  # fmt: skip
+
+
+def _run_state(redis_url: str, run_id: str) -> str | None:
+    """A run's end state as stored ('' while it runs)."""
+    keys = Keys("herald", 16)
+    client = redis.Redis.from_url(redis_url)
+    try:
+        state = client.hget(keys.shard(run_shard(run_id, 16)).run(run_id), "e")
+    finally:
+        client.close()
+    return None if state is None else bytes(state).decode()
+
+
+def test_a_waiting_run_resumes_with_the_notified_data(
+    js: Js, workflows: WorkflowServer, gateway: Gateway
+) -> None:
+    event = _event()
+    run_id = _trigger(js, workflows, "waiter", {"eventId": event, "tag": "a", "timeout": "60s"})
+    [waiter] = _waiters(js, event, 1)
+    assert waiter["url"] == workflows.url("waiter")
+    assert waiter["timeoutUrl"] == workflows.url("waiter")
+    headers = {k.lower(): v for k, v in waiter["headers"].items()}
+    assert headers["upstash-workflow-runid"] == [run_id]
+    assert not any("authorization" in k for k in headers)  # its credentials stay here
+    assert 0 < waiter["deadline"] - time.time() <= 61
+
+    notified = js("workflow_client.mjs", {"action": "notify", "eventId": event,
+                                          "eventData": {"paid": 42}})  # fmt: skip
+    assert [(n["workflowRunId"], n["error"]) for n in notified] == [(run_id, "")]
+    assert notified[0]["messageId"].startswith("msg_")
+    workflows.wait_for("waiter", "resumed")
+    assert _resumed(workflows, "a") == [{"tag": "a", "eventData": {"paid": 42},
+                                         "timedOut": False}]  # fmt: skip
+    assert js("workflow_client.mjs", {"action": "getWaiters", "eventId": event}) == []
+    wait_until(lambda: _run_state(gateway.redis_url, run_id) == "DONE", timeout=30,
+               what="the run finished")  # fmt: skip
+
+
+def test_a_notify_with_no_waiter_resumes_nothing(js: Js, gateway: Gateway) -> None:
+    event = _event()
+    assert js("workflow_client.mjs", {"action": "notify", "eventId": event,
+                                      "eventData": "x"}) == []  # fmt: skip
+    assert js("workflow_client.mjs", {"action": "notify", "eventId": event, "eventData": "x",
+                                      "workflowRunId": "wfr_nobody"}) == []  # fmt: skip
+    assert js("workflow_client.mjs", {"action": "getWaiters", "eventId": event}) == []
+
+
+def test_context_notify_resumes_another_run(js: Js, workflows: WorkflowServer) -> None:
+    event = _event()
+    waiting = _trigger(js, workflows, "waiter", {"eventId": event, "tag": "b"})
+    _waiters(js, event, 1)
+    _trigger(js, workflows, "notifier", {"eventId": event, "data": "hello"})
+    row = workflows.wait_for("notifier", "notified")
+    assert row["data"] == [waiting]
+    workflows.wait_for("waiter", "resumed")
+    assert _resumed(workflows, "b") == [{"tag": "b", "eventData": "hello", "timedOut": False}]
+
+
+def test_waits_time_out_exactly_once_with_two_gateways(
+    js: Js, workflows: WorkflowServer, gateway: Gateway, make_gateway: Callable[..., Gateway]
+) -> None:
+    make_gateway(workflow_wait_poll=POLL)  # a second gateway looking for the same timeouts
+    event = _event()
+    tags = [f"t{i}" for i in range(4)]
+    runs = [_trigger(js, workflows, "waiter", {"eventId": event, "tag": tag, "timeout": "1s"})
+            for tag in tags]  # fmt: skip
+    for run_id in runs:
+        wait_until(lambda r=run_id: _run_state(gateway.redis_url, r) == "DONE", timeout=30,
+                   what=f"run {run_id} finished")  # fmt: skip
+    for tag in tags:
+        assert _resumed(workflows, tag) == [{"tag": tag, "eventData": None, "timedOut": True}]
+    assert js("workflow_client.mjs", {"action": "getWaiters", "eventId": event}) == []
+
+
+def test_a_notify_racing_the_timeout_resumes_once(js: Js, workflows: WorkflowServer) -> None:
+    """Notifies sent around the deadline: each run resumes once, notified or timed out."""
+    event = _event()
+    tags = [f"r{i}" for i in range(3)]
+    for tag in tags:
+        _trigger(js, workflows, "waiter", {"eventId": event, "tag": tag, "timeout": "1s"})
+    _waiters(js, event, 3)
+    notified: list[str] = []
+    for _ in itertools.count():  # notify until nothing waits any more
+        answer = js("workflow_client.mjs", {"action": "notify", "eventId": event,
+                                            "eventData": "late"})  # fmt: skip
+        notified += [n["workflowRunId"] for n in answer]
+        if not js("workflow_client.mjs", {"action": "getWaiters", "eventId": event}):
+            break
+    wait_until(lambda: all(_resumed(workflows, t) for t in tags), timeout=30, what="resumed")
+    for tag in tags:
+        [once] = _resumed(workflows, tag)
+        assert once["timedOut"] is (once["eventData"] is None)
+    assert len(notified) == len(set(notified))
+
+
+def test_a_wait_is_checked_before_anything_is_stored(gateway: Gateway) -> None:
+    url = f"{gateway.url}/v2/wait/evt-1"
+    step = {"stepId": 1, "stepName": "w", "stepType": "Wait", "concurrent": 1}
+    run = {"Upstash-Workflow-RunId": "wfr_none", **AUTH}
+    body = {"url": "http://127.0.0.1:9/wf", "timeout": "10s", "step": step}
+    assert httpx.post(url, json=body, headers=run).status_code == 404  # no such run
+    bad = httpx.post(url, json={**body, "timeout": "soon"}, headers=run)
+    assert bad.status_code == 400 and "timeout" in bad.json()["error"]
+    bad = httpx.post(url, json={**body, "step": {}}, headers=run)
+    assert bad.status_code == 400 and "step" in bad.json()["error"]
+    bad = httpx.post(url, json=body, headers=AUTH)
+    assert bad.status_code == 400 and "Upstash-Workflow-RunId" in bad.json()["error"]
+    assert httpx.get(f"{gateway.url}/v2/waiters/evt-1", headers=AUTH).json() == []
