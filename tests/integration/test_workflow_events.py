@@ -83,12 +83,12 @@ def _resumed(workflows: WorkflowServer, tag: str) -> list[dict[str, Any]]:
 def _run_state(redis_url: str, run_id: str) -> str | None:
     """A run's end state as stored ('' while it runs)."""
     keys = Keys("herald", 16)
-    client = redis.Redis.from_url(redis_url)
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
     try:
-        state = client.hget(keys.shard(run_shard(run_id, 16)).run(run_id), "e")
+        state: str | None = client.hget(keys.shard(run_shard(run_id, 16)).run(run_id), "e")
     finally:
         client.close()
-    return None if state is None else bytes(state).decode()
+    return state
 
 
 def test_a_waiting_run_resumes_with_the_notified_data(
