@@ -85,10 +85,10 @@ def _run_state(redis_url: str, run_id: str) -> str | None:
     keys = Keys("herald", 16)
     client = redis.Redis.from_url(redis_url, decode_responses=True)
     try:
-        state: str | None = client.hget(keys.shard(run_shard(run_id, 16)).run(run_id), "e")
+        state = client.hget(keys.shard(run_shard(run_id, 16)).run(run_id), "e")
     finally:
         client.close()
-    return state
+    return None if state is None else str(state)
 
 
 def test_a_waiting_run_resumes_with_the_notified_data(
