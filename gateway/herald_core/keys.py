@@ -31,6 +31,8 @@ touches live in one Redis Cluster slot):
                                   timeout (ms)
     herald:{s}:we:<event>   SET   run ids waiting for an event, in the shard the event id
                                   hashes to (an index: the waiter in the run's shard decides)
+    herald:{s}:wm:<run, event> LIST  events sent to a run before it waited for them (a
+                                  webhook call, a notify naming the run), oldest first
     herald:{sched}:s:<id>   HASH  a schedule (herald_core.schedules); herald:{sched}:due ZSET
                                   schedule id -> next tick (ms)
     herald:{gp}:grants      HASH  global parallelism: worker -> slots granted (+ :seen ZSET)
@@ -55,6 +57,7 @@ its step messages live in the shard its run id hashes to (`herald_core.workflows
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 #: Every key of a shard, by its `ShardKeys` field: what follows the shard's base
@@ -84,6 +87,7 @@ SHARD_LAYOUT: dict[str, str] = {
     "waiters_prefix": "ww:",
     "waiters_due": "wwd",
     "event_waiters_prefix": "we:",
+    "mailbox_prefix": "wm:",
 }
 
 
@@ -122,6 +126,8 @@ class ShardKeys:
     waiters_prefix: str
     waiters_due: str
     event_waiters_prefix: str
+    #: Events that came for a run before its wait (lookback), per run and event.
+    mailbox_prefix: str
 
     def message(self, message_id: str) -> str:
         return self.message_prefix + message_id
@@ -137,6 +143,10 @@ class ShardKeys:
 
     def event_waiters(self, event_id: str) -> str:
         return self.event_waiters_prefix + event_id
+
+    def mailbox(self, run_id: str, event_id: str) -> str:
+        """`wm:["<run id>","<event id>"]` (JSON: neither id can end the other)."""
+        return self.mailbox_prefix + json.dumps([run_id, event_id], separators=(",", ":"))
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,12 @@ later waiter's of the same run). On Redis Cluster the index and the waiter are o
 slots: the index entry is written before the waiter and removed after it ends, so a
 waiter is never missing from it; an entry whose waiter is gone (a gateway died between)
 is skipped by readers (it costs one set member).
+
+An event sent to one run — a webhook call, a notify naming the run — finds its waiter or,
+when nothing waits yet, is kept in the run's mailbox for that event (lookback, as QStash
+documents it for both): the next wait for it ends at once with the oldest kept event,
+which WORKFLOW_RESUME takes from the mailbox as it appends the step. Kept events last the
+log retention.
 """
 
 from __future__ import annotations
@@ -102,6 +108,22 @@ class WaitResult(enum.Enum):
     ENDED = "ended"
 
 
+class MailResult(enum.Enum):
+    """What became of an event sent to one run (WORKFLOW_MAIL's reply)."""
+
+    #: A waiter waits for it: end it (`resume`).
+    WAITING = "waiting"
+    #: Kept for the run's next wait for the event.
+    KEPT = "kept"
+    NO_RUN = "none"
+    ENDED = "ended"
+
+
+#: What a kept event starts with in its mailbox, so an empty one is not "none" to the
+#: scripts ('' is their "no kept event").
+_KEPT = b"e"
+
+
 def _member(run_id: str, event_id: str) -> bytes:
     """A waiter's member of its shard's deadline set."""
     return orjson.dumps([run_id, event_id])
@@ -120,8 +142,10 @@ class WorkflowEvents:
         shard = shard_for_key("event:" + event_id, self._store.keys.shards)
         return self._store.keys.shard(shard).event_waiters(event_id)
 
-    async def wait(self, waiter: Waiter) -> WaitResult:
-        """Register `waiter` (replacing the run's earlier waiter for the same event)."""
+    async def wait(self, waiter: Waiter) -> tuple[WaitResult, bytes | None]:
+        """Register `waiter` (replacing the run's earlier waiter for the same event); and
+        the oldest event sent to the run for it before it waited (lookback: end the waiter
+        with it, `resume(kept=...)`), if any."""
         index = self._index(waiter.event_id)
         entry = orjson.dumps([waiter.run_id, waiter.nonce])
         redis = self._store.redis
@@ -130,13 +154,21 @@ class WorkflowEvents:
         call = scripts.workflow_wait(sk, waiter.run_id, waiter.event_id, waiter.to_json(),
                                      waiter.deadline_ms,
                                      _member(waiter.run_id, waiter.event_id))  # fmt: skip
-        reply = _text(await self._store.run(call))
-        if reply not in ("ok", "none"):
+        reply = await self._store.run(call)
+        result = WaitResult(_text(reply[0]))
+        if result is not WaitResult.WAITING:
             await self._store.guard(lambda: redis.srem(index, entry))
-            return WaitResult.ENDED
-        if reply == "none":
-            await self._store.guard(lambda: redis.srem(index, entry))
-        return WaitResult(reply)
+            return result, None
+        return result, (bytes(reply[1]) if len(reply) > 1 else None)
+
+    async def mail(self, run_id: str, event_id: str, data: bytes) -> MailResult:
+        """Send an event to one run: kept for its next wait, unless a waiter waits now
+        (`MailResult.WAITING`: end it with `resume`). Kept events last the log retention."""
+        keep_ms = int(self._store.limits.log_retention * 1000)
+        call = scripts.workflow_mail(self._run_keys(run_id), run_id, event_id, _KEPT + data,
+                                     keep_ms)  # fmt: skip
+        reply = await self._store.run(call)
+        return MailResult(_text(reply[0]))
 
     async def waiter(self, run_id: str, event_id: str) -> tuple[Waiter, bytes] | None:
         """The run's waiter for the event, and its stored form (what `resume` claims)."""
@@ -161,15 +193,22 @@ class WorkflowEvents:
         return sorted(found.values(), key=lambda w: w[0].deadline_ms)
 
     async def resume(
-        self, waiter: Waiter, stored: bytes, element: bytes, expected: int, new: NewMessage
+        self,
+        waiter: Waiter,
+        stored: bytes,
+        element: bytes,
+        expected: int,
+        new: NewMessage,
+        kept: bytes | None = None,
     ) -> tuple[Resumed, str]:
         """End `waiter` (as `stored`) with its step's `element` and the message `new`, whose
-        body was built from `expected` elements; (outcome, detail)."""
+        body was built from `expected` elements, taking the `kept` event (`wait`'s) from
+        its mailbox; (outcome, detail)."""
         sk = self._run_keys(waiter.run_id)
         call = scripts.workflow_resume(sk, self._store.limits.log_max_rows, waiter.run_id,
                                        waiter.event_id, _member(waiter.run_id, waiter.event_id),
                                        stored, waiter.step_id, element, expected,
-                                       self._store.message_args(new))  # fmt: skip
+                                       kept or b"", self._store.message_args(new))  # fmt: skip
         reply = await self._store.run(call)
         outcome = Resumed(_text(reply[0]))
         detail = _text(reply[1]) if len(reply) > 1 else ""
@@ -208,6 +247,11 @@ class WorkflowEvents:
                 if score > now_ms:
                     earliest = int(score) if earliest is None else min(earliest, int(score))
         return due, earliest
+
+
+def kept_data(kept: bytes) -> bytes:
+    """The event's data of a kept event (`WorkflowEvents.wait`'s)."""
+    return kept[len(_KEPT) :]
 
 
 def _text(value: Any) -> str:

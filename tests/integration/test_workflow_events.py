@@ -6,6 +6,7 @@ waits for; workflows of tests/js/workflows/events.mjs served by the SDK's `serve
 
 from __future__ import annotations
 
+import base64
 import itertools
 import time
 import uuid
@@ -25,6 +26,9 @@ from tests.support.js import Js, WorkflowServer, install_sdk
 pytestmark = [pytest.mark.integration]
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
+#: A token shaped like QStash's (base64 of JSON with a `UserID`): `context.createWebhook`
+#: reads the user id of its webhook URL from the token; Herald takes any token it is given.
+SDK_TOKEN = base64.b64encode(b'{"UserID":"herald-tests","Password":"0123456789"}').decode()
 #: Waits that time out are looked for this often (HERALD_WORKFLOW_WAIT_POLL).
 POLL = 0.1
 
@@ -36,17 +40,21 @@ def node() -> Path:
 
 @pytest.fixture
 def gateway(make_gateway: Callable[..., Gateway]) -> Gateway:
-    return make_gateway(workflow_wait_poll=POLL)
+    return make_gateway(workflow_wait_poll=POLL, token=f"{TOKEN},{SDK_TOKEN}")
 
 
 @pytest.fixture
 def js(node: Path, gateway: Gateway) -> Js:
-    return Js(node, gateway)
+    client = Js(node, gateway)
+    client.env["QSTASH_TOKEN"] = SDK_TOKEN
+    return client
 
 
 @pytest.fixture
 def workflows(node: Path, gateway: Gateway) -> Iterator[WorkflowServer]:
-    server = WorkflowServer(node, gateway).start()
+    server = WorkflowServer(node, gateway)
+    server.env["QSTASH_TOKEN"] = SDK_TOKEN
+    server.start()
     yield server
     server.stop()
 
@@ -120,9 +128,49 @@ def test_a_notify_with_no_waiter_resumes_nothing(js: Js, gateway: Gateway) -> No
     event = _event()
     assert js("workflow_client.mjs", {"action": "notify", "eventId": event,
                                       "eventData": "x"}) == []  # fmt: skip
-    assert js("workflow_client.mjs", {"action": "notify", "eventId": event, "eventData": "x",
-                                      "workflowRunId": "wfr_nobody"}) == []  # fmt: skip
+    error = js.error(
+        "workflow_client.mjs",
+        {"action": "notify", "eventId": event, "eventData": "x", "workflowRunId": "wfr_nobody"},
+    )
+    assert "not found" in error["message"]
     assert js("workflow_client.mjs", {"action": "getWaiters", "eventId": event}) == []
+
+
+def test_a_notify_naming_the_run_before_it_waits_is_kept_for_the_wait(
+    js: Js, workflows: WorkflowServer
+) -> None:
+    event = _event()
+    run_id = _trigger(js, workflows, "waiter", {"eventId": event, "tag": "k", "nap": 3})
+    workflows.wait_for("waiter", "waiting")
+    kept = js("workflow_client.mjs", {"action": "notify", "eventId": event,
+                                      "eventData": "early", "workflowRunId": run_id})  # fmt: skip
+    assert kept == []  # nothing waited yet: kept (lookback)
+    workflows.wait_for("waiter", "resumed")
+    assert _resumed(workflows, "k") == [{"tag": "k", "eventData": "early", "timedOut": False}]
+
+
+def test_a_webhook_call_resumes_the_run_with_the_request(js: Js, workflows: WorkflowServer) -> None:
+    _trigger(js, workflows, "hook", {"tag": "h"})
+    created = workflows.wait_for("hook", "created")["data"]
+    url = created["webhookUrl"]
+    assert url.startswith(f"{js.env['QSTASH_URL']}/v2/workflows/hooks/herald-tests/wfr_")
+    _waiters(js, created["eventId"], 1)
+    answer = httpx.post(url + "?step=2", content=b"paid", headers={"X-Test": "yes"})  # no token
+    assert answer.status_code == 200 and answer.json()["messageId"].startswith("msg_")
+    called = workflows.wait_for("hook", "called")["data"]
+    assert called == {"tag": "h", "timeout": False, "method": "POST", "url": url + "?step=2",
+                      "header": "yes", "body": "paid"}  # fmt: skip
+
+
+def test_a_webhook_called_before_the_wait_is_kept_for_it(js: Js, workflows: WorkflowServer) -> None:
+    _trigger(js, workflows, "hook", {"tag": "early", "nap": 3})
+    url = workflows.wait_for("hook", "created")["data"]["webhookUrl"]
+    answer = httpx.put(url, content=b"soon")
+    assert answer.status_code == 200 and answer.json() == {}  # kept
+    called = workflows.wait_for("hook", "called")["data"]
+    assert (called["method"], called["body"], called["timeout"]) == ("PUT", "soon", False)
+    bad = httpx.post(url.rsplit("/", 2)[0] + "/wfr_nobody/evt_x", content=b"")
+    assert bad.status_code == 404
 
 
 def test_context_notify_resumes_another_run(js: Js, workflows: WorkflowServer) -> None:

@@ -88,7 +88,8 @@ def _sample_calls() -> list[ScriptCall]:
         workflows.workflow_end(_SK, "wfr_1", "DONE", 1000),
         workflow_events.workflow_wait(_SK, "wfr_1", "evt", b"{}", 1000, b"[]"),
         workflow_events.workflow_resume(_SK, 100, "wfr_1", "evt", b"[]", b"{}", 1, b"{}", 1,
-                                        _NEW),
+                                        b"", _NEW),
+        workflow_events.workflow_mail(_SK, "wfr_1", "evt", b"e", 1000),
     ]  # fmt: skip
 
 

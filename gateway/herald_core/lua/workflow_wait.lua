@@ -5,16 +5,21 @@
 -- KEYS[1] run      HASH  the run's record (herald_core.keys: wr:<run id>)
 -- KEYS[2] waiters  HASH  the run's waiters, by event id (ww:<run id>)
 -- KEYS[3] due      ZSET  the shard's waiters by deadline (wwd)
+-- KEYS[4] mailbox  LIST  the events sent to the run for this event id before it waited
 -- ARGV[1] the event id
 -- ARGV[2] the waiter's JSON
 -- ARGV[3] its deadline (ms)
 -- ARGV[4] its member of the deadline set (JSON [run id, event id])
--- Reply: 'ok' (waiting; a waiter of the run for the same event is replaced), 'none' (no
---        such run), or the run's end state (DONE, CANCELED: nothing stored)
+-- Reply: {'ok'} waiting (a waiter of the run for the same event is replaced); {'ok', data}
+--        waiting, and an event came before: the caller ends the waiter with it (the
+--        oldest, left in the mailbox until WORKFLOW_RESUME takes it); {'none'} no such run;
+--        {'ended', state} the run ended (DONE, CANCELED): nothing stored
 
 local ended = redis.call('HGET', KEYS[1], 'e')
-if not ended then return 'none' end
-if ended ~= '' then return ended end
+if not ended then return {'none'} end
+if ended ~= '' then return {'ended', ended} end
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
 redis.call('ZADD', KEYS[3], ARGV[3], ARGV[4])
-return 'ok'
+local early = redis.call('LINDEX', KEYS[4], 0)
+if early then return {'ok', early} end
+return {'ok'}

@@ -1,5 +1,5 @@
-"""Typed calls of the workflow waiter scripts of one shard: WORKFLOW_WAIT, WORKFLOW_RESUME
-(herald_core/lua/<name>.lua states each one's KEYS, ARGV and reply)."""
+"""Typed calls of the workflow waiter scripts of one shard: WORKFLOW_WAIT, WORKFLOW_MAIL,
+WORKFLOW_RESUME (herald_core/lua/<name>.lua states each one's KEYS, ARGV and reply)."""
 
 from __future__ import annotations
 
@@ -9,14 +9,23 @@ from herald_core.scripts.messages import NewMessageArgs
 
 _WAIT = load("workflow_wait")
 _RESUME = load("workflow_resume")
+_MAIL = load("workflow_mail")
 
 
 def workflow_wait(
     sk: ShardKeys, run_id: str, event_id: str, waiter: bytes, deadline_ms: int, member: bytes
 ) -> ScriptCall:
-    """Reply: b"ok", b"none" or the run's end state."""
-    keys = (sk.run(run_id), sk.run_waiters(run_id), sk.waiters_due)
+    """Reply: [b"ok"], [b"ok", kept event], [b"none"] or [b"ended", state]."""
+    keys = (sk.run(run_id), sk.run_waiters(run_id), sk.waiters_due, sk.mailbox(run_id, event_id))
     return _WAIT.call(keys, (event_id, waiter, deadline_ms, member))
+
+
+def workflow_mail(
+    sk: ShardKeys, run_id: str, event_id: str, data: bytes, keep_ms: int
+) -> ScriptCall:
+    """Reply: [b"waiting"], [b"kept"], [b"none"] or [b"ended", state]."""
+    keys = (sk.run(run_id), sk.run_waiters(run_id), sk.mailbox(run_id, event_id))
+    return _MAIL.call(keys, (event_id, data, keep_ms))
 
 
 def workflow_resume(
@@ -29,12 +38,13 @@ def workflow_resume(
     step_id: int,
     element: bytes,
     expected: int,
+    kept: bytes,
     message: NewMessageArgs,
 ) -> ScriptCall:
     """Reply: [b"ok"], [b"gone"], [b"none"], [b"ended", state], [b"dup", id] or
     [b"stale", n]."""
     keys = (sk.due, sk.log, sk.run(run_id), sk.run_steps(run_id), sk.run_waiters(run_id),
-            sk.waiters_due)  # fmt: skip
-    args = (sk.base, log_max_rows, event_id, member, waiter, step_id, element, expected,
+            sk.waiters_due, sk.mailbox(run_id, event_id))  # fmt: skip
+    args = (sk.base, log_max_rows, event_id, member, waiter, step_id, element, expected, kept,
             *message.argv())  # fmt: skip
     return _RESUME.call(keys, args)

@@ -23,7 +23,15 @@ import orjson
 from herald_core.errors import Conflict, InvalidField, InvalidRequest, NotFound
 from herald_core.settings import Settings
 from herald_core.store import NewMessage, Store
-from herald_core.workflow_events import Headers, Resumed, Waiter, WorkflowEvents
+from herald_core.workflow_events import (
+    Headers,
+    MailResult,
+    Resumed,
+    Waiter,
+    WaitResult,
+    WorkflowEvents,
+    kept_data,
+)
 from herald_core.workflows import Workflows, element, steps_body
 from herald_gateway.publish.destinations import Endpoint
 from herald_gateway.publish.header_values import parse_delay
@@ -138,10 +146,15 @@ async def end_waiter(
     stored: bytes,
     out: bytes | None,
     now_ms: int,
+    *,
+    kept: bytes | None = None,
 ) -> str | None:
-    """End a waiter with the event's data `out` (None: timed out); the id of the message
-    that resumes its run, or None when the waiter was not there any more (ended already)."""
+    """End a waiter with the event's data `out` (None: timed out; or a `kept` event,
+    `WorkflowEvents.wait`'s); the id of the message that resumes its run, or None when the
+    waiter was not there any more (ended already)."""
     events, workflows = WorkflowEvents(store), Workflows(store)
+    if kept is not None:
+        out = kept_data(kept)
     timed_out = out is None
     request, endpoint = _as_publish(waiter, b"", timed_out, settings, now_ms)
     message_id = workflows.message_id(waiter.run_id)
@@ -151,7 +164,7 @@ async def end_waiter(
         body = steps_body([*elements, mine])
         built = build_message(replace(request, body=body), endpoint, message_id, now_ms, None)
         new = NewMessage(built, body, request.not_before)
-        outcome, detail = await events.resume(waiter, stored, mine, len(elements), new)
+        outcome, detail = await events.resume(waiter, stored, mine, len(elements), new, kept)
         if outcome is Resumed.APPENDED:
             return message_id
         if outcome is Resumed.GONE:
@@ -163,3 +176,54 @@ async def end_waiter(
         if outcome is Resumed.DUPLICATE:
             return detail
     raise Conflict(f"workflow run {waiter.run_id}: its steps kept changing, try again")
+
+
+async def start_waiting(store: Store, settings: Settings, waiter: Waiter, now_ms: int) -> None:
+    """Register a waiter; an event sent to its run before (lookback) ends it at once."""
+    events = WorkflowEvents(store)
+    result, kept = await events.wait(waiter)
+    if result is WaitResult.NO_RUN:
+        raise NotFound(f"workflow run {waiter.run_id} not found")
+    if result is WaitResult.ENDED:
+        raise InvalidRequest(f"workflow run {waiter.run_id} has ended")
+    if kept is not None:
+        await end_waiter(store, settings, waiter, waiter.to_json(), None, now_ms, kept=kept)
+
+
+async def send_to_run(
+    store: Store, settings: Settings, run_id: str, event_id: str, data: bytes, now_ms: int
+) -> tuple[Waiter, str] | None:
+    """An event for one run (a webhook call, a notify naming the run): the waiter it ended
+    and the message resuming the run, or None when it was kept for the run's next wait."""
+    events = WorkflowEvents(store)
+    for _ in range(_TRIES):
+        result = await events.mail(run_id, event_id, data)
+        if result is MailResult.KEPT:
+            return None
+        if result is MailResult.NO_RUN:
+            raise NotFound(f"workflow run {run_id} not found")
+        if result is MailResult.ENDED:
+            raise InvalidRequest(f"workflow run {run_id} has ended")
+        found = await events.waiter(run_id, event_id)
+        if found is not None:
+            message_id = await end_waiter(store, settings, *found, data, now_ms)
+            if message_id is not None:
+                return found[0], message_id
+        # the waiter timed out or was notified meanwhile: send again
+    raise Conflict(f"workflow run {run_id}: its waiter for {event_id} kept changing, try again")
+
+
+def webhook_request(
+    method: str, headers: list[tuple[str, str]], body: bytes, proto: str, host: str, url: str
+) -> bytes:
+    """A webhook call as `waitForWebhook` reads it (pure): JSON `{method, header, body
+    (base64), proto, host, url}`, `url` the path and query (the SDK rebuilds a Request)."""
+    header: Headers = {}
+    for name, value in headers:
+        if name.lower() not in ("authorization", "proxy-authorization"):
+            header.setdefault(name, []).append(value)
+    request: dict[str, Any] = {"method": method, "header": header, "proto": proto,
+                               "host": host, "url": url}  # fmt: skip
+    if body:
+        request["body"] = base64.b64encode(body).decode()
+    return orjson.dumps(request)

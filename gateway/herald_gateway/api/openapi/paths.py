@@ -493,9 +493,23 @@ def _workflow_event_ops() -> dict[str, dict[str, Operation]]:
             body=_raw_body("The event's data."),
             description="Every run waiting for the event resumes with its data.")},
         "/v2/notify/{workflowRunId}/{eventId}": {"post": _op(
-            "Notify one run of an event", "Workflows", {201: notified},
+            "Notify one run of an event", "Workflows", {201: notified}, 400,
             parameters=[run_id, event], body=_raw_body("The event's data."),
-            description="The run's waiter for the event resumes with its data.")},
+            description="The run's waiter for the event resumes with its data; when none "
+            "waits yet, the event is kept for the run's next wait for it (lookback) and the "
+            "answer is [].")},
+        "/v2/workflows/hooks/{userId}/{workflowRunId}/{eventId}": {
+            method: _op("Call a workflow webhook", "Workflows",
+                        {200: _json({"type": "object"}, "Delivered or kept.")}, 400,
+                        parameters=[path("userId", "Any user id (not checked)."), run_id,
+                                    event], body=_raw_body("Anything: the call is what the "
+                                                           "run gets.") if method != "get"
+                        else None, public=True,
+                        description="The URL of `context.createWebhook`, called without a "
+                        "token (its random event id is the credential): the run's "
+                        "`waitForWebhook` resumes with the request; a call before the wait "
+                        "is kept for it.")
+            for method in ("get", "post", "put", "patch", "delete")},
         "/v2/waiters/{eventId}": {"get": _op(
             "The waiters of an event", "Workflows",
             {200: _json({"type": "array", "items": _WAITER}, "The runs waiting for it.")},
