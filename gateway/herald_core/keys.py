@@ -33,6 +33,7 @@ touches live in one Redis Cluster slot):
                                   hashes to (an index: the waiter in the run's shard decides)
     herald:{s}:wm:<run, event> LIST  events sent to a run before it waited for them (a
                                   webhook call, a notify naming the run), oldest first
+    herald:{s}:wi:<run id>  STRING the run's invoker (context.invoke): where its result goes
     herald:{sched}:s:<id>   HASH  a schedule (herald_core.schedules); herald:{sched}:due ZSET
                                   schedule id -> next tick (ms)
     herald:{gp}:grants      HASH  global parallelism: worker -> slots granted (+ :seen ZSET)
@@ -88,6 +89,7 @@ SHARD_LAYOUT: dict[str, str] = {
     "waiters_due": "wwd",
     "event_waiters_prefix": "we:",
     "mailbox_prefix": "wm:",
+    "invoker_prefix": "wi:",
 }
 
 
@@ -128,6 +130,8 @@ class ShardKeys:
     event_waiters_prefix: str
     #: Events that came for a run before its wait (lookback), per run and event.
     mailbox_prefix: str
+    #: The invoker of a run started by `context.invoke`.
+    invoker_prefix: str
 
     def message(self, message_id: str) -> str:
         return self.message_prefix + message_id
@@ -143,6 +147,9 @@ class ShardKeys:
 
     def event_waiters(self, event_id: str) -> str:
         return self.event_waiters_prefix + event_id
+
+    def invoker(self, run_id: str) -> str:
+        return self.invoker_prefix + run_id
 
     def mailbox(self, run_id: str, event_id: str) -> str:
         """`wm:["<run id>","<event id>"]` (JSON: neither id can end the other)."""

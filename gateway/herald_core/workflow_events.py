@@ -226,6 +226,28 @@ class WorkflowEvents:
         redis = self._store.redis
         await self._store.guard(lambda: redis.srem(index, entry))
 
+    # -- invocations (context.invoke) -----------------------------------------------------
+
+    async def remember_invoker(self, run_id: str, invoker: bytes) -> None:
+        """Note where the result of `run_id` goes (before the run starts: a run is never
+        without its invoker)."""
+        key = self._run_keys(run_id).invoker(run_id)
+        redis = self._store.redis
+        await self._store.guard(lambda: redis.set(key, invoker))
+
+    async def invoker(self, run_id: str) -> bytes | None:
+        key = self._run_keys(run_id).invoker(run_id)
+        redis = self._store.redis
+        raw: Any = await self._store.guard(lambda: redis.get(key))
+        return None if raw is None else bytes(raw)
+
+    async def forget_invoker(self, run_id: str) -> None:
+        """The invoker was answered: its note expires with the run."""
+        key = self._run_keys(run_id).invoker(run_id)
+        retention_ms = int(self._store.limits.log_retention * 1000)
+        redis = self._store.redis
+        await self._store.guard(lambda: redis.pexpire(key, retention_ms))
+
     async def due(self, now_ms: int, limit: int) -> tuple[list[tuple[str, str]], int | None]:
         """Waiters past their deadline (run id, event id), at most `limit` per shard, and
         the earliest deadline left (ms; None when no shard has a waiter)."""

@@ -7,7 +7,6 @@ waits for; workflows of tests/js/workflows/events.mjs served by the SDK's `serve
 from __future__ import annotations
 
 import base64
-import itertools
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -200,21 +199,26 @@ def test_waits_time_out_exactly_once_with_two_gateways(
     assert js("workflow_client.mjs", {"action": "getWaiters", "eventId": event}) == []
 
 
-def test_a_notify_racing_the_timeout_resumes_once(js: Js, workflows: WorkflowServer) -> None:
+def test_a_notify_racing_the_timeout_resumes_once(
+    js: Js, workflows: WorkflowServer, gateway: Gateway
+) -> None:
     """Notifies sent around the deadline: each run resumes once, notified or timed out."""
     event = _event()
     tags = [f"r{i}" for i in range(3)]
-    for tag in tags:
-        _trigger(js, workflows, "waiter", {"eventId": event, "tag": tag, "timeout": "1s"})
-    _waiters(js, event, 3)
+    runs = [_trigger(js, workflows, "waiter", {"eventId": event, "tag": tag, "timeout": "1s"})
+            for tag in tags]  # fmt: skip
     notified: list[str] = []
-    for _ in itertools.count():  # notify until nothing waits any more
+
+    def notify_until_all_resumed() -> bool:  # some notified, some timed out, none twice
         answer = js("workflow_client.mjs", {"action": "notify", "eventId": event,
                                             "eventData": "late"})  # fmt: skip
-        notified += [n["workflowRunId"] for n in answer]
-        if not js("workflow_client.mjs", {"action": "getWaiters", "eventId": event}):
-            break
-    wait_until(lambda: all(_resumed(workflows, t) for t in tags), timeout=30, what="resumed")
+        notified.extend(n["workflowRunId"] for n in answer)
+        return all(_resumed(workflows, t) for t in tags)
+
+    wait_until(notify_until_all_resumed, timeout=30, what="every run resumed")
+    for run_id in runs:
+        wait_until(lambda r=run_id: _run_state(gateway.redis_url, r) == "DONE", timeout=30,
+                   what=f"run {run_id} finished")  # fmt: skip
     for tag in tags:
         [once] = _resumed(workflows, tag)
         assert once["timedOut"] is (once["eventData"] is None)
@@ -234,3 +238,25 @@ def test_a_wait_is_checked_before_anything_is_stored(gateway: Gateway) -> None:
     bad = httpx.post(url, json=body, headers=AUTH)
     assert bad.status_code == 400 and "Upstash-Workflow-RunId" in bad.json()["error"]
     assert httpx.get(f"{gateway.url}/v2/waiters/evt-1", headers=AUTH).json() == []
+
+
+@pytest.fixture
+def many(node: Path, gateway: Gateway) -> Iterator[WorkflowServer]:
+    """The workflows of tests/js/workflows served by `serveMany` (context.invoke)."""
+    server = WorkflowServer(node, gateway, "workflow_many_server.mjs")
+    server.env["QSTASH_TOKEN"] = SDK_TOKEN
+    server.start()
+    yield server
+    server.stop()
+
+
+def test_an_invoked_workflow_returns_its_result_to_the_invoker(
+    js: Js, many: WorkflowServer, gateway: Gateway
+) -> None:
+    invoker = _trigger(js, many, "invoker", {"name": "ada"})
+    got = many.wait_for("invoker", "got")["data"]
+    assert got == {"body": {"greeting": "hello ada"}, "isCanceled": False, "isFailed": False}
+    [ran] = [r["data"] for r in many.records("invoked")]
+    assert ran == {"name": "ada", "invoker": "yes"}
+    wait_until(lambda: _run_state(gateway.redis_url, invoker) == "DONE", timeout=30,
+               what="the invoker finished")  # fmt: skip

@@ -37,7 +37,8 @@ from herald_gateway.publish.destinations import Endpoint
 from herald_gateway.publish.header_values import parse_delay
 from herald_gateway.publish.publishing import PublishRequest, parse_publish
 from herald_gateway.publish.staging import build_message
-from herald_gateway.publish.workflows import workflow_of
+from herald_gateway.publish.workflow_invoke import read_invoker
+from herald_gateway.publish.workflows import accept_workflow, workflow_of
 
 #: Reads of the steps array before giving up on a run whose steps keep changing.
 _TRIES = 5
@@ -227,3 +228,31 @@ def webhook_request(
     if body:
         request["body"] = base64.b64encode(body).decode()
     return orjson.dumps(request)
+
+
+async def answer_invoker(
+    store: Store, settings: Settings, run_id: str, result: bytes, *, canceled: bool, now_ms: int
+) -> str | None:
+    """A run ends: if `context.invoke` started it, its invoker's step gets the result
+    `{body, isCanceled, isFailed}` (a step of the invoker's run, stored once however often
+    the run ends); the id of the message resuming the invoker, None without one."""
+    events = WorkflowEvents(store)
+    raw = await events.invoker(run_id)
+    if raw is None:
+        return None
+    url, invoker_run, step, headers = read_invoker(raw)
+    out: dict[str, Any] = {"isCanceled": canceled, "isFailed": False}
+    if result:
+        out["body"] = result.decode(errors="replace")
+    body = orjson.dumps({**step, "out": orjson.dumps(out).decode()})
+    pairs = [(n, v[0]) for n, v in headers.items() if v and n.lower() != _CALL_TYPE]
+    request = parse_publish(url, "", pairs, body, settings, now_ms)
+    run = workflow_of(request)
+    if run is None or run.run_id != invoker_run or run.init:
+        raise InvalidRequest(f"workflow run {run_id}: its invoker's headers name no run")
+    try:
+        enqueued = await accept_workflow(store, request, run, now_ms, None)
+    except (NotFound, InvalidRequest):  # the invoker ended (cancelled): nothing to answer
+        enqueued = None
+    await events.forget_invoker(run_id)
+    return None if enqueued is None else enqueued.message_id

@@ -13,14 +13,19 @@ from starlette.routing import Route
 
 from herald_core.errors import NotFound
 from herald_core.workflows import Workflows
-from herald_gateway.api.routes._common import authorized, now_ms
+from herald_gateway.api.routes._common import authorized, now_ms, read_body
 from herald_gateway.publish.header_values import parse_boolean
+from herald_gateway.publish.workflow_events import answer_invoker
 
 
 async def end_run(request: Request) -> Response:
     st = authorized(request)
     run_id = request.path_params["workflowRunId"]
     cancel = parse_boolean("cancel", request.query_params.get("cancel"))
+    result = await read_body(request, st["settings"].max_body_bytes)
+    # an invoked run answers its invoker first: a crash between leaves the run to end again
+    await answer_invoker(st["store"], st["settings"], run_id, result, canceled=cancel,
+                         now_ms=now_ms(request))  # fmt: skip
     if not await Workflows(st["store"]).end(run_id, cancel=cancel, now_ms=now_ms(request)):
         raise NotFound(f"workflow run {run_id} not found")
     return Response(status_code=200)
