@@ -22,7 +22,15 @@ from herald_gateway.api.openapi.parameters import (
     publish_headers,
     retry_headers,
 )
-from herald_gateway.api.openapi.schemas import HEADERS, Schema, closed, integer, ref, string
+from herald_gateway.api.openapi.schemas import (
+    HEADERS,
+    Schema,
+    closed,
+    integer,
+    ref,
+    string,
+    unix_ms,
+)
 
 Operation = dict[str, Any]
 
@@ -517,10 +525,50 @@ def _workflow_event_ops() -> dict[str, dict[str, Operation]]:
     }  # fmt: skip
 
 
+def _workflow_trigger_ops() -> dict[str, dict[str, Operation]]:
+    started = {"workflowRunId": string("The run's id."),
+               "workflowCreatedAt": unix_ms("When it was triggered"),
+               "deduplicated": {"type": "boolean", "description": "An "
+                                "`Upstash-Deduplication-Id` seen within the window: not "
+                                "started again."}}  # fmt: skip
+    one = closed(started, ["workflowRunId", "workflowCreatedAt"], "A run started.")
+    item = {
+        "type": "object",
+        "required": ["destination"],
+        "properties": {
+            "destination": {"type": "string"},
+            "body": {"type": "string"},
+            "headers": {"type": "object", "additionalProperties": {"type": "string"}},
+        },
+    }
+    failed = closed({"error": string("Why this item was refused.")}, ["error"],
+                    "An item refused (the others still start).")  # fmt: skip
+    return {
+        "/v2/trigger/{workflowUrl}": {"post": _op(
+            "Start a workflow run", "Workflows", {200: _json(one, "Started.")}, 400, 413,
+            parameters=[path("workflowUrl", "The workflow's URL."), {
+                "name": "Upstash-Workflow-RunId", "in": "header", "schema": {"type": "string"},
+                "description": "The run's id (default: a new `wfr_` id)."},
+                *publish_headers()],
+            body=_raw_body("The run's initial payload."),
+            description="A run started by a plain HTTP request: the workflow gets a message "
+            "marked `Upstash-Workflow-Unknown-Sdk: true` with the run's id "
+            "(`Upstash-Workflow-RunId`, or a new `wfr_` id) and starts the run itself.")},
+        "/v2/batch/trigger": {"post": _op(
+            "Start workflow runs", "Workflows",
+            {201: _json({"type": "array", "items": {"oneOf": [one, failed]}},
+                        "One answer per item, in order.")}, 400, 413,
+            body=_json_body({"type": "array", "items": item, "minItems": 1}),
+            description="Each item is a trigger: `destination` the workflow's URL, `body` "
+            "its payload, `headers` as a trigger's.")},
+    }  # fmt: skip
+
+
 def paths() -> dict[str, dict[str, Operation]]:
     out: dict[str, dict[str, Operation]] = {}
     for part in (_publish_ops, _message_ops, _log_ops, _dlq_ops, _queue_ops, _schedule_ops,
                  _topic_ops, _flow_control_ops, _workflow_ops, _workflow_event_ops,
+                 _workflow_trigger_ops,
                  _system_ops):  # fmt: skip
         out.update(part())
     return out
