@@ -21,6 +21,7 @@ from herald_core.keys import Keys
 from herald_core.workflows import run_shard
 from tests.support.gateway import TOKEN, Gateway, wait_until
 from tests.support.js import Js, WorkflowServer, install_sdk
+from tests.support.redis_topologies import LocalCluster
 
 pytestmark = [pytest.mark.integration]
 
@@ -260,3 +261,48 @@ def test_an_invoked_workflow_returns_its_result_to_the_invoker(
     assert ran == {"name": "ada", "invoker": "yes"}
     wait_until(lambda: _run_state(gateway.redis_url, invoker) == "DONE", timeout=30,
                what="the invoker finished")  # fmt: skip
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[LocalCluster]:
+    cluster = LocalCluster(tmp_path / "cluster")
+    try:
+        yield cluster.start()
+    finally:
+        cluster.stop()
+
+
+@pytest.mark.cluster
+def test_events_on_a_redis_cluster(
+    cluster: LocalCluster, node: Path, make_gateway: Callable[..., Gateway]
+) -> None:
+    """A waiter lives in its run's slot and the event's index in another: notify, timeout
+    and lookback across them on a 3-master cluster."""
+    gateway = make_gateway(**cluster.settings(), shards=16, workflow_wait_poll=POLL,
+                           token=f"{TOKEN},{SDK_TOKEN}")  # fmt: skip
+    js = Js(node, gateway)
+    js.env["QSTASH_TOKEN"] = SDK_TOKEN
+    server = WorkflowServer(node, gateway)
+    server.env["QSTASH_TOKEN"] = SDK_TOKEN
+    server.start()
+    try:
+        notified, timed, early = _event(), _event(), _event()
+        _trigger(js, server, "waiter", {"eventId": notified, "tag": "n", "timeout": "60s"})
+        _trigger(js, server, "waiter", {"eventId": timed, "tag": "t", "timeout": "1s"})
+        run_id = _trigger(js, server, "waiter", {"eventId": early, "tag": "e", "nap": 3})
+        _waiters(js, notified, 1)
+        answer = js("workflow_client.mjs", {"action": "notify", "eventId": notified,
+                                            "eventData": 7})  # fmt: skip
+        assert len(answer) == 1
+        wait_until(lambda: len(server.records("waiter")) >= 3, timeout=30, what="waiting")
+        kept = js(
+            "workflow_client.mjs",
+            {"action": "notify", "eventId": early, "eventData": "soon", "workflowRunId": run_id},
+        )
+        assert kept == []
+        wait_until(lambda: all(_resumed(server, t) for t in "nte"), timeout=30, what="resumed")
+        assert _resumed(server, "n") == [{"tag": "n", "eventData": 7, "timedOut": False}]
+        assert _resumed(server, "t") == [{"tag": "t", "eventData": None, "timedOut": True}]
+        assert _resumed(server, "e") == [{"tag": "e", "eventData": "soon", "timedOut": False}]
+    finally:
+        server.stop()
