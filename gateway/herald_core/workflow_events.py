@@ -106,6 +106,8 @@ class WaitResult(enum.Enum):
     WAITING = "ok"
     NO_RUN = "none"
     ENDED = "ended"
+    #: The step has its result already: nothing to wait for.
+    DONE = "dup"
 
 
 class MailResult(enum.Enum):
@@ -153,7 +155,8 @@ class WorkflowEvents:
         sk = self._run_keys(waiter.run_id)
         call = scripts.workflow_wait(sk, waiter.run_id, waiter.event_id, waiter.to_json(),
                                      waiter.deadline_ms,
-                                     _member(waiter.run_id, waiter.event_id))  # fmt: skip
+                                     _member(waiter.run_id, waiter.event_id),
+                                     waiter.step_id)  # fmt: skip
         reply = await self._store.run(call)
         result = WaitResult(_text(reply[0]))
         if result is not WaitResult.WAITING:
@@ -179,7 +182,8 @@ class WorkflowEvents:
 
     async def waiters(self, event_id: str) -> list[tuple[Waiter, bytes]]:
         """Every waiter of the event, soonest deadline first (index entries whose waiter
-        is gone are skipped)."""
+        is gone are skipped, and so are waiters of runs that ended: a cancelled run's
+        waiter stays until its deadline or a notify drops it)."""
         index = self._index(event_id)
         redis = self._store.redis
         entries: Any = await self._store.guard(lambda: redis.smembers(index))
@@ -188,9 +192,15 @@ class WorkflowEvents:
             run_id, _nonce = orjson.loads(entry)
             if run_id not in found:
                 one = await self.waiter(run_id, event_id)
-                if one is not None:
+                if one is not None and await self._running(run_id):
                     found[run_id] = one
         return sorted(found.values(), key=lambda w: w[0].deadline_ms)
+
+    async def _running(self, run_id: str) -> bool:
+        key = self._run_keys(run_id).run(run_id)
+        redis = self._store.redis
+        state: Any = await self._store.guard(lambda: redis.hget(key, "e"))
+        return state is not None and not state
 
     async def resume(
         self,

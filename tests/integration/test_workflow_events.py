@@ -173,6 +173,19 @@ def test_a_webhook_called_before_the_wait_is_kept_for_it(js: Js, workflows: Work
     assert bad.status_code == 404
 
 
+def test_a_cancelled_run_waits_no_more(js: Js, workflows: WorkflowServer, gateway: Gateway) -> None:
+    event = _event()
+    run_id = _trigger(js, workflows, "waiter", {"eventId": event, "tag": "c"})
+    _waiters(js, event, 1)
+    # what the SDK's context.cancel sends (Client.cancel's bulk form is another branch's)
+    cancel = httpx.delete(f"{gateway.url}/v2/workflows/runs/{run_id}?cancel=true", headers=AUTH)
+    assert cancel.status_code == 200
+    assert js("workflow_client.mjs", {"action": "getWaiters", "eventId": event}) == []
+    assert js("workflow_client.mjs", {"action": "notify", "eventId": event,
+                                      "eventData": "x"}) == []  # fmt: skip
+    assert _resumed(workflows, "c") == []
+
+
 def test_context_notify_resumes_another_run(js: Js, workflows: WorkflowServer) -> None:
     event = _event()
     waiting = _trigger(js, workflows, "waiter", {"eventId": event, "tag": "b"})

@@ -86,7 +86,7 @@ def _sample_calls() -> list[ScriptCall]:
         workflows.workflow_start(_SK, 100, "wfr_1", "http://w", 1, b"{}", _NEW),
         workflows.workflow_step(_SK, 100, "wfr_1", 1, b"{}", 1, _NEW),
         workflows.workflow_end(_SK, "wfr_1", "DONE", 1000),
-        workflow_events.workflow_wait(_SK, "wfr_1", "evt", b"{}", 1000, b"[]"),
+        workflow_events.workflow_wait(_SK, "wfr_1", "evt", b"{}", 1000, b"[]", 1),
         workflow_events.workflow_resume(_SK, 100, "wfr_1", "evt", b"[]", b"{}", 1, b"{}", 1,
                                         b"", _NEW),
         workflow_events.workflow_mail(_SK, "wfr_1", "evt", b"e", 1000),

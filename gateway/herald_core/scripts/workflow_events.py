@@ -13,11 +13,17 @@ _MAIL = load("workflow_mail")
 
 
 def workflow_wait(
-    sk: ShardKeys, run_id: str, event_id: str, waiter: bytes, deadline_ms: int, member: bytes
+    sk: ShardKeys,
+    run_id: str,
+    event_id: str,
+    waiter: bytes,
+    deadline_ms: int,
+    member: bytes,
+    step_id: int,
 ) -> ScriptCall:
-    """Reply: [b"ok"], [b"ok", kept event], [b"none"] or [b"ended", state]."""
+    """Reply: [b"ok"], [b"ok", kept event], [b"none"], [b"ended", state] or [b"dup"]."""
     keys = (sk.run(run_id), sk.run_waiters(run_id), sk.waiters_due, sk.mailbox(run_id, event_id))
-    return _WAIT.call(keys, (event_id, waiter, deadline_ms, member))
+    return _WAIT.call(keys, (event_id, waiter, deadline_ms, member, step_id))
 
 
 def workflow_mail(

@@ -187,7 +187,7 @@ async def start_waiting(store: Store, settings: Settings, waiter: Waiter, now_ms
         raise NotFound(f"workflow run {waiter.run_id} not found")
     if result is WaitResult.ENDED:
         raise InvalidRequest(f"workflow run {waiter.run_id} has ended")
-    if kept is not None:
+    if kept is not None:  # (a step with its result already, DONE, waits for nothing)
         await end_waiter(store, settings, waiter, waiter.to_json(), None, now_ms, kept=kept)
 
 
