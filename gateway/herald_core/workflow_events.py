@@ -229,6 +229,19 @@ class WorkflowEvents:
             await self.unindex(waiter)
         return outcome, detail
 
+    async def drop(self, waiter: Waiter) -> None:
+        """Drop a waiter that can never end (its stored headers no longer read as a
+        publish under today's settings), so its timeout is not tried forever."""
+        sk = self._run_keys(waiter.run_id)
+        member = _member(waiter.run_id, waiter.event_id)
+
+        def fill(pipe: Any) -> None:
+            pipe.hdel(sk.run_waiters(waiter.run_id), waiter.event_id)
+            pipe.zrem(sk.waiters_due, member)
+
+        await self._store.pipelined(fill)
+        await self.unindex(waiter)
+
     async def unindex(self, waiter: Waiter) -> None:
         """Drop the waiter's entry from its event's index."""
         index = self._index(waiter.event_id)
@@ -243,7 +256,8 @@ class WorkflowEvents:
         without its invoker)."""
         key = self._run_keys(run_id).invoker(run_id)
         redis = self._store.redis
-        await self._store.guard(lambda: redis.set(key, invoker))
+        # NX: a start sent again (deduplicated) keeps the note as the first left it
+        await self._store.guard(lambda: redis.set(key, invoker, nx=True))
 
     async def invoker(self, run_id: str) -> bytes | None:
         key = self._run_keys(run_id).invoker(run_id)

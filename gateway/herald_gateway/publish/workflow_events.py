@@ -15,6 +15,7 @@ step's result joins the run's steps array as the SDK reads it: the step as descr
 from __future__ import annotations
 
 import base64
+import logging
 from dataclasses import replace
 from typing import Any
 
@@ -40,6 +41,7 @@ from herald_gateway.publish.staging import build_message
 from herald_gateway.publish.workflow_invoke import read_invoker
 from herald_gateway.publish.workflows import accept_workflow, workflow_of
 
+logger = logging.getLogger(__name__)
 #: Reads of the steps array before giving up on a run whose steps keep changing.
 _TRIES = 5
 #: A wait's own header that must not reach the delivery: it marks the wait request itself
@@ -246,13 +248,15 @@ async def answer_invoker(
         out["body"] = result.decode(errors="replace")
     body = orjson.dumps({**step, "out": orjson.dumps(out).decode()})
     pairs = [(n, v[0]) for n, v in headers.items() if v and n.lower() != _CALL_TYPE]
-    request = parse_publish(url, "", pairs, body, settings, now_ms)
-    run = workflow_of(request)
-    if run is None or run.run_id != invoker_run or run.init:
-        raise InvalidRequest(f"workflow run {run_id}: its invoker's headers name no run")
+    enqueued = None
     try:
+        request = parse_publish(url, "", pairs, body, settings, now_ms)
+        run = workflow_of(request)
+        if run is None or run.run_id != invoker_run or run.init:
+            raise InvalidRequest("its invoker's headers name no run")
         enqueued = await accept_workflow(store, request, run, now_ms, None)
-    except (NotFound, InvalidRequest):  # the invoker ended (cancelled): nothing to answer
-        enqueued = None
+    except (NotFound, InvalidRequest) as exc:  # the invoker ended (cancelled), or its note
+        # is unusable: the invoked run still ends
+        logger.info("workflow run %s: invoker %s not answered: %s", run_id, invoker_run, exc)
     await events.forget_invoker(run_id)
     return None if enqueued is None else enqueued.message_id

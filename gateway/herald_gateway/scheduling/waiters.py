@@ -13,7 +13,7 @@ import asyncio
 import logging
 
 from herald_core.clock import SYSTEM_CLOCK, Clock
-from herald_core.errors import HeraldError, StoreError
+from herald_core.errors import HeraldError, InvalidField, StoreError
 from herald_core.reconnect import Backoff
 from herald_core.settings import Settings
 from herald_core.store import Store
@@ -29,8 +29,6 @@ class WaitTimeouts:
     def __init__(self, store: Store, settings: Settings, clock: Clock = SYSTEM_CLOCK) -> None:
         self._store, self._settings, self._clock = store, settings, clock
         self._events = WorkflowEvents(store)
-        #: Waiters this process timed out (for tests and metrics).
-        self.timed_out = 0
 
     async def run(self) -> None:
         backoff = Backoff(self._settings.redis_backoff_max)
@@ -65,11 +63,14 @@ class WaitTimeouts:
             return  # ended meanwhile, or replaced by a later wait
         waiter, stored = found
         try:
-            message_id = await end_waiter(self._store, self._settings, waiter, stored, None, now)
+            await end_waiter(self._store, self._settings, waiter, stored, None, now)
         except StoreError:
             raise
-        except HeraldError as exc:  # the run ended or is gone: the waiter was dropped
+        except InvalidField as exc:  # settings changed under it: it can never end
+            logger.warning("workflow run %s: wait for %s dropped: %s", run_id, event_id, exc)
+            await self._events.drop(waiter)
+            return
+        except HeraldError as exc:  # the run ended or is gone (the waiter was dropped), or
+            # its steps kept changing (tried again at the next look)
             logger.info("workflow run %s: wait for %s not resumed: %s", run_id, event_id, exc)
             return
-        if message_id is not None:
-            self.timed_out += 1
