@@ -82,7 +82,7 @@ class Workflows:
 
     def _shard(self, run_id: str) -> int:
         """The shard of a run: its record, its steps and every message of its steps."""
-        return shard_for_key("workflow:" + run_id, self._store.keys.shards)
+        return run_shard(run_id, self._store.keys.shards)
 
     def message_id(self, run_id: str) -> str:
         """A fresh id for a message of the run (`start`, `add_step`: its steps array names
@@ -214,6 +214,12 @@ class Workflows:
         if cancel and len(reply) > 1:
             await self._store.cancel({shard: [_text(i) for i in reply[1:]]}, now_ms)
         return True
+
+
+def run_shard(run_id: str, shards: int) -> int:
+    """The shard of a run: its record, its steps, its waiters and every message of its
+    steps."""
+    return shard_for_key("workflow:" + run_id, shards)
 
 
 def _text(value: Any) -> str:

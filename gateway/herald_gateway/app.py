@@ -32,6 +32,7 @@ from herald_gateway.keyring import KeyRing
 from herald_gateway.metrics import Metrics
 from herald_gateway.routing_cache import RoutingCache
 from herald_gateway.scheduling.scheduler import Scheduler
+from herald_gateway.scheduling.waiters import WaitTimeouts
 from herald_gateway.state import State
 
 logger = logging.getLogger(__name__)
@@ -85,10 +86,12 @@ def create_app(
             worker = Worker(store, sender, keyring, settings, metrics, clock)
             store.on_new_work(worker.notify)  # what this process stores, its worker claims
         runner = asyncio.create_task(worker.run()) if worker else None
-        scheduler = wakeups = None
+        scheduler = wakeups = timeouts = None
         if worker is not None:
             schedules = Scheduler(store, settings, routing, metrics, clock)
             scheduler = asyncio.create_task(schedules.run(), name="herald-scheduler")
+            timeouts = asyncio.create_task(WaitTimeouts(store, settings, clock).run(),
+                                           name="herald-wait-timeouts")  # fmt: skip
             listener = WakeListener(store, on_work=worker.notify, on_schedules=schedules.wake,
                                     on_connect=worker.poll_now,
                                     backoff_max=settings.redis_backoff_max)  # fmt: skip
@@ -108,7 +111,8 @@ def create_app(
                 routing=routing,
             )  # fmt: skip
         finally:
-            if scheduler is not None and wakeups is not None:
+            if scheduler is not None and wakeups is not None and timeouts is not None:
+                await cancel_and_wait(timeouts)
                 await cancel_and_wait(wakeups)
                 await cancel_and_wait(scheduler)
             if worker and runner:

@@ -11,6 +11,10 @@ const actions = {
   triggerMany: (client, { runs }) => client.trigger(runs),
   /** Cancel runs: {ids} or {urlStartingWith} or {all: true}. */
   cancel: (client, { action, ...options }) => client.cancel(options),
+  /** Notify an event: {eventId, eventData, workflowRunId?} → [{waiter, messageId, ...}]. */
+  notify: (client, { action, ...options }) => client.notify(options),
+  /** The waiters of an event: {eventId} → [{url, deadline, headers, ...}]. */
+  getWaiters: (client, { action, ...options }) => client.getWaiters(options),
 };
 
 await run(async (input) => {
