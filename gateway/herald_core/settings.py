@@ -141,9 +141,10 @@ class Settings(BaseSettings):
     schedule_poll: float = Field(default=30.0, gt=0)
     schedule_lease: float = Field(default=30.0, gt=0)
     cron_minute: float = Field(default=60.0, gt=0)
-    #: How often each worker process looks for workflow waits past their timeout (s;
-    #: herald_gateway.scheduling.waiters): a timeout fires at most this late.
-    workflow_wait_poll: float = Field(default=1.0, gt=0)
+    #: The safety net of workflow wait timeouts (s; herald_gateway.scheduling.waiters): each
+    #: worker process also looks for waits past their timeout this often. A wait's deadline
+    #: is announced when it is registered, so timeouts fire on time without it.
+    workflow_wait_poll: float = Field(default=30.0, gt=0)
     #: Deliveries in flight across every gateway together (GET /v2/globalParallelism);
     #: 0 = no cap beyond each worker's `concurrency`.
     global_parallelism: int = Field(default=0, ge=0)

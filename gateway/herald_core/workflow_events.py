@@ -162,7 +162,10 @@ class WorkflowEvents:
         if result is not WaitResult.WAITING:
             await self._store.guard(lambda: redis.srem(index, entry))
             return result, None
-        return result, (bytes(reply[1]) if len(reply) > 1 else None)
+        if len(reply) > 1:
+            return result, bytes(reply[1])
+        await self._store.wake_waits(waiter.deadline_ms)  # the timeout keepers look then
+        return result, None
 
     async def mail(self, run_id: str, event_id: str, data: bytes) -> MailResult:
         """Send an event to one run: kept for its next wait, unless a waiter waits now

@@ -90,10 +90,15 @@ def create_app(
         if worker is not None:
             schedules = Scheduler(store, settings, routing, metrics, clock)
             scheduler = asyncio.create_task(schedules.run(), name="herald-scheduler")
-            timeouts = asyncio.create_task(WaitTimeouts(store, settings, clock).run(),
-                                           name="herald-wait-timeouts")  # fmt: skip
+            waits = WaitTimeouts(store, settings, clock)
+            timeouts = asyncio.create_task(waits.run(), name="herald-wait-timeouts")
+
+            def look_everywhere() -> None:  # notes sent while unsubscribed are lost
+                worker.poll_now()
+                waits.look_now()
+
             listener = WakeListener(store, on_work=worker.notify, on_schedules=schedules.wake,
-                                    on_connect=worker.poll_now,
+                                    on_waits=waits.wake, on_connect=look_everywhere,
                                     backoff_max=settings.redis_backoff_max)  # fmt: skip
             wakeups = asyncio.create_task(listener.run(), name="herald-wakeups")
         # Everything built so far lives as long as the process: keep it out of the cyclic

@@ -29,8 +29,9 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 #: A token shaped like QStash's (base64 of JSON with a `UserID`): `context.createWebhook`
 #: reads the user id of its webhook URL from the token; Herald takes any token it is given.
 SDK_TOKEN = base64.b64encode(b'{"UserID":"herald-tests","Password":"0123456789"}').decode()
-#: Waits that time out are looked for this often (HERALD_WORKFLOW_WAIT_POLL).
-POLL = 0.1
+#: The timeout keepers' safety-net poll (HERALD_WORKFLOW_WAIT_POLL), far beyond any test:
+#: a timeout must fire because its deadline was announced.
+POLL = 600
 
 
 @pytest.fixture(scope="module")

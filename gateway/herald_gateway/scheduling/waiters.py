@@ -1,15 +1,20 @@
 """Workflow wait timeouts: every worker process ends the waiters whose deadline passed
 (herald_core.workflow_events), resuming each run with its step's timeout result.
 
-Every process looks at every shard's deadlines each `workflow_wait_poll` seconds (sooner
-when a deadline it saw comes first). Two gateways may both see a waiter due: ending it is
-one script that takes it only if it is still there, so exactly one resumes the run — and
-a notify racing the timeout is refused the same way.
+Every process looks at every shard's deadlines when the earliest it knows of comes: a wait
+registered anywhere announces its deadline on the wake-up channel (herald_core.wake), and
+the look itself reads the earliest deadline left. `workflow_wait_poll` is only the safety
+net for notes lost while a process was disconnected (it looks at once when the
+subscription is back), so an idle gateway sends Redis nothing for waits between polls. Two
+gateways may both see a waiter due: ending it is one script that takes it only if it is
+still there, so exactly one resumes the run — and a notify racing the timeout is refused
+the same way.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 from herald_core.clock import SYSTEM_CLOCK, Clock
@@ -29,6 +34,18 @@ class WaitTimeouts:
     def __init__(self, store: Store, settings: Settings, clock: Clock = SYSTEM_CLOCK) -> None:
         self._store, self._settings, self._clock = store, settings, clock
         self._events = WorkflowEvents(store)
+        self._woken = asyncio.Event()
+        #: When the next look is planned (ms): a deadline announced before it wakes the loop.
+        self._next_look_ms = 0
+
+    def wake(self, deadline_ms: int) -> None:
+        """A wait ending at `deadline_ms` was registered (a wake-up note)."""
+        if deadline_ms < self._next_look_ms:
+            self._woken.set()
+
+    def look_now(self) -> None:
+        """Look at every shard at once (the wake-up subscription was (re)made)."""
+        self._woken.set()
 
     async def run(self) -> None:
         backoff = Backoff(self._settings.redis_backoff_max)
@@ -42,7 +59,10 @@ class WaitTimeouts:
             except Exception:  # a bug must not stop every timeout: they come back
                 logger.exception("ending timed-out workflow waits failed; trying again")
                 wait = self._settings.workflow_wait_poll
-            await asyncio.sleep(wait)
+            self._next_look_ms = self._clock.now_ms() + int(wait * 1000)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._woken.wait(), wait)
+            self._woken.clear()
 
     async def run_once(self) -> float:
         """End what is due; how long to wait before looking again (s)."""
