@@ -277,6 +277,22 @@ def test_an_invoked_workflow_returns_its_result_to_the_invoker(
                what="the invoker finished")  # fmt: skip
 
 
+def test_an_invoked_run_cancelled_in_bulk_answers_its_invoker(
+    js: Js, many: WorkflowServer, gateway: Gateway
+) -> None:
+    invoker = _trigger(js, many, "patientInvoker", {})
+    sleeper = many.wait_for("sleeper", "started")["data"]
+    answer = js("workflow_client.mjs", {"action": "cancel",
+                                        "urlStartingWith": many.url("sleeper")})  # fmt: skip
+    assert answer == {"cancelled": 1}
+    got = many.wait_for("patientInvoker", "got")["data"]
+    assert got["isCanceled"] is True and got["isFailed"] is False
+    assert _run_state(gateway.redis_url, sleeper) == "CANCELED"
+    wait_until(lambda: _run_state(gateway.redis_url, invoker) == "DONE", timeout=30,
+               what="the invoker finished")  # fmt: skip
+    assert not many.records("sleeper")[1:]  # it never woke
+
+
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[LocalCluster]:
     cluster = LocalCluster(tmp_path / "cluster")

@@ -22,4 +22,16 @@ const invoker = createWorkflow(async (context) => {
   await context.run("after", () => record("invoker", "got", result));
 });
 
-export const many = { invoked, invoker };
+// invoked by `patientInvoker`, cancelled by the test while it sleeps
+const sleeper = createWorkflow(async (context) => {
+  await context.run("start", () => record("sleeper", "started", context.workflowRunId));
+  await context.sleep("long", 3600);
+  await context.run("never", () => record("sleeper", "woke"));
+});
+
+const patientInvoker = createWorkflow(async (context) => {
+  const result = await context.invoke("wait-for-sleeper", { workflow: sleeper, body: {} });
+  await context.run("after", () => record("patientInvoker", "got", result));
+});
+
+export const many = { invoked, invoker, sleeper, patientInvoker };

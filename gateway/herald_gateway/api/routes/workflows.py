@@ -112,7 +112,9 @@ async def cancel_runs(request: Request) -> Response:
         chosen = [run.run_id for run in await workflows.running() if wanted.takes(run)]
         chosen = chosen[: wanted.count]
     cancelled = 0
-    for run_id in chosen:
+    for run_id in chosen:  # an invoked run answers its invoker first, as `end_run` does
+        await answer_invoker(st["store"], st["settings"], run_id, b"", canceled=True,
+                             now_ms=now_ms(request))  # fmt: skip
         if await workflows.end(run_id, cancel=True, now_ms=now_ms(request)):
             cancelled += 1
     return json_response({"cancelled": cancelled})
