@@ -88,7 +88,7 @@ class Settings(BaseSettings):
     #: The delivery HTTP client (herald_gateway.delivery): `h1`, Herald's own lean HTTP/1.1
     #: client on asyncio transports and httptools, or `aiohttp`'s (docs/benchmarks.md, "A
     #: lean HTTP/1.1 client"). Both check the egress policy on the addresses they dial.
-    http_client: Literal["h1", "aiohttp"] = "aiohttp"
+    http_client: Literal["h1", "aiohttp"] = "h1"
     #: How long a deferred task waits when its host is at its cap, in seconds.
     host_defer: float = Field(default=0.05, ge=0)
     #: Most tasks claimed from one shard in one round trip.
