@@ -215,6 +215,15 @@ async def test_garbage_is_a_retryable_failure(sender: H1Sender, garbage: bytes) 
         assert raw.connections == 2
 
 
+async def test_bytes_after_the_answer_are_not_trusted(sender: H1Sender) -> None:
+    two = OK + b"HTTP/1.1 500 Oops\r\nX-Late: 1\r\nContent-Length: 0\r\n\r\n"
+    async with raw_server(answering(two, OK)) as raw:
+        answer = await sender.send("POST", raw.url(), {}, b"", 5)
+        assert answer == Reply(200, {"Content-Length": "2"}, b"ok")
+        assert isinstance(await sender.send("POST", raw.url(), {}, b"", 5), Reply)
+        assert raw.connections == 2
+
+
 async def test_interim_answers_and_a_head_body(sender: H1Sender) -> None:
     interim = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 202 Accepted\r\nContent-Length: 2\r\n\r\nok"
     head = b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n"  # HEAD: announced, never sent

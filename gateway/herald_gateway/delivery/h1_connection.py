@@ -124,9 +124,15 @@ class Connection(asyncio.Protocol):
     # -- httptools callbacks ---------------------------------------------------------------
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        if self._waiter is None or self._waiter.done():
+            self.reusable = False  # a second answer, in the bytes of the first
+            return
         self._headers[name.decode("latin-1")] = value.decode("utf-8", "replace")
 
     def on_headers_complete(self) -> None:
+        if self._waiter is None or self._waiter.done():
+            self.reusable = False
+            return
         status = self._parser.get_status_code()
         if status < 200:  # 1xx interim answer: its message ends next; the real one follows
             return
