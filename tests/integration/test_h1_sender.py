@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from herald_gateway.delivery import h1_connection
 from herald_gateway.delivery.h1_sender import H1Sender
 from herald_gateway.delivery.sender import MAX_RESPONSE_BODY, Failure, Reply
 from tests.support.receiver import Answer, Receiver
@@ -280,6 +281,19 @@ async def test_open_connections_are_bounded_by_max_connections() -> None:
             async with raw_server(answering(OK)) as other:  # another origin takes an idle slot
                 assert isinstance(await sender.send("POST", other.url(), {}, b"", 5), Reply)
             assert raw.connections == 2
+    finally:
+        await sender.aclose()
+
+
+async def test_connections_idle_too_long_are_closed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A host not sent to again does not keep its connection (here every idle one is too old)."""
+    monkeypatch.setattr(h1_connection, "IDLE_TIMEOUT", 0.0)
+    sender = H1Sender(max_connections=4)
+    try:
+        async with raw_server(answering(OK)) as raw:
+            assert isinstance(await sender.send("POST", raw.url(), {}, b"", 5), Reply)
+            await asyncio.wait_for(raw.closed.wait(), 5)
+            assert raw.open == 0
     finally:
         await sender.aclose()
 

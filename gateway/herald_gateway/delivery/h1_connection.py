@@ -6,8 +6,8 @@ writes the request bytes and waits for the answer, which httptools (llhttp) pars
 arrives. The body is kept up to `limit` bytes; an answer longer than that is cut there and
 its connection closed, never drained. A connection is reused only after a complete answer
 that allows keep-alive; after an error, a timeout, a cut body or unsolicited bytes it is
-closed. `Pool` keeps idle connections per origin (scheme, host, port) and bounds the open
-ones, idle or busy, to `limit` in all.
+closed. `Pool` keeps idle connections per origin (scheme, host, port) for up to
+`IDLE_TIMEOUT` seconds and bounds the open ones, idle or busy, to `limit` in all.
 """
 
 from __future__ import annotations
@@ -203,6 +203,7 @@ class Pool:
         self._busy: set[Connection] = set()
         self._waiters: deque[asyncio.Future[None]] = deque()
         self._closed = False
+        self._swept = 0.0
 
     async def acquire(
         self, origin: Origin, connect: Callable[[], Awaitable[Connection]], fresh: bool = False
@@ -238,6 +239,8 @@ class Pool:
         conn.idle_since = now
         self._idle.setdefault(conn.origin, []).append(conn)
         self._wake()
+        if now - self._swept > IDLE_TIMEOUT:
+            self._sweep(now)
 
     def discard(self, conn: Connection) -> None:
         self._busy.discard(conn)
@@ -268,6 +271,20 @@ class Pool:
                 return conn
             self.discard(conn)
         return None
+
+    def _sweep(self, now: float) -> None:
+        """Close the connections idle too long, of every origin (a host not sent to again
+        would otherwise hold its connections until the server hangs up)."""
+        self._swept = now
+        for origin, conns in list(self._idle.items()):
+            keep = [c for c in conns if c.reusable and now - c.idle_since < IDLE_TIMEOUT]
+            for conn in conns:
+                if conn not in keep:
+                    self.discard(conn)
+            if keep:
+                self._idle[origin] = keep
+            else:
+                del self._idle[origin]
 
     def _evict_one(self) -> bool:
         """Close one idle connection (of any origin) to free its slot."""
