@@ -12,7 +12,7 @@ UV_RUN  := UV_PYTHON_DOWNLOADS=never UV_PROJECT_ENVIRONMENT=$(VENV) $(UV)
 STAMP   := $(VENV)/.synced-$(shell cat pyproject.toml uv.lock | cksum | cut -d' ' -f1)
 STALE   := uv.lock is out of date with pyproject.toml: run "make lock" and commit uv.lock
 
-.PHONY: dev test lint typecheck unit chart bench chaos clean k8s-tools lock upgrade image lowest
+.PHONY: dev test lint typecheck unit chart bench chaos clean k8s-tools lock upgrade image lowest screenshots
 
 $(UV): requirements/uv.txt
 	$(PYTHON) -m venv $(UV_HOME)
@@ -33,6 +33,10 @@ dev: $(STAMP)
 ## The whole suite: lint, type checks, unit and integration tests (real Redis, real HTTP).
 test: $(STAMP) lint typecheck
 	$(BIN)/pytest
+
+## the README's console screenshots (docs/console/*.png), taken by the browser tests
+screenshots: $(STAMP)
+	HERALD_SCREENSHOTS=1 $(BIN)/pytest tests/browser
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

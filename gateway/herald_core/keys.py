@@ -22,9 +22,12 @@ touches live in one Redis Cluster slot):
                                   DELIVERED, FAILED): the console's activity charts; 25 h TTL
     herald:{s}:wr:<run id>  HASH  a workflow run (herald_core.workflows): u URL, c created (ms),
                                   e end state ('' while it runs, DONE, CANCELED), m its first
-                                  message's id, s:<step id> the id of the message of each step
+                                  message's id, s:<step key> the id of the message of each step
+                                  (key: its stepId; `0>n` for a parallel plan step; `call:n`
+                                  the context.call of step n; `cb:<id>` a callback into it)
     herald:{s}:ws:<run id>  LIST  the run's steps array elements, ready to send: the initial
                                   payload first, then one per step, in order
+    herald:{s}:wa           ZSET  running workflow runs: run id -> created (ms)
     herald:{sched}:s:<id>   HASH  a schedule (herald_core.schedules); herald:{sched}:due ZSET
                                   schedule id -> next tick (ms)
     herald:{gp}:grants      HASH  global parallelism: worker -> slots granted (+ :seen ZSET)
@@ -75,6 +78,7 @@ SHARD_LAYOUT: dict[str, str] = {
     "stats_prefix": "st:",
     "run_prefix": "wr:",
     "run_steps_prefix": "ws:",
+    "runs_running": "wa",
 }
 
 
@@ -108,6 +112,8 @@ class ShardKeys:
     #: Workflow runs (herald_core.workflows): the record and the steps array, by run id.
     run_prefix: str
     run_steps_prefix: str
+    #: The shard's running workflow runs, for bulk cancel: run id -> created (ms).
+    runs_running: str
 
     def message(self, message_id: str) -> str:
         return self.message_prefix + message_id

@@ -71,6 +71,11 @@ class Settings(BaseSettings):
 
     #: Largest accepted message body in bytes (413 above).
     max_body_bytes: int = Field(default=1024 * 1024, ge=1)
+    #: A workflow run's steps array larger than this (bytes) is not the body of its
+    #: deliveries when the Workflow SDK announced `LazyFetch`: they are sent with an empty
+    #: body, and the SDK fetches the steps (`GET /v2/workflows/runs/{id}`), as QStash does
+    #: for large runs.
+    workflow_lazy_fetch_bytes: int = Field(default=1024 * 1024, ge=0)
     #: Retries after the first attempt when `Upstash-Retries` is absent, and the largest allowed.
     default_retries: int = Field(default=3, ge=0)
     max_retries: int = Field(default=20, ge=0)

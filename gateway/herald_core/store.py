@@ -227,6 +227,28 @@ class Store:
         """Run one script call (herald_core.scripts) the store's way (`guarded`)."""
         return await self.guard(lambda: call.run(self.redis))
 
+    async def run_replicated(self, call: ScriptCall) -> Any:
+        """`run` for a write a client is told is stored (a workflow step, herald_core.workflows):
+        with `wait_replicas`, it returns only once that many replicas hold it (WAIT, as
+        `enqueue_all` does for publishes); StoreError when fewer do in time."""
+        if not self.limits.wait_replicas:
+            return await self.run(call)
+
+        def fill(pipe: Any) -> list[str]:
+            call.queue(pipe)
+            return [call.keys[0]]  # the node to WAIT on: the one holding the script's keys
+
+        async def run() -> Any:
+            [reply] = await execute_replicated(
+                self.redis, fill, transaction=False, replicas=self.limits.wait_replicas,
+                timeout_ms=self.limits.wait_timeout_ms,
+            )  # fmt: skip
+            if isinstance(reply, Exception):
+                raise reply  # NOSCRIPT: guard loads the scripts and runs it again
+            return reply
+
+        return await self.guard(run)
+
     async def pipelined(self, fill: Callable[[Any], None], *, partial: bool = False) -> list[Any]:
         """One round trip: `fill` queues commands on a pipeline; returns their replies.
 

@@ -12,8 +12,10 @@ its step was appended (a redelivered message replays the same steps).
 A run's record, steps and messages live in one shard (`shard`), so starting a run,
 appending a step with its message, and ending a run are each one script
 (herald_core/lua/workflow_*.lua). A step already logged (a publish repeated by the SDK or
-its HTTP client) is not stored again. An ended run (finished, or cancelled with its pending
-messages) refuses new steps and expires after the log retention.
+its HTTP client) is not stored again. Like publishes, these writes wait for
+`redis_wait_replicas` replicas (`Store.run_replicated`) before the SDK is answered. An
+ended run (finished, or cancelled with its pending messages) refuses new steps and expires
+after the log retention.
 """
 
 from __future__ import annotations
@@ -63,6 +65,15 @@ def steps_body(elements: Sequence[bytes]) -> bytes:
     return b"[" + b",".join(elements) + b"]"
 
 
+@dataclass(frozen=True, slots=True)
+class RunningRun:
+    """A run that has not ended (`Workflows.running`)."""
+
+    run_id: str
+    url: str
+    created_ms: int
+
+
 class Workflows:
     """The runs of one store."""
 
@@ -85,6 +96,38 @@ class Workflows:
         reply: list[Any] = await self._store.guard(lambda: redis.lrange(key, 0, -1))
         return [bytes(e) for e in reply]
 
+    async def snapshot(self, run_id: str) -> tuple[list[bytes], int | None]:
+        """The run's steps array elements and its creation time (ms; None for no run), read
+        together."""
+        sk = self._store.keys.shard(self._shard(run_id))
+        redis = self._store.redis
+
+        async def read() -> Any:
+            async with redis.pipeline(transaction=False) as pipe:
+                pipe.lrange(sk.run_steps(run_id), 0, -1)
+                pipe.hget(sk.run(run_id), "c")
+                return await pipe.execute()
+
+        elements, created = await self._store.guard(read)
+        return [bytes(e) for e in elements], None if created is None else int(created)
+
+    async def live_steps(self, run_id: str) -> list[bytes] | None:
+        """The steps array elements of a running run; None when there is no such run or it
+        has ended (what `GET /v2/workflows/runs/{id}` answers 404 for)."""
+        sk = self._store.keys.shard(self._shard(run_id))
+        redis = self._store.redis
+
+        async def read() -> Any:
+            async with redis.pipeline(transaction=False) as pipe:
+                pipe.hget(sk.run(run_id), "e")
+                pipe.lrange(sk.run_steps(run_id), 0, -1)
+                return await pipe.execute()
+
+        state, elements = await self._store.guard(read)
+        if state is None or state != b"":
+            return None
+        return [bytes(e) for e in elements]
+
     async def start(self, run_id: str, url: str, initial: bytes, new: NewMessage) -> str | None:
         """Start a run with its first message (whose body `initial` alone makes); None, or
         the id of the run's first message when it had started already."""
@@ -92,26 +135,69 @@ class Workflows:
         call = scripts.workflow_start(sk, self._store.limits.log_max_rows, run_id, url,
                                       new.message.created_at, initial,
                                       self._store.message_args(new))  # fmt: skip
-        reply = await self._store.run(call)
+        reply = await self._store.run_replicated(call)
         earlier = _text(reply) or None
         if earlier is None:
             await self._store.announce(self._shard(run_id), new.due_ms)
         return earlier
 
     async def add_step(
-        self, run_id: str, step_id: int, step: bytes, expected: int, new: NewMessage
+        self, run_id: str, step_key: str | int, step: bytes, expected: int, new: NewMessage
     ) -> StepOutcome:
         """Append `step` (its element) and store `new`, whose body was built from
-        `expected` elements."""
+        `expected` elements. `step_key` names the step in its run, once: its stepId, or
+        `0>n` for the plan step of parallel branch n (they all have stepId 0)."""
         sk = self._store.keys.shard(self._shard(run_id))
-        call = scripts.workflow_step(sk, self._store.limits.log_max_rows, run_id, step_id, step,
+        call = scripts.workflow_step(sk, self._store.limits.log_max_rows, run_id, step_key, step,
                                      expected, self._store.message_args(new))  # fmt: skip
-        reply = await self._store.run(call)
+        reply = await self._store.run_replicated(call)
         detail = _text(reply[1]) if len(reply) > 1 else ""
         outcome = StepOutcome(StepResult(_text(reply[0])), detail)
         if outcome.result is StepResult.STORED:
             await self._store.announce(self._shard(run_id), new.due_ms)
         return outcome
+
+    async def created(self, run_id: str) -> int | None:
+        """When the run started (ms); None for no such run."""
+        key = self._store.keys.shard(self._shard(run_id)).run(run_id)
+        redis = self._store.redis
+        created = await self._store.guard(lambda: redis.hget(key, "c"))
+        return None if created is None else int(created)
+
+    async def add_call(self, run_id: str, step_id: str, new: NewMessage) -> StepOutcome:
+        """Store `new`, the run's `context.call` of step `step_id`, with the run (whose
+        shard `message_id` placed it in): once, and not into an ended run."""
+        sk = self._store.keys.shard(self._shard(run_id))
+        call = scripts.workflow_call(sk, self._store.limits.log_max_rows, run_id,
+                                     f"call:{step_id}", self._store.message_args(new))  # fmt: skip
+        reply = await self._store.run_replicated(call)
+        detail = _text(reply[1]) if len(reply) > 1 else ""
+        outcome = StepOutcome(StepResult(_text(reply[0])), detail)
+        if outcome.result is StepResult.STORED:
+            await self._store.announce(self._shard(run_id), new.due_ms)
+        return outcome
+
+    async def running(self) -> list[RunningRun]:
+        """Every running run, oldest first (from each shard's index of running runs)."""
+        keys = [self._store.keys.shard(shard) for shard in range(self._store.keys.shards)]
+
+        def ranges(pipe: Any) -> None:
+            for sk in keys:
+                pipe.zrange(sk.runs_running, 0, -1, withscores=True)
+
+        found = [(sk, _text(run_id), int(created))
+                 for sk, rows in zip(keys, await self._store.pipelined(ranges), strict=True)
+                 for run_id, created in rows]  # fmt: skip
+
+        def urls(pipe: Any) -> None:
+            for sk, run_id, _ in found:
+                pipe.hget(sk.run(run_id), "u")
+
+        runs = [RunningRun(run_id, _text(url), created)
+                for (_, run_id, created), url in zip(found, await self._store.pipelined(urls),
+                                                     strict=True)
+                if url is not None]  # fmt: skip
+        return sorted(runs, key=lambda run: run.created_ms)
 
     async def end(self, run_id: str, *, cancel: bool, now_ms: int) -> bool:
         """End a run: finished, or cancelled with every message still pending. False when
@@ -120,7 +206,9 @@ class Workflows:
         sk = self._store.keys.shard(shard)
         retention_ms = int(self._store.limits.log_retention * 1000)
         state = CANCELED if cancel else DONE
-        reply = await self._store.run(scripts.workflow_end(sk, run_id, state, retention_ms))
+        reply = await self._store.run_replicated(
+            scripts.workflow_end(sk, run_id, state, retention_ms)
+        )
         if not reply:
             return False
         if cancel and len(reply) > 1:

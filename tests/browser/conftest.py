@@ -3,13 +3,17 @@
 
 Skipped, with the reason, where Chromium, its driver or Selenium are missing (`make test`
 on a machine without the Debian packages); `.ci/run` installs them. Every test saves
-screenshots of the pages it visits into docs/console/, so the README's stay current.
+screenshots of the pages it visits: into a temporary directory, or into docs/console/ (the
+README's) with `HERALD_SCREENSHOTS=1` (`make screenshots`), so a test run leaves the
+tracked images alone.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -37,7 +41,9 @@ try:
 except ImportError:
     MISSING = "selenium is not installed (the test dependency group has it)"
 
-SHOTS = REPO / "docs" / "console"
+#: Where screenshots go: the README's with HERALD_SCREENSHOTS=1, else a temporary directory.
+SHOTS = (REPO / "docs" / "console" if os.environ.get("HERALD_SCREENSHOTS") == "1"
+         else Path(tempfile.gettempdir()) / f"herald-console-shots-{os.getpid()}")  # fmt: skip
 WAIT = 15.0
 
 

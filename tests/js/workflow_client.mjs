@@ -7,6 +7,8 @@ import { run } from "./sdk.mjs";
 const actions = {
   /** Start a run: {url, body?, headers?, workflowRunId?, retries?, delay?} → {workflowRunId}. */
   trigger: (client, { action, ...options }) => client.trigger(options),
+  /** Start several runs in one batch: {runs: [trigger options...]} → [{workflowRunId}...]. */
+  triggerMany: (client, { runs }) => client.trigger(runs),
   /** Cancel runs: {ids} or {urlStartingWith} or {all: true}. */
   cancel: (client, { action, ...options }) => client.cancel(options),
 };

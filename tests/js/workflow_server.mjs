@@ -22,7 +22,7 @@ for (const file of (await readdir(directory)).sort()) {
   const module = await import(new URL(file, directory));
   for (const [name, { route, options }] of Object.entries(module.workflows ?? {})) {
     if (handlers.has(name)) throw new Error(`workflow ${name} is defined twice`);
-    handlers.set(name, serve(route, { ...options }).handler);
+    handlers.set(name, serve(route, { ...options, verbose: Boolean(process.env.WORKFLOW_VERBOSE) }).handler);
   }
 }
 

@@ -85,6 +85,7 @@ def _sample_calls() -> list[ScriptCall]:
         workflows.workflow_start(_SK, 100, "wfr_1", "http://w", 1, b"{}", _NEW),
         workflows.workflow_step(_SK, 100, "wfr_1", 1, b"{}", 1, _NEW),
         workflows.workflow_end(_SK, "wfr_1", "DONE", 1000),
+        workflows.workflow_call(_SK, 100, "wfr_1", "call:2", _NEW),
     ]  # fmt: skip
 
 

@@ -13,7 +13,7 @@ from herald_core.errors import InvalidField, InvalidRequest
 from herald_core.settings import Settings
 from herald_core.workflows import element, steps_body
 from herald_gateway.publish.publishing import PublishRequest, parse_publish
-from herald_gateway.publish.workflows import step_id_of, workflow_of
+from herald_gateway.publish.workflows import step_id_of, step_key_of, workflow_of
 
 SETTINGS = Settings(default_retries=3, max_retries=20, default_timeout=30, max_delay=86400)
 URL = "http://app.test/workflow"
@@ -49,6 +49,15 @@ def test_a_step_body_names_its_step() -> None:
     for bad in (b"not json", b"[]", b'{"stepId": "3"}', b'{"stepId": true}', b"{}"):
         with pytest.raises(InvalidField, match="stepId"):
             step_id_of(bad)
+
+
+def test_parallel_plan_steps_are_keyed_by_their_target() -> None:
+    plan = b'{"stepId": 0, "targetStep": %d, "concurrent": 3, "stepName": "a"}'
+    assert [step_key_of(plan % n) for n in (2, 3, 4)] == ["0>2", "0>3", "0>4"]
+    assert step_key_of(b'{"stepId": 3, "concurrent": 3, "stepName": "a"}') == "3"
+    assert step_key_of(b'{"stepId": 3, "targetStep": null}') == "3"
+    with pytest.raises(InvalidField, match="targetStep"):
+        step_key_of(b'{"stepId": 0, "targetStep": "2"}')
 
 
 def test_the_steps_array_is_what_the_sdk_parses() -> None:

@@ -22,7 +22,10 @@
 --   'F' failed for good (arg: dead-letter id): ERROR and FAILED logged, message moved to
 --       the DLQ
 --   'D' defer without spending an attempt (arg: due ms)
--- New messages (callbacks) are stored only when the outcome took effect.
+-- New messages (callbacks) are stored only when the outcome took effect. A callback into a
+-- workflow run of this shard (a `context.call`'s answer: `Upstash-Workflow-Runid`) is named
+-- in the run's record (wr:<run id>, `s:cb:<id>`), so cancelling the run cancels it too, and
+-- is not stored once the run has ended.
 -- Hand-off: an outcome that frees a flow-control or queue slot makes the next message in
 -- line due; up to `hand-offs` of those are claimed here for the settling worker (whose
 -- finished deliveries freed the slots), saving it a claim round trip.
@@ -51,6 +54,17 @@ local function row(state, id, m, r, extra, x)
                        'm', m, 'r', r, 'x', x)
   end
   if state ~= 'RETRY' then tick(base, state, entry) end
+end
+-- may `msg` (a callback) be stored? Yes, unless it goes into a run of this shard that ended
+local function into_run(msg)
+  local run_id = string.match(msg.meta, '"Upstash%-Workflow%-Runid":"([^"\\]+)"')
+  if not run_id then return true end
+  local run = key(base, 'run_prefix', run_id)
+  local e = redis.call('HGET', run, 'e')
+  if not e then return true end
+  if e ~= '' then return false end
+  redis.call('HSET', run, 's:cb:' .. msg.id, msg.id)
+  return true
 end
 local i = 6
 while i <= #ARGV do
@@ -105,7 +119,7 @@ while i <= #ARGV do
   for _ = 1, k do
     local msg
     msg, i = read_message(i)
-    if done then
+    if done and into_run(msg) then
       store(base, KEYS[1], KEYS[3], maxlen, msg)
       if holder then redis.call('HSET', key(base, 'message_prefix', msg.id), 'qh', holder) end
     end

@@ -3,8 +3,10 @@
 --
 -- KEYS[1] run    HASH    the run's record (herald_core.keys: wr:<run id>)
 -- KEYS[2] steps  LIST    the run's steps array elements (ws:<run id>)
+-- KEYS[3] runs   ZSET    the shard's running runs (wa): the run leaves it
 -- ARGV[1] the end state: DONE or CANCELED
 -- ARGV[2] retention (ms)
+-- ARGV[3] the run's id
 -- Reply: {} no such run; {state} it had ended already, as `state`; {'', id...} it was
 --        running and has ended now: the ids of all its messages (the caller cancels those
 --        still pending when the run is cancelled)
@@ -13,6 +15,7 @@ local f = redis.call('HMGET', KEYS[1], 'e', 'm')
 if not f[1] then return {} end
 if f[1] ~= '' then return {f[1]} end
 redis.call('HSET', KEYS[1], 'e', ARGV[1])
+redis.call('ZREM', KEYS[3], ARGV[3])
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 redis.call('PEXPIRE', KEYS[2], ARGV[2])
 local out = {'', f[2]}

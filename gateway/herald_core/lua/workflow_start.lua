@@ -6,6 +6,7 @@
 -- KEYS[2] log    STREAM  the shard's log
 -- KEYS[3] run    HASH    the run's record (herald_core.keys: wr:<run id>)
 -- KEYS[4] steps  LIST    the run's steps array elements (ws:<run id>)
+-- KEYS[5] runs   ZSET    the shard's running runs (wa)
 -- ARGV[1] the shard's base (herald_core.keys.ShardKeys.base)
 -- ARGV[2] log maxlen
 -- ARGV[3] the workflow's URL
@@ -23,5 +24,6 @@ end
 local msg = read_message(6)
 redis.call('HSET', KEYS[3], 'u', ARGV[3], 'c', ARGV[4], 'e', '', 'm', msg.id)
 redis.call('RPUSH', KEYS[4], ARGV[5])
+redis.call('ZADD', KEYS[5], ARGV[4], string.sub(KEYS[3], #key(base, 'run_prefix') + 1))
 store(base, KEYS[1], KEYS[2], maxlen, msg)
 return ''

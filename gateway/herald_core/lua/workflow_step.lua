@@ -7,7 +7,8 @@
 -- KEYS[4] steps  LIST    the run's steps array elements (ws:<run id>)
 -- ARGV[1] the shard's base (herald_core.keys.ShardKeys.base)
 -- ARGV[2] log maxlen
--- ARGV[3] the step's id (the SDK's stepId)
+-- ARGV[3] the step's key in its run: its stepId, or `0>n` for a parallel plan step (stepId 0,
+--         targetStep n)
 -- ARGV[4] the step's element of the steps array
 -- ARGV[5] how many elements the steps array had when the message's body was built
 -- ARGV[6..13] the message (include/messages.lua, `read_message`)

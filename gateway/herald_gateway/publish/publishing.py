@@ -82,6 +82,9 @@ class PublishRequest:
     explicit: Delivery = field(default_factory=Delivery)
     #: `Upstash-*` headers accepted but not understood (not forwarded), for the metric.
     ignored: tuple[str, ...] = ()
+    #: `Upstash-Feature-Set` (the Workflow SDKs'): what the sender can handle, e.g.
+    #: `LazyFetch` (herald_gateway.publish.workflows). Not forwarded.
+    features: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,7 +153,13 @@ def parse_publish(
         queue=queue,
         explicit=explicit,
         ignored=tuple(ignored),
+        features=_features(upstash.get("upstash-feature-set", "")),
     )
+
+
+def _features(value: str) -> frozenset[str]:
+    """`Upstash-Feature-Set`: comma-separated names."""
+    return frozenset(name.strip() for name in value.split(",") if name.strip())
 
 
 def parse_overrides(

@@ -6,7 +6,11 @@ the official Workflow SDKs send them (herald_core.workflows says what is stored)
 `Upstash-Workflow-Init: true` starts the run, its body the initial payload; any other is
 one step, its body the SDK's step JSON. Either way the message stored for it carries the
 run's steps array as its body, so the workflow endpoint replays every step done so far;
-the signature covers that body, as it covers every body Herald sends.
+the signature covers that body, as it covers every body Herald sends. A `context.call`
+(`Upstash-Workflow-CallType: toCallback`) goes to its third party as an ordinary message
+stored with the run (`call_of`), so cancelling the run cancels it. Each step message
+carries `Upstash-Workflow-CreatedAt`, the run's start (unix ms), as QStash sends it: the SDKs
+give it to the workflow as `context.workflowRunCreatedAt` (and pass it on to invoked runs).
 """
 
 from __future__ import annotations
@@ -24,6 +28,12 @@ from herald_gateway.publish.destinations import Endpoint
 from herald_gateway.publish.publishing import PublishRequest
 from herald_gateway.publish.staging import build_message
 
+#: `Upstash-Workflow-CallType` of a `context.call`'s request to its third party.
+TO_CALLBACK = "toCallback"
+#: The feature (`Upstash-Feature-Set`) of an SDK that fetches the steps of an empty delivery.
+LAZY_FETCH = "LazyFetch"
+#: The header of every delivery of a run's steps: when the run started (unix ms).
+CREATED_AT = "Upstash-Workflow-Createdat"
 _RUN_ID = re.compile(r"^[!-~]{1,256}$")
 #: Reads of the steps array before giving up on a run whose steps keep changing.
 _TRIES = 5
@@ -37,6 +47,9 @@ class WorkflowPublish:
     endpoint: Endpoint
     #: `Upstash-Workflow-Init: true`: the publish starts the run.
     init: bool
+    #: The SDK fetches the steps itself when a delivery's body is empty
+    #: (`Upstash-Feature-Set: LazyFetch`).
+    lazy: bool = False
 
 
 def workflow_of(request: PublishRequest) -> WorkflowPublish | None:
@@ -51,19 +64,90 @@ def workflow_of(request: PublishRequest) -> WorkflowPublish | None:
     if request.queue is not None or request.flow is not None:
         raise InvalidRequest("queues and flow control are not supported for workflow runs yet")
     init = headers.get("Upstash-Workflow-Init", "").strip().lower() == "true"
-    return WorkflowPublish(run_id, request.destination, init)
+    return WorkflowPublish(run_id, request.destination, init, LAZY_FETCH in request.features)
+
+
+@dataclass(frozen=True, slots=True)
+class WorkflowCall:
+    """A run's `context.call`: the request to its third party (`call_of`)."""
+
+    run_id: str
+    endpoint: Endpoint
+    #: The step it answers (its callback's `Upstash-Workflow-StepId`); '' if not given.
+    step_id: str
+
+
+def call_of(request: PublishRequest) -> WorkflowCall | None:
+    """The run whose `context.call` `request` is (`Upstash-Workflow-CallType: toCallback`
+    with a callback into the run), or None (pure)."""
+    headers = request.headers
+    run_id = headers.get("Upstash-Workflow-Runid")
+    if (run_id is None or headers.get("Upstash-Workflow-Calltype") != TO_CALLBACK
+            or request.callback is None or not isinstance(request.destination, Endpoint)
+            or request.queue is not None):  # fmt: skip
+        return None
+    if not _RUN_ID.match(run_id):
+        raise InvalidField("Upstash-Workflow-RunId", "must be 1 to 256 printable characters")
+    step_id = request.callback.headers.get("Upstash-Workflow-Stepid", "").strip()
+    return WorkflowCall(run_id, request.destination, step_id)
+
+
+async def accept_call(
+    store: Store, request: PublishRequest, call: WorkflowCall, now_ms: int, caller_ip: str | None
+) -> Enqueued:
+    """Store a run's `context.call` with the run (herald_core.workflows `add_call`): once
+    per step, never into an ended run; its callback carries `Upstash-Workflow-CreatedAt`
+    like every delivery into the run."""
+    workflows = Workflows(store)
+    created_ms = await workflows.created(call.run_id)
+    if created_ms is None:
+        raise NotFound(f"workflow run {call.run_id} not found")
+    callback = request.callback
+    if callback is not None:
+        callback = replace(callback, headers={**callback.headers, CREATED_AT: str(created_ms)})
+    message_id = workflows.message_id(call.run_id)
+    built = build_message(replace(request, callback=callback), call.endpoint, message_id, now_ms,
+                          caller_ip)  # fmt: skip
+    new = NewMessage(built, request.body, request.not_before)
+    outcome = await workflows.add_call(call.run_id, call.step_id or message_id, new)
+    if outcome.result is StepResult.NO_RUN:
+        raise NotFound(f"workflow run {call.run_id} not found")
+    if outcome.result is StepResult.ENDED:
+        raise InvalidRequest(f"workflow run {call.run_id} has ended ({outcome.detail.lower()})")
+    if outcome.result is StepResult.DUPLICATE:
+        return Enqueued(outcome.detail, True)
+    return Enqueued(message_id, False)
 
 
 def step_id_of(body: bytes) -> int:
     """The `stepId` of a step's JSON body (pure)."""
+    return _step_ids(body)[0]
+
+
+def step_key_of(body: bytes) -> str:
+    """What makes a step one step of its run (pure): its `stepId`, or for a parallel plan
+    step (`stepId` 0, `targetStep` n: the SDK publishes one for each branch of a
+    `Promise.all`) `0>n`, so the plans of one parallel group are each stored once."""
+    step_id, target = _step_ids(body)
+    return f"0>{target}" if step_id == 0 and target else str(step_id)
+
+
+def _step_ids(body: bytes) -> tuple[int, int]:
+    """(`stepId`, `targetStep` or 0) of a step's JSON body."""
     try:
         step = orjson.loads(body)
     except orjson.JSONDecodeError:
         step = None
-    step_id = step.get("stepId") if isinstance(step, dict) else None
-    if not isinstance(step_id, int) or isinstance(step_id, bool) or step_id < 0:
+    if not isinstance(step, dict) or not _count(step.get("stepId")):
         raise InvalidField("body", "a workflow step must be JSON with an integer stepId")
-    return step_id
+    target = step.get("targetStep") or 0
+    if not _count(target):
+        raise InvalidField("body", "a workflow step's targetStep must be an integer")
+    return int(step["stepId"]), int(target)
+
+
+def _count(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 async def accept_workflow(
@@ -72,24 +156,30 @@ async def accept_workflow(
     run: WorkflowPublish,
     now_ms: int,
     caller_ip: str | None,
+    lazy_above: int | None = None,
 ) -> Enqueued:
-    """Store the run's new message with its step, or find the earlier one that has it."""
+    """Store the run's new message with its step, or find the earlier one that has it.
+    Its body is the steps array, or empty when the SDK fetches the steps itself
+    (`run.lazy`) and the array is larger than `lazy_above` bytes."""
     workflows = Workflows(store)
     message_id = workflows.message_id(run.run_id)
 
-    def message(body: bytes) -> NewMessage:
-        built = build_message(replace(request, body=body), run.endpoint, message_id, now_ms,
-                              caller_ip)  # fmt: skip
+    def message(body: bytes, created_ms: int) -> NewMessage:
+        if run.lazy and lazy_above is not None and len(body) > lazy_above:
+            body = b""
+        headers = {**request.headers, CREATED_AT: str(created_ms)}
+        built = build_message(replace(request, body=body, headers=headers), run.endpoint,
+                              message_id, now_ms, caller_ip)  # fmt: skip
         return NewMessage(built, body, request.not_before)
 
     mine = element(message_id, request.body)
     if run.init:
-        new = message(steps_body([mine]))
+        new = message(steps_body([mine]), now_ms)
         earlier = await workflows.start(run.run_id, run.endpoint.url, mine, new)
         outcome = StepOutcome(StepResult.STORED if earlier is None else StepResult.DUPLICATE,
                               earlier or "")  # fmt: skip
     else:
-        outcome = await _add_step(workflows, run.run_id, step_id_of(request.body), mine, message)
+        outcome = await _add_step(workflows, run.run_id, step_key_of(request.body), mine, message)
     if outcome.result is StepResult.DUPLICATE:
         return Enqueued(outcome.detail, True)
     return Enqueued(message_id, False)  # the store told the workers (Workflows)
@@ -98,15 +188,17 @@ async def accept_workflow(
 async def _add_step(
     workflows: Workflows,
     run_id: str,
-    step_id: int,
+    step_key: str,
     mine: bytes,
-    message: Callable[[bytes], NewMessage],
+    message: Callable[[bytes, int], NewMessage],
 ) -> StepOutcome:
     """Append the step with its message, its body built from the steps array as read."""
     for _ in range(_TRIES):
-        elements = await workflows.steps(run_id)
-        new = message(steps_body([*elements, mine]))
-        outcome = await workflows.add_step(run_id, step_id, mine, len(elements), new)
+        elements, created_ms = await workflows.snapshot(run_id)
+        if created_ms is None:
+            raise NotFound(f"workflow run {run_id} not found")
+        new = message(steps_body([*elements, mine]), created_ms)
+        outcome = await workflows.add_step(run_id, step_key, mine, len(elements), new)
         if outcome.result is StepResult.NO_RUN:
             raise NotFound(f"workflow run {run_id} not found")
         if outcome.result is StepResult.ENDED:

@@ -437,12 +437,53 @@ def _workflow_ops() -> dict[str, dict[str, Operation]]:
         "schema": {"type": "boolean", "default": False},
         "description": "Cancel the run and its pending messages (false: it finished).",
     }
+
+    def query(name: str, schema: Schema, description: str) -> Schema:
+        return {"name": name, "in": "query", "schema": schema, "description": description}
+
+    strings = {"type": "array", "items": {"type": "string"}}
+    bulk = [
+        query(
+            "workflowRunIds",
+            strings,
+            "These runs (repeated or comma-separated); the other filters are then ignored.",
+        ),
+        query("workflowUrl", strings, "Runs whose URL starts with one of these."),
+        query(
+            "workflowUrlExactMatch",
+            {"type": "boolean", "default": False},
+            "`workflowUrl` must equal the run's URL.",
+        ),
+        query("fromDate", {"type": "integer"}, "Runs created at or after (unix ms)."),
+        query("toDate", {"type": "integer"}, "Runs created at or before (unix ms)."),
+        query("count", {"type": "integer", "default": 100}, "At most this many runs."),
+        query(
+            "cursor",
+            {"type": "string"},
+            "Accepted; every match up to `count` is cancelled at once.",
+        ),
+    ]
     return {
+        "/v2/workflows/runs": {"delete": _op(
+            "Cancel workflow runs in bulk", "Workflows", {200: _json(
+                {"type": "object", "properties": {"cancelled": {"type": "integer"}}},
+                "How many running runs were cancelled.")}, 400,
+            description="The Workflow SDKs' `Client.cancel`: by ids, by URL, or (no "
+            "filter) every running run; each with its pending messages.", parameters=bulk)},
         "/v2/workflows/runs/{workflowRunId}": {"delete": _op(
             "End a workflow run", "Workflows", {200: _empty("Ended.")}, 400,
             description="The Workflow SDKs call it when a run's last step is done "
             "(`cancel=false`) and to cancel a run (`cancel=true`). An ended run takes no "
-            "more steps.", parameters=[run_id, cancel])},
+            "more steps.", parameters=[run_id, cancel]),
+            "get": _op("The steps of a running workflow run", "Workflows", {200: _json(
+                {"type": "array", "items": {"type": "object", "properties": {
+                    "messageId": {"type": "string"},
+                    "body": {"type": "string", "format": "byte"},
+                    "callType": {"type": "string"}}}},
+                "The steps array, the initial payload first.")},
+                description="The Workflow SDKs' lazy fetch: a delivery with an empty body "
+                "stands for this array (up to the element of the message delivered). 404 "
+                "once the run has ended.", parameters=[run_id])},
     }  # fmt: skip
 
 

@@ -21,13 +21,14 @@ from starlette.responses import Response
 from herald_core.errors import NotFound, Unauthorized
 from herald_core.queues import parse_name
 from herald_core.routing import RoutingTable, split_destination, topic_id
+from herald_core.store import Enqueued
 from herald_gateway.api.routes._common import authorized, json_response, read_body, state
 from herald_gateway.api.tenancy import Caller, authenticate, require_namespace
 from herald_gateway.publish.destinations import TopicRef, read_destination
 from herald_gateway.publish.fanout import targets
-from herald_gateway.publish.publishing import parse_publish
+from herald_gateway.publish.publishing import PublishRequest, parse_publish
 from herald_gateway.publish.staging import stage
-from herald_gateway.publish.workflows import accept_workflow, workflow_of
+from herald_gateway.publish.workflows import accept_call, accept_workflow, call_of, workflow_of
 from herald_gateway.state import State
 
 _PREFIX = b"/v2/publish/"
@@ -85,6 +86,20 @@ async def resolve(st: State, caller: Caller, destination: str | TopicRef) -> Rou
     return table
 
 
+async def _workflow_publish(
+    st: State, request: PublishRequest, now: int, caller_ip: str | None
+) -> Enqueued | None:
+    """Store a step or a `context.call` of a workflow run; None for any other publish."""
+    call = call_of(request)
+    if call is not None:
+        return await accept_call(st["store"], request, call, now, caller_ip)
+    run = workflow_of(request)
+    if run is None:
+        return None
+    return await accept_workflow(st["store"], request, run, now, caller_ip,
+                                 st["settings"].workflow_lazy_fetch_bytes)  # fmt: skip
+
+
 async def publish_to(
     st: State,
     destination: str | TopicRef,
@@ -104,9 +119,8 @@ async def publish_to(
     request = parse_publish(destination, raw_query, headers, body, settings, now, queue=queue,
                             defaults=table.topic.headers if table else None)  # fmt: skip
     metrics.record_unknown_headers(request.ignored)
-    run = workflow_of(request)
-    if run is not None:  # a step of a workflow run, stored in the run's order
-        one = await accept_workflow(st["store"], request, run, now, caller_ip)
+    one = await _workflow_publish(st, request, now, caller_ip)
+    if one is not None:  # a step or a context.call of a workflow run, stored with the run
         if one.deduplicated:
             return {"messageId": one.message_id, "deduplicated": True}
         metrics.publishes.inc()

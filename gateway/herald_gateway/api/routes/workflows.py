@@ -1,4 +1,5 @@
-"""`DELETE /v2/workflows/runs/{workflowRunId}`: end a workflow run (herald_core.workflows).
+"""`DELETE /v2/workflows/runs/{workflowRunId}`: end a workflow run (herald_core.workflows);
+`GET` of the same path: the steps of a running run, for the SDKs' lazy fetch.
 
 The Workflow SDKs call it with `?cancel=false` when a run's last step is done, and with
 `?cancel=true` to cancel a run: its pending messages are cancelled too, and it takes no
@@ -7,14 +8,24 @@ more steps. Either way the run is kept for the log retention, then expires.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from herald_core.errors import NotFound
-from herald_core.workflows import Workflows
-from herald_gateway.api.routes._common import authorized, now_ms
+from herald_core.errors import InvalidField, NotFound
+from herald_core.workflows import RunningRun, Workflows, steps_body
+from herald_gateway.api.routes._common import authorized, json_response, now_ms
 from herald_gateway.publish.header_values import parse_boolean
+
+#: Runs a bulk cancel takes when `count` is not given (QStash's default).
+_DEFAULT_COUNT = 100
+#: The query keys of a bulk cancel; `cursor` (the SDK sends one) is accepted: every
+#: matching run up to `count` is cancelled in one call, so there is no next page.
+_FILTERS = frozenset({"workflowRunIds", "workflowUrl", "workflowUrlExactMatch", "fromDate",
+                      "toDate", "count", "cursor"})  # fmt: skip
 
 
 async def end_run(request: Request) -> Response:
@@ -26,6 +37,97 @@ async def end_run(request: Request) -> Response:
     return Response(status_code=200)
 
 
+@dataclass(frozen=True, slots=True)
+class RunFilter:
+    """Which running runs a bulk cancel takes (`parse_filter`)."""
+
+    #: `workflowRunIds`: these runs only (the other filters are ignored, as in QStash).
+    ids: tuple[str, ...] = ()
+    #: `workflowUrl`: URLs starting with one of these, or equal with `exact`.
+    urls: tuple[str, ...] = ()
+    exact: bool = False
+    #: `fromDate`, `toDate`: created within (unix ms).
+    from_ms: int | None = None
+    to_ms: int | None = None
+    #: `count`: at most this many runs.
+    count: int = _DEFAULT_COUNT
+
+    def takes(self, run: RunningRun) -> bool:
+        if self.urls and not any(run.url == u if self.exact else run.url.startswith(u)
+                                 for u in self.urls):  # fmt: skip
+            return False
+        if self.from_ms is not None and run.created_ms < self.from_ms:
+            return False
+        return self.to_ms is None or run.created_ms <= self.to_ms
+
+
+def parse_filter(query: QueryParams) -> RunFilter:
+    """The query of `DELETE /v2/workflows/runs` (pure); a filter Herald cannot apply is
+    refused rather than ignored (it would cancel more than asked)."""
+    for name in query:
+        if name not in _FILTERS:
+            raise InvalidField(name, "not a supported filter for cancelling workflow runs")
+    ids = _values(query, "workflowRunIds")
+    urls = _values(query, "workflowUrl")
+    return RunFilter(
+        ids=ids,
+        urls=urls,
+        exact=parse_boolean("workflowUrlExactMatch", query.get("workflowUrlExactMatch")),
+        from_ms=_integer(query, "fromDate", 0),
+        to_ms=_integer(query, "toDate", 0),
+        count=_integer(query, "count", 1) or _DEFAULT_COUNT,
+    )
+
+
+def _values(query: QueryParams, name: str) -> tuple[str, ...]:
+    """A multi-value filter: repeated, or comma-separated."""
+    return tuple(v.strip() for raw in query.getlist(name) for v in raw.split(",") if v.strip())
+
+
+def _integer(query: QueryParams, name: str, least: int) -> int | None:
+    raw = query.get(name)
+    if raw is None or raw.strip() == "":
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        raise InvalidField(name, "expected an integer") from None
+    if value < least:
+        raise InvalidField(name, f"must be at least {least}")
+    return value
+
+
+async def cancel_runs(request: Request) -> Response:
+    st = authorized(request)
+    wanted = parse_filter(request.query_params)
+    workflows = Workflows(st["store"])
+    if wanted.ids:
+        chosen = list(wanted.ids[: wanted.count])
+    else:
+        chosen = [run.run_id for run in await workflows.running() if wanted.takes(run)]
+        chosen = chosen[: wanted.count]
+    cancelled = 0
+    for run_id in chosen:
+        if await workflows.end(run_id, cancel=True, now_ms=now_ms(request)):
+            cancelled += 1
+    return json_response({"cancelled": cancelled})
+
+
+async def run_steps(request: Request) -> Response:
+    """The run's steps array, `[{"messageId", "body" (base64), "callType"}, ...]`, the
+    initial payload first: what a delivery with an empty body stands for (the SDK keeps the
+    elements up to the one of the message it got). 404 once the run has ended, which the
+    SDK takes for "the run is over"."""
+    st = authorized(request)
+    run_id = request.path_params["workflowRunId"]
+    elements = await Workflows(st["store"]).live_steps(run_id)
+    if elements is None:
+        raise NotFound(f"workflow run {run_id} not found")
+    return Response(steps_body(elements), media_type="application/json")
+
+
 WORKFLOW_ROUTES = [
+    Route("/v2/workflows/runs", cancel_runs, methods=["DELETE"]),
     Route("/v2/workflows/runs/{workflowRunId}", end_run, methods=["DELETE"]),
+    Route("/v2/workflows/runs/{workflowRunId}", run_steps, methods=["GET"]),
 ]
