@@ -90,6 +90,10 @@ class Settings(BaseSettings):
     #: Deliveries in flight per worker process, and per destination host within it.
     concurrency: int = Field(default=256, ge=1)
     host_concurrency: int = Field(default=64, ge=1)
+    #: The delivery HTTP client (herald_gateway.delivery): `h1`, Herald's own lean HTTP/1.1
+    #: client on asyncio transports and httptools, or `aiohttp`'s (docs/benchmarks.md, "A
+    #: lean HTTP/1.1 client"). Both check the egress policy on the addresses they dial.
+    http_client: Literal["h1", "aiohttp"] = "h1"
     #: How long a deferred task waits when its host is at its cap, in seconds.
     host_defer: float = Field(default=0.05, ge=0)
     #: Most tasks claimed from one shard in one round trip.

@@ -25,6 +25,7 @@ from herald_core.settings import Settings
 from herald_core.store import Store
 from herald_core.tasks import cancel_and_wait
 from herald_gateway.api.application import application
+from herald_gateway.delivery.h1_sender import H1Sender
 from herald_gateway.delivery.sender import AiohttpSender, Sender
 from herald_gateway.delivery.wakeup import WakeListener
 from herald_gateway.delivery.worker import Worker
@@ -44,7 +45,9 @@ SenderFactory = Callable[[Settings], Sender]
 
 
 def _default_sender(settings: Settings) -> Sender:
-    return AiohttpSender(max_connections=settings.concurrency, egress=policy_for(settings))
+    """The client `HERALD_HTTP_CLIENT` names, one per worker process."""
+    kind = H1Sender if settings.http_client == "h1" else AiohttpSender
+    return kind(max_connections=settings.concurrency, egress=policy_for(settings))
 
 
 def check_settings(settings: Settings) -> None:
