@@ -141,9 +141,52 @@ async def pyreqwest_client(url: str, concurrency: int) -> AsyncIterator[PostFn]:
         yield post
 
 
+@asynccontextmanager
+async def h1_client(url: str, concurrency: int) -> AsyncIterator[PostFn]:
+    """Herald's own lean client (``herald_gateway.delivery.h1_sender.H1Sender``: asyncio
+    transports + httptools, the egress check on resolved addresses included), through its
+    ``Sender.send``, as the delivery worker calls it."""
+    from herald_gateway.delivery.h1_sender import H1Sender
+    from herald_gateway.delivery.sender import Reply
+
+    sender = H1Sender(max_connections=concurrency)
+    try:
+
+        async def post() -> int:
+            answer = await sender.send("POST", url, HEADERS, BODY, REQUEST_TIMEOUT_S)
+            if not isinstance(answer, Reply):
+                raise RuntimeError(answer.error)
+            return answer.status
+
+        yield post
+    finally:
+        await sender.aclose()
+
+
+@asynccontextmanager
+async def aiohttp_sender_client(url: str, concurrency: int) -> AsyncIterator[PostFn]:
+    """aiohttp through Herald's ``AiohttpSender`` (the egress resolver, the bounded read)."""
+    from herald_gateway.delivery.sender import AiohttpSender, Reply
+
+    sender = AiohttpSender(max_connections=concurrency)
+    try:
+
+        async def post() -> int:
+            answer = await sender.send("POST", url, HEADERS, BODY, REQUEST_TIMEOUT_S)
+            if not isinstance(answer, Reply):
+                raise RuntimeError(answer.error)
+            return answer.status
+
+        yield post
+    finally:
+        await sender.aclose()
+
+
 CLIENTS: dict[str, ClientFactory] = {
     "httpx": httpx_client,
     "aiohttp": aiohttp_client,
+    "aiohttp-sender": aiohttp_sender_client,
+    "h1": h1_client,
     "pyreqwest": pyreqwest_client,
 }
 

@@ -36,7 +36,17 @@ touches live in one Redis Cluster slot):
     herald:{s}:wa           ZSET  running workflow runs: run id -> created (ms)
     herald:{s}:wri          ZSET  run id -> created (ms): every run of the shard, for the
                                   workflow logs (herald_core.workflow_logs); ids of expired
-                                  runs are dropped as listings meet them and by the retention pass
+                                  runs are dropped as listings meet them and by the retention
+                                  pass
+    herald:{s}:ww:<run id>  HASH  the run's waiters (herald_core.workflow_events): event id ->
+                                  the waiter's JSON (context.waitForEvent, waitForWebhook)
+    herald:{s}:wwd          ZSET  the shard's waiters by deadline: JSON [run id, event id] ->
+                                  timeout (ms)
+    herald:{s}:we:<event>   SET   run ids waiting for an event, in the shard the event id
+                                  hashes to (an index: the waiter in the run's shard decides)
+    herald:{s}:wm:<run, event> LIST  events sent to a run before it waited for them (a
+                                  webhook call, a notify naming the run), oldest first
+    herald:{s}:wi:<run id>  STRING the run's invoker (context.invoke): where its result goes
     herald:{sched}:s:<id>   HASH  a schedule (herald_core.schedules); herald:{sched}:due ZSET
                                   schedule id -> next tick (ms)
     herald:{gp}:grants      HASH  global parallelism: worker -> slots granted (+ :seen ZSET)
@@ -61,6 +71,7 @@ its step messages live in the shard its run id hashes to (`herald_core.workflows
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 #: Every key of a shard, by its `ShardKeys` field: what follows the shard's base
@@ -89,6 +100,11 @@ SHARD_LAYOUT: dict[str, str] = {
     "run_steps_prefix": "ws:",
     "runs": "wri",
     "runs_running": "wa",
+    "waiters_prefix": "ww:",
+    "waiters_due": "wwd",
+    "event_waiters_prefix": "we:",
+    "mailbox_prefix": "wm:",
+    "invoker_prefix": "wi:",
 }
 
 
@@ -126,6 +142,15 @@ class ShardKeys:
     runs: str
     #: The shard's running workflow runs, for bulk cancel: run id -> created (ms).
     runs_running: str
+    #: Workflow waiters (herald_core.workflow_events): per run, per shard by deadline, and
+    #: the index of the runs waiting for an event.
+    waiters_prefix: str
+    waiters_due: str
+    event_waiters_prefix: str
+    #: Events that came for a run before its wait (lookback), per run and event.
+    mailbox_prefix: str
+    #: The invoker of a run started by `context.invoke`.
+    invoker_prefix: str
 
     def message(self, message_id: str) -> str:
         return self.message_prefix + message_id
@@ -135,6 +160,19 @@ class ShardKeys:
 
     def run_steps(self, run_id: str) -> str:
         return self.run_steps_prefix + run_id
+
+    def run_waiters(self, run_id: str) -> str:
+        return self.waiters_prefix + run_id
+
+    def event_waiters(self, event_id: str) -> str:
+        return self.event_waiters_prefix + event_id
+
+    def invoker(self, run_id: str) -> str:
+        return self.invoker_prefix + run_id
+
+    def mailbox(self, run_id: str, event_id: str) -> str:
+        """`wm:["<run id>","<event id>"]` (JSON: neither id can end the other)."""
+        return self.mailbox_prefix + json.dumps([run_id, event_id], separators=(",", ":"))
 
 
 @dataclass(frozen=True, slots=True)

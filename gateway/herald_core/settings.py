@@ -90,6 +90,10 @@ class Settings(BaseSettings):
     #: Deliveries in flight per worker process, and per destination host within it.
     concurrency: int = Field(default=256, ge=1)
     host_concurrency: int = Field(default=64, ge=1)
+    #: The delivery HTTP client (herald_gateway.delivery): `h1`, Herald's own lean HTTP/1.1
+    #: client on asyncio transports and httptools, or `aiohttp`'s (docs/benchmarks.md, "A
+    #: lean HTTP/1.1 client"). Both check the egress policy on the addresses they dial.
+    http_client: Literal["h1", "aiohttp"] = "h1"
     #: How long a deferred task waits when its host is at its cap, in seconds.
     host_defer: float = Field(default=0.05, ge=0)
     #: Most tasks claimed from one shard in one round trip.
@@ -141,6 +145,10 @@ class Settings(BaseSettings):
     schedule_poll: float = Field(default=30.0, gt=0)
     schedule_lease: float = Field(default=30.0, gt=0)
     cron_minute: float = Field(default=60.0, gt=0)
+    #: The safety net of workflow wait timeouts (s; herald_gateway.scheduling.waiters): each
+    #: worker process also looks for waits past their timeout this often. A wait's deadline
+    #: is announced when it is registered, so timeouts fire on time without it.
+    workflow_wait_poll: float = Field(default=30.0, gt=0)
     #: Deliveries in flight across every gateway together (GET /v2/globalParallelism);
     #: 0 = no cap beyond each worker's `concurrency`.
     global_parallelism: int = Field(default=0, ge=0)

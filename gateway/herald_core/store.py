@@ -542,6 +542,15 @@ class Store:
         except StoreError as exc:
             logger.debug("wake-up note not sent: %s", exc)
 
+    async def wake_waits(self, deadline_ms: int) -> None:
+        """Tell every timeout keeper of a workflow wait ending at `deadline_ms`: best
+        effort, as their poll finds it anyway."""
+        try:
+            await self.guard(lambda: publish(self.redis, self.keys.wake,
+                                             wake.encode_waits(deadline_ms)))  # fmt: skip
+        except StoreError as exc:
+            logger.debug("wake-up note not sent: %s", exc)
+
     async def enforce_retention(self, now_ms: int) -> int:
         """Trim logs and dead letters past their retention; returns dead letters dropped."""
         log_floor = now_ms - int(self.limits.log_retention * 1000)

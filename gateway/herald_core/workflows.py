@@ -89,7 +89,7 @@ class Workflows:
 
     def _shard(self, run_id: str) -> int:
         """The shard of a run: its record, its steps and every message of its steps."""
-        return shard_for_key("workflow:" + run_id, self._store.keys.shards)
+        return run_shard(run_id, self._store.keys.shards)
 
     def keys_of(self, run_id: str) -> tuple[int, ShardKeys]:
         """The shard of a run and its keys (for the modules beside this one)."""
@@ -255,6 +255,12 @@ def run_id_of(headers: Mapping[str, str]) -> str | None:
         if name.lower() == "upstash-workflow-runid":
             return value
     return None
+
+
+def run_shard(run_id: str, shards: int) -> int:
+    """The shard of a run: its record, its steps, its waiters and every message of its
+    steps."""
+    return shard_for_key("workflow:" + run_id, shards)
 
 
 def _text(value: Any) -> str:

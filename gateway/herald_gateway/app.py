@@ -25,6 +25,7 @@ from herald_core.settings import Settings
 from herald_core.store import Store
 from herald_core.tasks import cancel_and_wait
 from herald_gateway.api.application import application
+from herald_gateway.delivery.h1_sender import H1Sender
 from herald_gateway.delivery.sender import AiohttpSender, Sender
 from herald_gateway.delivery.wakeup import WakeListener
 from herald_gateway.delivery.worker import Worker
@@ -32,6 +33,7 @@ from herald_gateway.keyring import KeyRing
 from herald_gateway.metrics import Metrics
 from herald_gateway.routing_cache import RoutingCache
 from herald_gateway.scheduling.scheduler import Scheduler
+from herald_gateway.scheduling.waiters import WaitTimeouts
 from herald_gateway.state import State
 
 logger = logging.getLogger(__name__)
@@ -43,7 +45,9 @@ SenderFactory = Callable[[Settings], Sender]
 
 
 def _default_sender(settings: Settings) -> Sender:
-    return AiohttpSender(max_connections=settings.concurrency, egress=policy_for(settings))
+    """The client `HERALD_HTTP_CLIENT` names, one per worker process."""
+    kind = H1Sender if settings.http_client == "h1" else AiohttpSender
+    return kind(max_connections=settings.concurrency, egress=policy_for(settings))
 
 
 def check_settings(settings: Settings) -> None:
@@ -85,12 +89,19 @@ def create_app(
             worker = Worker(store, sender, keyring, settings, metrics, clock)
             store.on_new_work(worker.notify)  # what this process stores, its worker claims
         runner = asyncio.create_task(worker.run()) if worker else None
-        scheduler = wakeups = None
+        scheduler = wakeups = timeouts = None
         if worker is not None:
             schedules = Scheduler(store, settings, routing, metrics, clock)
             scheduler = asyncio.create_task(schedules.run(), name="herald-scheduler")
+            waits = WaitTimeouts(store, settings, clock)
+            timeouts = asyncio.create_task(waits.run(), name="herald-wait-timeouts")
+
+            def look_everywhere() -> None:  # notes sent while unsubscribed are lost
+                worker.poll_now()
+                waits.look_now()
+
             listener = WakeListener(store, on_work=worker.notify, on_schedules=schedules.wake,
-                                    on_connect=worker.poll_now,
+                                    on_waits=waits.wake, on_connect=look_everywhere,
                                     backoff_max=settings.redis_backoff_max)  # fmt: skip
             wakeups = asyncio.create_task(listener.run(), name="herald-wakeups")
         # Everything built so far lives as long as the process: keep it out of the cyclic
@@ -108,7 +119,8 @@ def create_app(
                 routing=routing,
             )  # fmt: skip
         finally:
-            if scheduler is not None and wakeups is not None:
+            if scheduler is not None and wakeups is not None and timeouts is not None:
+                await cancel_and_wait(timeouts)
                 await cancel_and_wait(wakeups)
                 await cancel_and_wait(scheduler)
             if worker and runner:

@@ -56,10 +56,14 @@ def test_refused_callback_answers_400(gateway: Gateway, receiver: Receiver) -> N
     assert "Upstash-Callback" in response.json()["error"]
 
 
+@pytest.mark.parametrize("http_client", ["h1", "aiohttp"])
 def test_resolved_address_refused_at_connect_time(
-    make_gateway: Callable[..., Gateway], receiver: Receiver, redis_client: redis.Redis
+    make_gateway: Callable[..., Gateway],
+    receiver: Receiver,
+    redis_client: redis.Redis,
+    http_client: str,
 ) -> None:
-    gateway = make_gateway(egress_deny_cidrs="127.0.0.0/8,::1/128")
+    gateway = make_gateway(egress_deny_cidrs="127.0.0.0/8,::1/128", http_client=http_client)
     path = receiver.new_path()
     # An IP literal is known at publish: refused at once.
     literal = gateway.publish(receiver.url(path), b"x")
@@ -91,11 +95,12 @@ def test_denied_host_answers_400(make_gateway: Callable[..., Gateway], receiver:
         assert "HERALD_EGRESS_DENY_HOSTS" in response.json()["error"]
 
 
+@pytest.mark.parametrize("http_client", ["h1", "aiohttp"])
 def test_allow_list_opens_a_default_denied_range(
-    make_gateway: Callable[..., Gateway], receiver: Receiver
+    make_gateway: Callable[..., Gateway], receiver: Receiver, http_client: str
 ) -> None:
     # Linux connects 0.0.0.0 to the host itself, which is why it is denied by default.
-    gateway = make_gateway(egress_allow_cidrs="0.0.0.0/32")
+    gateway = make_gateway(egress_allow_cidrs="0.0.0.0/32", http_client=http_client)
     path = receiver.new_path()
     response = gateway.publish(f"http://0.0.0.0:{receiver.port}{path}", b"allowed")
     assert response.status_code == 200, response.text

@@ -1,17 +1,19 @@
-"""The egress policy inside the delivery client: a real aiohttp sender against a real receiver,
-with a static resolver standing in for DNS (names that resolve to refused addresses)."""
+"""The egress policy inside the delivery clients: each real sender (aiohttp's and the lean
+HTTP/1.1 one) against a real receiver, with a static resolver standing in for DNS (names
+that resolve to refused addresses)."""
 
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from aiohttp.abc import AbstractResolver, ResolveResult
 
 from herald_core.egress import EgressPolicy, parse_policy
 from herald_gateway.delivery.attempts import Result, classify
-from herald_gateway.delivery.sender import AiohttpSender, Failure, Reply
+from herald_gateway.delivery.h1_sender import H1Sender
+from herald_gateway.delivery.sender import AiohttpSender, Failure, Reply, Sender
 from tests.support.receiver import Answer, Receiver
 
 pytestmark = pytest.mark.integration
@@ -36,6 +38,27 @@ class StaticResolver(AbstractResolver):
     async def close(self) -> None:
         pass
 
+    async def lookup(self, host: str, port: int) -> list[str]:
+        """The same table as H1Sender's `resolve`."""
+        self.asked.append(host)
+        return list(self.table.get(host, []))
+
+
+MakeSender = Callable[..., Sender]
+
+
+@pytest.fixture(params=["aiohttp", "h1"])
+def make_sender(request: pytest.FixtureRequest) -> MakeSender:
+    """`make_sender(egress=..., dns=...)` → the sender under test, with `dns` as its resolver."""
+
+    def make(egress: EgressPolicy | None = None, dns: StaticResolver | None = None) -> Sender:
+        if request.param == "h1":
+            return H1Sender(max_connections=4, egress=egress,
+                            resolve=dns.lookup if dns is not None else None)  # fmt: skip
+        return AiohttpSender(max_connections=4, egress=egress, resolver=dns)
+
+    return make
+
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[Receiver]:
@@ -45,7 +68,9 @@ def server() -> Iterator[Receiver]:
     receiver.stop()
 
 
-async def test_resolved_addresses_are_filtered_before_connecting(server: Receiver) -> None:
+async def test_resolved_addresses_are_filtered_before_connecting(
+    server: Receiver, make_sender: MakeSender
+) -> None:
     dns = StaticResolver(
         {
             "mixed.test": ["169.254.169.254", "127.0.0.1"],  # only the allowed one is dialled
@@ -53,7 +78,7 @@ async def test_resolved_addresses_are_filtered_before_connecting(server: Receive
             "hex.test": ["127.0.0.1"],
         }
     )
-    sender = AiohttpSender(max_connections=4, egress=EgressPolicy(), resolver=dns)
+    sender = make_sender(egress=EgressPolicy(), dns=dns)
     try:
         path = server.new_path()
         answer = await sender.send("POST", f"http://mixed.test:{server.port}{path}", {}, b"x", 5)
@@ -65,10 +90,12 @@ async def test_resolved_addresses_are_filtered_before_connecting(server: Receive
         await sender.aclose()
 
 
-async def test_literals_and_denied_names_never_reach_the_resolver(server: Receiver) -> None:
+async def test_literals_and_denied_names_never_reach_the_resolver(
+    server: Receiver, make_sender: MakeSender
+) -> None:
     dns = StaticResolver({"localhost": ["127.0.0.1"]})
     egress = parse_policy((), ("127.0.0.0/8",), (), ("blocked.test",))  # allow/deny CIDRs, hosts
-    sender = AiohttpSender(max_connections=4, egress=egress, resolver=dns)
+    sender = make_sender(egress=egress, dns=dns)
     try:
         path = server.new_path()
         for url in (
@@ -85,10 +112,10 @@ async def test_literals_and_denied_names_never_reach_the_resolver(server: Receiv
         await sender.aclose()
 
 
-async def test_redirects_are_not_followed(server: Receiver) -> None:
+async def test_redirects_are_not_followed(server: Receiver, make_sender: MakeSender) -> None:
     target = server.new_path()
     path = server.new_path(Answer(302, {"Location": server.url(target)}, b""))
-    sender = AiohttpSender(max_connections=4)
+    sender = make_sender()
     try:
         answer = await sender.send("POST", server.url(path), {}, b"", 5)
         assert isinstance(answer, Reply) and answer.status == 302

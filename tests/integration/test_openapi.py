@@ -15,8 +15,9 @@ non-conforming body fails). GETs run first and DELETEs last, so the seeded objec
 (and paused, pinned, retried) before the fuzzed deletes and cancels remove them.
 
 Confined, not excluded: every URL a request can make Herald call — the publish, enqueue and
-schedule `destination`, `Upstash-Callback` / `Upstash-Failure-Callback` (also in batch items
-and URL-group default headers), batch item destinations and URL-group endpoint URLs — is
+schedule `destination`, a workflow trigger's `workflowUrl`, `Upstash-Callback` /
+`Upstash-Failure-Callback` (also in batch items and URL-group default headers), batch and
+batch-trigger item destinations and URL-group endpoint URLs — is
 replaced by a local receiver (or the seeded URL group / Topic, whose endpoints are that
 receiver), so fuzzing never sends a delivery off the machine. Nothing else is left out:
 every operation of the document is fuzzed, `/readyz` and the document itself included
@@ -203,7 +204,9 @@ def _strategy(operation: Any, seeded: Seeded, mode: schemathesis.GenerationMode)
         if destination is not None:
             params["destination"] = destination
         variants.append(operation.as_strategy(mode, path_parameters=params or None))
-    if names - {"destination"}:  # generated ids and names (destination stays confined)
+    if "workflowUrl" in names:  # a workflow trigger: the receiver, never a generated URL
+        variants = [operation.as_strategy(mode, path_parameters={"workflowUrl": seeded.sink})]
+    elif names - {"destination"}:  # generated ids and names (destination stays confined)
         confined = {"destination": seeded.sink} if "destination" in names else None
         variants.append(operation.as_strategy(mode, path_parameters=confined))
     if operation.path == "/v2/schedules/{destination}":  # a valid cron now and then
@@ -227,7 +230,7 @@ def _confine(case: Any, seeded: Seeded) -> None:
     """Every URL the request could make Herald call becomes the local receiver."""
     _confine_headers(case.headers, seeded.sink)
     body = case.body
-    if case.operation.path == "/v2/batch" and isinstance(body, list):
+    if case.operation.path in ("/v2/batch", "/v2/batch/trigger") and isinstance(body, list):
         for item in body:
             if isinstance(item, dict):
                 if isinstance(item.get("destination"), str):

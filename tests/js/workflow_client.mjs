@@ -23,6 +23,10 @@ const actions = {
   dlqDelete: (client, { request }) => client.dlq.delete(request),
   /** Workflow logs: {workflowRunId?, cursor?, count?, filter?, ...} → {runs, cursor}. */
   logs: (client, { action, ...options }) => client.logs(options),
+  /** Notify an event: {eventId, eventData, workflowRunId?} → [{waiter, messageId, ...}]. */
+  notify: (client, { action, ...options }) => client.notify(options),
+  /** The waiters of an event: {eventId} → [{url, deadline, headers, ...}]. */
+  getWaiters: (client, { action, ...options }) => client.getWaiters(options),
 };
 
 await run(async (input) => {

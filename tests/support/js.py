@@ -111,20 +111,22 @@ class WorkflowServer:
     """tests/js/workflow_server.mjs: every workflow of tests/js/workflows served by the SDK's
     `serve` at `url(name)`, each request's signature checked with the signing keys."""
 
-    def __init__(self, node: Path, gateway: Gateway) -> None:
+    def __init__(self, node: Path, gateway: Gateway, script: str = "workflow_server.mjs") -> None:
         self.node = node
         self.env = sdk_env(gateway)
+        #: workflow_server.mjs (`serve`), or workflow_many_server.mjs (`serveMany`).
+        self.script = script
         self.process: subprocess.Popen[str] | None = None
         self.port = 0
 
     def start(self) -> WorkflowServer:
         self.process = subprocess.Popen(
-            [str(self.node), "workflow_server.mjs", "0"], cwd=JS, env=self.env,
+            [str(self.node), self.script, "0"], cwd=JS, env=self.env,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )  # fmt: skip
         assert self.process.stdout is not None
         line = self.process.stdout.readline()  # blocks until it listens (or dies)
-        assert line.startswith("ready "), f"workflow_server.mjs did not start: {line}"
+        assert line.startswith("ready "), f"{self.script} did not start: {line}"
         self.port = int(line.split()[1])
         return self
 

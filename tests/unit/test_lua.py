@@ -20,6 +20,7 @@ from herald_core.scripts import (
     routing,
     schedules,
     signing_keys as signing,
+    workflow_events,
     workflows,
 )
 from herald_core.scripts.lua import ScriptCall
@@ -88,6 +89,10 @@ def _sample_calls() -> list[ScriptCall]:
         workflows.workflow_revive(_SK, 100, "wfr_1", "wfr_2", "dlq_1", "resume", 1, 1, b"{}",
                                    _NEW),
         workflows.workflow_call(_SK, 100, "wfr_1", "call:2", _NEW),
+        workflow_events.workflow_wait(_SK, "wfr_1", "evt", b"{}", 1000, b"[]", 1),
+        workflow_events.workflow_resume(_SK, 100, "wfr_1", "evt", b"[]", b"{}", 1, b"{}", 1,
+                                        b"", _NEW),
+        workflow_events.workflow_mail(_SK, "wfr_1", "evt", b"e", 1000),
     ]  # fmt: skip
 
 

@@ -29,7 +29,9 @@ from herald_gateway.api.routes.queues import QUEUE_ROUTES
 from herald_gateway.api.routes.schedules import SCHEDULE_ROUTES
 from herald_gateway.api.routes.topics import TOPIC_ROUTES
 from herald_gateway.api.routes.workflow_dlq import WORKFLOW_DLQ_ROUTES
+from herald_gateway.api.routes.workflow_events import WORKFLOW_EVENT_ROUTES
 from herald_gateway.api.routes.workflow_logs import WORKFLOW_LOG_ROUTES
+from herald_gateway.api.routes.workflow_triggers import WORKFLOW_TRIGGER_ROUTES
 from herald_gateway.api.routes.workflows import WORKFLOW_ROUTES
 from herald_gateway.state import State
 
@@ -47,6 +49,8 @@ ROUTES = [
     *WORKFLOW_ROUTES,
     *WORKFLOW_DLQ_ROUTES,
     *WORKFLOW_LOG_ROUTES,
+    *WORKFLOW_EVENT_ROUTES,
+    *WORKFLOW_TRIGGER_ROUTES,
     Route("/v2/keys", system.get_keys, methods=["GET"]),
     Route("/v2/keys/rotate", system.rotate_keys, methods=["POST"]),
     Route("/v2/openapi.json", system.openapi, methods=["GET"]),

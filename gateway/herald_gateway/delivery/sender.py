@@ -1,9 +1,12 @@
-"""The outbound HTTP client behind one small interface: the delivery hot path.
+"""The outbound HTTP client behind one small interface (`Sender`): the delivery hot path.
 
-aiohttp's pooled client is used because it sustained far more concurrent requests per CPU
-than httpx's on this workload (docs/benchmarks.md, "Outbound HTTP client"); tests and
-benchmarks can pass any other `Sender`. The egress policy (herald_core.egress) is enforced
-here, at connect time, on the addresses actually dialled: `EgressResolver` filters what DNS
+Two implementations, chosen by `HERALD_HTTP_CLIENT`: `h1_sender.H1Sender` (the default: a
+lean HTTP/1.1 client on asyncio transports and httptools, about a third of aiohttp's CPU per
+request and a quarter less CPU per delivered message in the whole gateway, docs/benchmarks.md
+"A lean HTTP/1.1 client") and `AiohttpSender` here (aiohttp's pooled client, which sustained
+far more concurrent requests per CPU than httpx's, "Outbound HTTP client"); tests and
+benchmarks can pass any other `Sender`. Both enforce the egress policy (herald_core.egress)
+at connect time, on the addresses actually dialled; here `EgressResolver` filters what DNS
 answers (so a name re-pointed at a metadata address is caught), and IP-literal hosts, which
 aiohttp never hands to a resolver, are judged before the request. Redirects are not followed.
 """

@@ -4,7 +4,7 @@ One pub/sub subscription per process. A note about shards becomes the worker's h
 (`Worker.notify`): a worker in another process than the API that stored the message hears
 of it in one Redis round trip instead of at its next poll. A schedule change wakes the
 scheduler. Each time the subscription is (re)made the worker polls every shard, as notes
-sent while it was away are lost.
+sent while it was away are lost. A workflow wait's deadline wakes the timeout keeper.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 from redis import exceptions as redis_errors
 
+from herald_core import wake
 from herald_core.claims import WorkHint
 from herald_core.errors import StoreError
 from herald_core.reconnect import Backoff
@@ -30,11 +31,13 @@ class WakeListener:
         *,
         on_work: Callable[[WorkHint], None],
         on_schedules: Callable[[], None],
+        on_waits: Callable[[int], None],
         on_connect: Callable[[], None],
         backoff_max: float,
     ) -> None:
         self._store = store
         self._on_work, self._on_schedules, self._on_connect = on_work, on_schedules, on_connect
+        self._on_waits = on_waits
         self._backoff = Backoff(backoff_max)
         self.connected = asyncio.Event()
 
@@ -58,6 +61,10 @@ class WakeListener:
             while True:
                 message = await pubsub.get_message(timeout=None)
                 if message is None or message.get("type") != "message":
+                    continue
+                deadline = wake.waits_deadline(message["data"])
+                if deadline is not None:
+                    self._on_waits(deadline)
                     continue
                 hints = self._store.wake_hints(message["data"])
                 if hints is None:

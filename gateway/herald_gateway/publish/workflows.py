@@ -26,10 +26,12 @@ import orjson
 from herald_core.errors import Conflict, InvalidField, InvalidRequest, NotFound
 from herald_core.store import Enqueued, NewMessage, Store
 from herald_core.workflow_config import RunConfig
+from herald_core.workflow_events import WorkflowEvents
 from herald_core.workflows import StepOutcome, StepResult, Workflows, element, steps_body
 from herald_gateway.publish.destinations import Endpoint
 from herald_gateway.publish.publishing import PublishRequest
 from herald_gateway.publish.staging import build_message
+from herald_gateway.publish.workflow_invoke import invocation_of
 
 #: `Upstash-Workflow-CallType` of a `context.call`'s request to its third party.
 TO_CALLBACK = "toCallback"
@@ -181,6 +183,10 @@ async def accept_workflow(
 
     mine = element(message_id, request.body)
     if run.init:
+        invocation = invocation_of(request)  # context.invoke: the payload is inside
+        if invocation is not None:
+            mine = element(message_id, invocation.payload)
+            await WorkflowEvents(store).remember_invoker(run.run_id, invocation.invoker)
         new = message(steps_body([mine]), now_ms)
         settings = RunConfig.of(new.message).to_json()
         earlier = await workflows.start(run.run_id, run.endpoint.url, mine, new, settings)

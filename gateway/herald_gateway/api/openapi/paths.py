@@ -22,7 +22,15 @@ from herald_gateway.api.openapi.parameters import (
     publish_headers,
     retry_headers,
 )
-from herald_gateway.api.openapi.schemas import Schema, ref
+from herald_gateway.api.openapi.schemas import (
+    HEADERS,
+    Schema,
+    closed,
+    integer,
+    ref,
+    string,
+    unix_ms,
+)
 
 Operation = dict[str, Any]
 
@@ -567,10 +575,121 @@ def _workflow_log_ops() -> dict[str, dict[str, Operation]]:
     return {"/v2/workflows/logs": {"get": op}, "/v2/workflows/events": {"get": op}}
 
 
+_WAITER = closed({
+    "url": string("Where the notification goes."),
+    "deadline": integer("When the wait times out (Unix seconds)."),
+    "headers": {**HEADERS, "description": "The headers the notification is sent with."},
+    "timeoutUrl": string("Where the timeout goes."),
+    "timeoutHeaders": {**HEADERS, "description": "The headers the timeout is sent with."},
+    "timeoutBody": string("The body given for the timeout."),
+}, ["url", "deadline", "headers", "timeoutUrl", "timeoutHeaders"], "A workflow step waiting "
+    "for an event (`context.waitForEvent`).")  # fmt: skip
+_NOTIFIED = closed({
+    "waiter": _WAITER,
+    "messageId": string("The message that resumes the waiting run."),
+    "error": string("Empty: a waiter that could not be resumed is not listed."),
+    "workflowRunId": string("The resumed run."),
+}, ["waiter", "messageId", "error", "workflowRunId"], "One waiter a notify ended.")  # fmt: skip
+
+
+def _workflow_event_ops() -> dict[str, dict[str, Operation]]:
+    event = path("eventId", "The event's id (`context.waitForEvent`'s).")
+    run_id = path("workflowRunId", "The run's id (`Upstash-Workflow-RunId`).")
+    notified = _json({"type": "array", "items": _NOTIFIED}, "The waiters resumed, each "
+                     "with the event's data as its step's result ([] when none waited: the "
+                     "event is lost).")  # fmt: skip
+    wait_body = {
+        "type": "object",
+        "properties": {
+            "url": {"type": "string"},
+            "timeout": {"type": "string"},
+            "timeoutUrl": {"type": "string"},
+            "timeoutBody": {"type": "string"},
+            "timeoutHeaders": HEADERS,
+            "step": {"type": "object"},
+        },
+        "required": ["url", "step"],
+    }
+    return {
+        "/v2/wait/{eventId}": {"post": _op(
+            "Wait for an event", "Workflows", {200: _json({"type": "object"}, "Waiting.")},
+            400, description="What the Workflow SDKs send for `context.waitForEvent`: the "
+            "run (`Upstash-Workflow-RunId` and the step's other headers) waits until a notify "
+            "or its timeout, then resumes with the step's result.",
+            parameters=[event], body=_json_body(wait_body))},
+        "/v2/notify/{eventId}": {"post": _op(
+            "Notify an event", "Workflows", {201: notified}, parameters=[event],
+            body=_raw_body("The event's data."),
+            description="Every run waiting for the event resumes with its data.")},
+        "/v2/notify/{workflowRunId}/{eventId}": {"post": _op(
+            "Notify one run of an event", "Workflows", {201: notified}, 400,
+            parameters=[run_id, event], body=_raw_body("The event's data."),
+            description="The run's waiter for the event resumes with its data; when none "
+            "waits yet, the event is kept for the run's next wait for it (lookback) and the "
+            "answer is [].")},
+        "/v2/workflows/hooks/{userId}/{workflowRunId}/{eventId}": {
+            method: _op("Call a workflow webhook", "Workflows",
+                        {200: _json({"type": "object"}, "Delivered or kept.")}, 400,
+                        parameters=[path("userId", "Any user id (not checked)."), run_id,
+                                    event], body=_raw_body("Anything: the call is what the "
+                                                           "run gets.") if method != "get"
+                        else None, public=True,
+                        description="The URL of `context.createWebhook`, called without a "
+                        "token (its random event id is the credential): the run's "
+                        "`waitForWebhook` resumes with the request; a call before the wait "
+                        "is kept for it.")
+            for method in ("get", "post", "put", "patch", "delete")},
+        "/v2/waiters/{eventId}": {"get": _op(
+            "The waiters of an event", "Workflows",
+            {200: _json({"type": "array", "items": _WAITER}, "The runs waiting for it.")},
+            parameters=[event])},
+    }  # fmt: skip
+
+
+def _workflow_trigger_ops() -> dict[str, dict[str, Operation]]:
+    started = {"workflowRunId": string("The run's id."),
+               "workflowCreatedAt": unix_ms("When it was triggered"),
+               "deduplicated": {"type": "boolean", "description": "An "
+                                "`Upstash-Deduplication-Id` seen within the window: not "
+                                "started again."}}  # fmt: skip
+    one = closed(started, ["workflowRunId", "workflowCreatedAt"], "A run started.")
+    item = {
+        "type": "object",
+        "required": ["destination"],
+        "properties": {
+            "destination": {"type": "string"},
+            "body": {"type": "string"},
+            "headers": {"type": "object", "additionalProperties": {"type": "string"}},
+        },
+    }
+    failed = closed({"error": string("Why this item was refused.")}, ["error"],
+                    "An item refused (the others still start).")  # fmt: skip
+    return {
+        "/v2/trigger/{workflowUrl}": {"post": _op(
+            "Start a workflow run", "Workflows", {200: _json(one, "Started.")}, 400, 413,
+            parameters=[path("workflowUrl", "The workflow's URL."), {
+                "name": "Upstash-Workflow-RunId", "in": "header", "schema": {"type": "string"},
+                "description": "The run's id (default: a new `wfr_` id)."},
+                *publish_headers()],
+            body=_raw_body("The run's initial payload."),
+            description="A run started by a plain HTTP request: the workflow gets a message "
+            "marked `Upstash-Workflow-Unknown-Sdk: true` with the run's id "
+            "(`Upstash-Workflow-RunId`, or a new `wfr_` id) and starts the run itself.")},
+        "/v2/batch/trigger": {"post": _op(
+            "Start workflow runs", "Workflows",
+            {201: _json({"type": "array", "items": {"oneOf": [one, failed]}},
+                        "One answer per item, in order.")}, 400, 413,
+            body=_json_body({"type": "array", "items": item, "minItems": 1}),
+            description="Each item is a trigger: `destination` the workflow's URL, `body` "
+            "its payload, `headers` as a trigger's.")},
+    }  # fmt: skip
+
+
 def paths() -> dict[str, dict[str, Operation]]:
     out: dict[str, dict[str, Operation]] = {}
     for part in (_publish_ops, _message_ops, _log_ops, _dlq_ops, _queue_ops, _schedule_ops,
-                 _topic_ops, _flow_control_ops, _workflow_ops, _workflow_dlq_ops,
-                 _workflow_log_ops, _system_ops):  # fmt: skip
+                 _topic_ops, _flow_control_ops, _workflow_ops, _workflow_event_ops,
+                 _workflow_trigger_ops, _workflow_dlq_ops, _workflow_log_ops,
+                 _system_ops):  # fmt: skip
         out.update(part())
     return out

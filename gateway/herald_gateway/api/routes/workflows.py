@@ -17,8 +17,9 @@ from starlette.routing import Route
 
 from herald_core.errors import InvalidField, NotFound
 from herald_core.workflows import RunningRun, Workflows, steps_body
-from herald_gateway.api.routes._common import authorized, json_response, now_ms
+from herald_gateway.api.routes._common import authorized, json_response, now_ms, read_body
 from herald_gateway.publish.header_values import parse_boolean
+from herald_gateway.publish.workflow_events import answer_invoker
 
 #: Runs a bulk cancel takes when `count` is not given (QStash's default).
 _DEFAULT_COUNT = 100
@@ -32,6 +33,10 @@ async def end_run(request: Request) -> Response:
     st = authorized(request)
     run_id = request.path_params["workflowRunId"]
     cancel = parse_boolean("cancel", request.query_params.get("cancel"))
+    result = await read_body(request, st["settings"].max_body_bytes)
+    # an invoked run answers its invoker first: a crash between leaves the run to end again
+    await answer_invoker(st["store"], st["settings"], run_id, result, canceled=cancel,
+                         now_ms=now_ms(request))  # fmt: skip
     if not await Workflows(st["store"]).end(run_id, cancel=cancel, now_ms=now_ms(request)):
         raise NotFound(f"workflow run {run_id} not found")
     return Response(status_code=200)
@@ -107,7 +112,9 @@ async def cancel_runs(request: Request) -> Response:
         chosen = [run.run_id for run in await workflows.running() if wanted.takes(run)]
         chosen = chosen[: wanted.count]
     cancelled = 0
-    for run_id in chosen:
+    for run_id in chosen:  # an invoked run answers its invoker first, as `end_run` does
+        await answer_invoker(st["store"], st["settings"], run_id, b"", canceled=True,
+                             now_ms=now_ms(request))  # fmt: skip
         if await workflows.end(run_id, cancel=True, now_ms=now_ms(request)):
             cancelled += 1
     return json_response({"cancelled": cancelled})
