@@ -1,0 +1,85 @@
+"""Workflow gaps of issue 17, with the official JavaScript SDK (`@upstash/workflow`):
+an invoked run that fails answers its invoker `isFailed`; a `context.call` whose answer
+cannot be delivered into its run fails the run and reaches its failure function, while a
+call that keeps failing is answered with its status and the run goes on; a failure callback
+to a `failureUrl` of its own. Workflows: tests/js/workflows/gaps.mjs."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+
+from herald_core.keys import Keys
+from herald_core.workflows import run_shard
+from tests.integration.test_workflow import run_state
+from tests.support.gateway import Gateway, wait_until
+from tests.support.js import Js, WorkflowServer, install_sdk
+
+pytestmark = [pytest.mark.integration, pytest.mark.in_process]
+
+
+@pytest.fixture(scope="module")
+def node() -> Path:
+    return install_sdk()
+
+
+@pytest.fixture
+def js(node: Path, gateway: Gateway) -> Js:
+    return Js(node, gateway)
+
+
+@pytest.fixture
+def workflows(node: Path, gateway: Gateway) -> Iterator[WorkflowServer]:
+    server = WorkflowServer(node, gateway).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def many(node: Path, gateway: Gateway) -> Iterator[WorkflowServer]:
+    """The workflows served by `serveMany` (context.invoke)."""
+    server = WorkflowServer(node, gateway, "workflow_many_server.mjs").start()
+    yield server
+    server.stop()
+
+
+def _trigger(js: Js, server: WorkflowServer, name: str, body: Any, **options: Any) -> str:
+    started = js("workflow_client.mjs", {"action": "trigger", "url": server.url(name),
+                                         "body": body, **options})  # fmt: skip
+    run_id: str = started["workflowRunId"]
+    return run_id
+
+
+def _steps(redis_url: str, run_id: str) -> list[dict[str, Any]]:
+    """The run's steps as the SDK gets them (the steps array past the initial payload)."""
+    keys = Keys("herald", 16)
+    client = redis.Redis.from_url(redis_url)
+    try:
+        raw = client.lrange(keys.shard(run_shard(run_id, 16)).run_steps(run_id), 1, -1)
+    finally:
+        client.close()
+    return [json.loads(base64.b64decode(json.loads(e)["body"])) for e in raw]
+
+
+def test_an_invoked_run_that_fails_answers_its_invoker_once(
+    js: Js, many: WorkflowServer, redis_url: str
+) -> None:
+    invoker = _trigger(js, many, "failedInvoker", {})
+    got = many.wait_for("failedInvoker", "got")["data"]
+    # as QStash answers a failed invoked run (the SDK's own CI test): no body
+    assert got == {"isCanceled": False, "isFailed": True}
+    [ran] = [r["data"] for r in many.records("failingInvoked")]
+    assert ran["payload"] == {"n": 1}
+    assert run_state(redis_url, ran["runId"])["e"] == "FAILED"
+    wait_until(lambda: run_state(redis_url, invoker).get("e") == "DONE", timeout=30,
+               what="the invoker finished")  # fmt: skip
+    answers = [s for s in _steps(redis_url, invoker) if s["stepType"] == "Invoke"]
+    assert len(answers) == 1, answers
+    assert json.loads(answers[0]["out"]) == {"isCanceled": False, "isFailed": True}
+    assert [r["what"] for r in many.records("failedInvoker")] == ["got"]
