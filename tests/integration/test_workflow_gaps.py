@@ -20,6 +20,7 @@ from herald_core.workflows import run_shard
 from tests.integration.test_workflow import run_state
 from tests.support.gateway import Gateway, wait_until
 from tests.support.js import Js, WorkflowServer, install_sdk
+from tests.support.receiver import Answer, Receiver
 
 pytestmark = [pytest.mark.integration, pytest.mark.in_process]
 
@@ -83,3 +84,49 @@ def test_an_invoked_run_that_fails_answers_its_invoker_once(
     assert len(answers) == 1, answers
     assert json.loads(answers[0]["out"]) == {"isCanceled": False, "isFailed": True}
     assert [r["what"] for r in many.records("failedInvoker")] == ["got"]
+
+
+def test_a_call_answer_that_cannot_be_delivered_fails_the_run(
+    js: Js, workflows: WorkflowServer, receiver: Receiver, redis_url: str
+) -> None:
+    """The call's own retries are used up (500 each time), and its answer into the run is
+    refused by the workflow endpoint: the answer is dead-lettered, the run FAILED, and the
+    failure function runs once, as for a step that fails."""
+    third_party = receiver.new_path(*[Answer(500, body=b"down")] * 5)
+    run_id = _trigger(js, workflows, "callLost", {"url": receiver.url(third_party),
+                                                  "retries": 1}, retries=0)  # fmt: skip
+    failure = workflows.wait_for("callLost", "failure")["data"]
+    assert failure["runId"] == run_id
+    assert failure["payload"] == {"url": receiver.url(third_party), "retries": 1}
+    wait_until(lambda: run_state(redis_url, run_id).get("e") == "FAILED", timeout=10,
+               what="the run to fail")  # fmt: skip
+    assert len(receiver.received(third_party)) == 2  # the call and its one retry
+    what = [r["what"] for r in workflows.records("callLost")]
+    assert what[0] == "before" and what[-1] == "failure" and "after" not in what
+    assert what.count("failure") == 1
+
+    def listed() -> dict[str, Any] | None:  # the workflow DLQ, once the callback is done
+        found = js("workflow_client.mjs", {"action": "dlqList",
+                                           "filter": {"workflowRunId": run_id}})  # fmt: skip
+        [one] = found["messages"] or [{}]
+        state = one.get("failureCallbackInfo", {}).get("state")
+        return one if state == "CALLBACK_SUCCESS" else None
+
+    failed = wait_until(listed, timeout=10, what="the failed run in the workflow DLQ")
+    assert failed["workflowUrl"] == workflows.url("callLost")
+
+
+def test_a_call_that_keeps_failing_answers_the_run_with_its_status(
+    js: Js, workflows: WorkflowServer, receiver: Receiver, redis_url: str
+) -> None:
+    """What the SDK expects of a call whose retries are used up: its last answer (status
+    500) comes back into the run as the call's result; the run goes on, and does not fail."""
+    third_party = receiver.new_path(*[Answer(500, body=b"down")] * 5)
+    run_id = _trigger(js, workflows, "callFails", {"url": receiver.url(third_party),
+                                                   "retries": 2})  # fmt: skip
+    after = workflows.wait_for("callFails", "after")["data"]
+    assert after == {"status": 500, "body": "down"}
+    assert len(receiver.received(third_party)) == 3
+    wait_until(lambda: run_state(redis_url, run_id).get("e") == "DONE", timeout=10,
+               what="the run to finish")  # fmt: skip
+    assert [r["what"] for r in workflows.records("callFails")] == ["before", "after"]

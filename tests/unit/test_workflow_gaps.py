@@ -1,7 +1,10 @@
-"""Pure parts of the workflow gaps: which dead-lettered message fails its run."""
+"""Pure parts of the workflow gaps: which dead-lettered message fails its run; a
+context.call's answer into its run takes the run's settings."""
 
 from __future__ import annotations
 
+from herald_core.models import Callback
+from herald_core.workflow_config import RunConfig
 from herald_core.workflows import run_failed_by
 
 
@@ -13,3 +16,16 @@ def test_a_step_or_a_call_answer_fails_its_run_and_nothing_else_does() -> None:
         headers = {"Upstash-Workflow-Runid": "wfr_3", "Upstash-Workflow-Calltype": other}
         assert run_failed_by(headers) is None
     assert run_failed_by({"Content-Type": "text/plain"}) is None
+
+
+def test_a_call_answer_takes_the_run_settings_it_did_not_set() -> None:
+    run_failure = Callback(
+        "http://wf/failure", headers={"Upstash-Workflow-Calltype": "failureCall"}
+    )
+    config = RunConfig(retries=0, retry_delay="10", timeout=30.0, failure_callback=run_failure)
+    bare = config.apply_callback(Callback("http://wf/run"))
+    assert (bare.retries, bare.retry_delay, bare.failure_callback) == (0, "10", run_failure)
+    own_failure = Callback("http://elsewhere")
+    own = config.apply_callback(Callback("http://wf/run", retries=5, retry_delay="1",
+                                         failure_callback=own_failure))  # fmt: skip
+    assert (own.retries, own.retry_delay, own.failure_callback) == (5, "1", own_failure)
