@@ -120,7 +120,12 @@ while i <= #ARGV do
       redis.call('RENAME', hash, dkey)
       redis.call('HSET', dkey, 'x', x, 'f', now)
       redis.call('ZADD', KEYS[4], now, arg)
-      if f[6] then failed_run = run_failed(base, f[6], arg, now) end
+      if f[6] then
+        failed_run = run_failed(base, f[6], arg, now)
+        -- its run had ended (failed by another message): a plain dead letter, so the
+        -- workflow DLQ lists each failed run once, with the message that failed it
+        if not failed_run then redis.call('HDEL', dkey, 'w') end
+      end
     else
       redis.call('ZADD', KEYS[1], arg, id)
     end
