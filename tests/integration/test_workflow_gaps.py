@@ -143,3 +143,30 @@ def test_a_call_that_keeps_failing_answers_the_run_with_its_status(
     wait_until(lambda: run_state(redis_url, run_id).get("e") == "DONE", timeout=10,
                what="the run to finish")  # fmt: skip
     assert [r["what"] for r in workflows.records("callFails")] == ["before", "after"]
+
+
+def test_a_failure_url_of_its_own_gets_the_failure_callback(
+    js: Js, workflows: WorkflowServer, receiver: Receiver, redis_url: str
+) -> None:
+    """`Client.trigger({failureUrl})`: the run's failed step is reported there (not to the
+    workflow), once, signed, with the workflow fields QStash adds."""
+    failures = receiver.new_path()
+    run_id = _trigger(js, workflows, "failsToUrl", {"order": 7}, retries=0,
+                      failureUrl=receiver.url(failures))  # fmt: skip
+    [report] = receiver.wait_for(failures, 1)
+    body = json.loads(report.body)
+    assert body["status"] == 500
+    assert "failing for the failureUrl" in base64.b64decode(body["body"]).decode()
+    assert body["workflowRunId"] == run_id
+    assert body["workflowUrl"] == workflows.url("failsToUrl")
+    assert json.loads(base64.b64decode(body["sourceBody"])) == {"order": 7}
+    assert isinstance(body["workflowCreatedAt"], int) and body["workflowCreatedAt"] > 0
+    assert body["dlqId"]
+    assert report.header("Upstash-Workflow-Runid") == run_id
+    assert report.header("Upstash-Workflow-Failure-Callback") == "true"
+    assert js.verify(report, receiver.url(failures)) == {"valid": True}
+    wait_until(lambda: run_state(redis_url, run_id).get("e") == "FAILED", timeout=10,
+               what="the run to fail")  # fmt: skip
+    assert _called_back(js, run_id)["workflowUrl"] == workflows.url("failsToUrl")
+    assert [r["what"] for r in workflows.records("failsToUrl")] == ["ran"]
+    assert len(receiver.received(failures)) == 1
