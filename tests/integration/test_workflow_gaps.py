@@ -170,3 +170,44 @@ def test_a_failure_url_of_its_own_gets_the_failure_callback(
     assert _called_back(js, run_id)["workflowUrl"] == workflows.url("failsToUrl")
     assert [r["what"] for r in workflows.records("failsToUrl")] == ["ran"]
     assert len(receiver.received(failures)) == 1
+
+
+def test_a_run_failed_by_a_lost_call_answer_resumes_with_the_answer(
+    js: Js, workflows: WorkflowServer, receiver: Receiver, redis_url: str, tmp_path: Path
+) -> None:
+    """The workflow DLQ's resume of a run failed by a call's answer delivers that answer
+    again, into the new run (the call is not made again); the run goes on."""
+    flag = tmp_path / "fixed"
+    third_party = receiver.new_path(Answer(200, body=b"the answer"))
+    url = f"{receiver.url(third_party)}?flag={flag}"
+    run_id = _trigger(js, workflows, "callLost", {"url": url, "retries": 0}, retries=0)
+    failed = _called_back(js, run_id)
+    flag.touch()  # the endpoint takes the call's answers now
+    resumed = js("workflow_client.mjs", {"action": "dlqResume", "request": failed["dlqId"]})
+    [run] = resumed["workflowRuns"]
+    after = workflows.wait_for("callLost", "after")["data"]
+    assert after == {"status": 200, "body": "the answer"}  # the answer delivered again
+    assert len(receiver.received(third_party)) == 1  # the call is not made again
+    assert [r["what"] for r in workflows.records("callLost")].count("before") == 1
+    wait_until(lambda: run_state(redis_url, run["workflowRunId"]).get("e") == "DONE",
+               timeout=10, what="the resumed run to finish")  # fmt: skip
+
+
+def test_a_run_failed_by_a_lost_call_answer_restarts_from_the_start(
+    js: Js, workflows: WorkflowServer, receiver: Receiver, redis_url: str, tmp_path: Path
+) -> None:
+    """Restarted, the run starts over from its payload as a step's delivery (not as the
+    call's answer): its first step runs again and the call is made again."""
+    flag = tmp_path / "fixed"
+    third_party = receiver.new_path(Answer(200, body=b"first"), Answer(200, body=b"second"))
+    url = f"{receiver.url(third_party)}?flag={flag}"
+    run_id = _trigger(js, workflows, "callLost", {"url": url, "retries": 0}, retries=0)
+    failed = _called_back(js, run_id)
+    flag.touch()
+    restarted = js("workflow_client.mjs", {"action": "dlqRestart", "request": failed["dlqId"]})
+    [run] = restarted["workflowRuns"]
+    after = workflows.wait_for("callLost", "after")["data"]
+    assert after == {"status": 200, "body": "second"}  # the call made again
+    assert [r["what"] for r in workflows.records("callLost")].count("before") == 2
+    wait_until(lambda: run_state(redis_url, run["workflowRunId"]).get("e") == "DONE",
+               timeout=10, what="the restarted run to finish")  # fmt: skip

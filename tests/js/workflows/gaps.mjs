@@ -1,6 +1,7 @@
 // Workflows of the issue-17 gaps (tests/integration/test_workflow_gaps.py): an invoked run
 // that fails, a context.call whose answer cannot be delivered into its run, a call that
 // keeps failing, and a run whose failure callback goes to a failureUrl of its own.
+import { existsSync } from "node:fs";
 import { Receiver } from "@upstash/qstash";
 import { createWorkflow } from "@upstash/workflow/cloudflare";
 import { record } from "./record.mjs";
@@ -29,7 +30,8 @@ export const many = { failingInvoked, failedInvoker };
 // -- context.call (served by workflow_server.mjs) ----------------------------------------
 
 /** The signing keys' receiver, refusing every `context.call` answer coming back into the
- * run (a callback: `sourceMessageId`, no `dlqId`), so it cannot be delivered. */
+ * run (a callback: `sourceMessageId`, no `dlqId`), so it cannot be delivered; when the
+ * call's URL has a `?flag=<file>`, only until that file exists. */
 function refusingCallAnswers() {
   const real = new Receiver({
     currentSigningKey: process.env.QSTASH_CURRENT_SIGNING_KEY,
@@ -45,7 +47,8 @@ function refusingCallAnswers() {
       }
       const answer = body && typeof body === "object" && !Array.isArray(body)
         && "sourceMessageId" in body && !("dlqId" in body);
-      if (answer) {
+      const flag = answer && new URL(body.url).searchParams.get("flag");
+      if (answer && !(flag && existsSync(flag))) {
         record("callLost", "refused", body.status);
         return false;
       }
