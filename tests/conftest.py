@@ -23,6 +23,7 @@ from qstash import QStash
 
 from herald_gateway.dev.embedded import RedisServer
 from tests.support.gateway import TOKEN, Gateway, InProcessGateway
+from tests.support.js import Js, WorkflowServer, install_sdk
 from tests.support.receiver import Receiver
 
 
@@ -106,3 +107,23 @@ def sdk(gateway: Gateway) -> Iterator[QStash]:
     client = QStash(TOKEN, base_url=gateway.url, retry=False)
     yield client
     client.http._client.close()
+
+
+@pytest.fixture(scope="session")
+def node() -> Path:
+    """node, with the official JS SDKs of tests/js installed (`npm ci` once per lockfile)."""
+    return install_sdk()
+
+
+@pytest.fixture
+def js(node: Path, gateway: Gateway) -> Js:
+    """Runs tests/js scripts (the official JS SDKs) against the test's gateway."""
+    return Js(node, gateway)
+
+
+@pytest.fixture
+def workflows(node: Path, gateway: Gateway) -> Iterator[WorkflowServer]:
+    """The workflows of tests/js/workflows served by `@upstash/workflow`'s `serve`."""
+    server = WorkflowServer(node, gateway).start()
+    yield server
+    server.stop()

@@ -34,7 +34,7 @@ import orjson
 
 from herald_core.ids import new_message_id, shard_for_key
 from herald_core.keys import ShardKeys
-from herald_core.scripts import workflows as scripts
+from herald_core.scripts import ScriptCall, workflows as scripts
 from herald_core.store import NewMessage, Store
 
 #: The end states of a run (a running run has none).
@@ -183,12 +183,7 @@ class Workflows:
         sk = self._store.keys.shard(self._shard(run_id))
         call = scripts.workflow_step(sk, self._store.limits.log_max_rows, run_id, step_key, step,
                                      expected, self._store.message_args(new))  # fmt: skip
-        reply = await self._store.run_replicated(call)
-        detail = _text(reply[1]) if len(reply) > 1 else ""
-        outcome = StepOutcome(StepResult(_text(reply[0])), detail)
-        if outcome.result is StepResult.STORED:
-            await self._store.announce(self._shard(run_id), new.due_ms)
-        return outcome
+        return await self._store_with_run(run_id, call, new)
 
     async def created(self, run_id: str) -> int | None:
         """When the run started (ms); None for no such run."""
@@ -203,6 +198,10 @@ class Workflows:
         sk = self._store.keys.shard(self._shard(run_id))
         call = scripts.workflow_call(sk, self._store.limits.log_max_rows, run_id,
                                      f"call:{step_id}", self._store.message_args(new))  # fmt: skip
+        return await self._store_with_run(run_id, call, new)
+
+    async def _store_with_run(self, run_id: str, call: ScriptCall, new: NewMessage) -> StepOutcome:
+        """Run `call`, a script storing `new` with its run; tell the workers when it did."""
         reply = await self._store.run_replicated(call)
         detail = _text(reply[1]) if len(reply) > 1 else ""
         outcome = StepOutcome(StepResult(_text(reply[0])), detail)

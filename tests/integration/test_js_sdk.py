@@ -24,16 +24,6 @@ from tests.support.receiver import Answer, Receiver
 pytestmark = [pytest.mark.integration, pytest.mark.in_process]
 
 
-@pytest.fixture(scope="module")
-def node() -> Path:
-    return install_sdk()
-
-
-@pytest.fixture
-def js(node: Path, gateway: Gateway) -> Js:
-    return Js(node, gateway)
-
-
 def test_publish_json_delivers_body_and_headers(js: Js, receiver: Receiver) -> None:
     path = receiver.new_path()
     url = receiver.url(path)

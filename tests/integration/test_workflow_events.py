@@ -20,7 +20,7 @@ import redis
 from herald_core.keys import Keys
 from herald_core.workflows import run_shard
 from tests.support.gateway import TOKEN, Gateway, wait_until
-from tests.support.js import Js, WorkflowServer, install_sdk
+from tests.support.js import Js, WorkflowServer
 from tests.support.redis_topologies import LocalCluster
 
 pytestmark = [pytest.mark.integration]
@@ -32,11 +32,6 @@ SDK_TOKEN = base64.b64encode(b'{"UserID":"herald-tests","Password":"0123456789"}
 #: The timeout keepers' safety-net poll (HERALD_WORKFLOW_WAIT_POLL), far beyond any test:
 #: a timeout must fire because its deadline was announced.
 POLL = 600
-
-
-@pytest.fixture(scope="module")
-def node() -> Path:
-    return install_sdk()
 
 
 @pytest.fixture

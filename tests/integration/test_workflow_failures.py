@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,27 +14,10 @@ import pytest
 
 from tests.integration.test_workflow import WorkflowApp, run_state
 from tests.support.gateway import Gateway, wait_until
-from tests.support.js import Js, WorkflowServer, install_sdk
+from tests.support.js import Js, WorkflowServer
 from tests.support.receiver import Answer, Receiver
 
 pytestmark = [pytest.mark.integration, pytest.mark.in_process]
-
-
-@pytest.fixture(scope="module")
-def node() -> Path:
-    return install_sdk()
-
-
-@pytest.fixture
-def js(node: Path, gateway: Gateway) -> Js:
-    return Js(node, gateway)
-
-
-@pytest.fixture
-def workflows(node: Path, gateway: Gateway) -> Iterator[WorkflowServer]:
-    server = WorkflowServer(node, gateway).start()
-    yield server
-    server.stop()
 
 
 def trigger_flaky(js: Js, workflows: WorkflowServer, flag: Path, name: str) -> str:

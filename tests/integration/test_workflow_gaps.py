@@ -1,8 +1,9 @@
 """Workflow gaps of issue 17, with the official JavaScript SDK (`@upstash/workflow`):
 an invoked run that fails answers its invoker `isFailed`; a `context.call` whose answer
 cannot be delivered into its run fails the run and reaches its failure function, while a
-call that keeps failing is answered with its status and the run goes on; a failure callback
-to a `failureUrl` of its own. Workflows: tests/js/workflows/gaps.mjs."""
+call that keeps failing is answered with its status and the run goes on; the workflow DLQ
+resumes such a run with the answer, or restarts it; a failure callback to a `failureUrl` of
+its own. Workflows: tests/js/workflows/gaps.mjs."""
 
 from __future__ import annotations
 
@@ -19,32 +20,16 @@ from herald_core.keys import Keys
 from herald_core.workflows import run_shard
 from tests.integration.test_workflow import run_state
 from tests.support.gateway import Gateway, wait_until
-from tests.support.js import Js, WorkflowServer, install_sdk
+from tests.support.js import Js, WorkflowServer
 from tests.support.receiver import Answer, Receiver
 
 pytestmark = [pytest.mark.integration, pytest.mark.in_process]
 
 
-@pytest.fixture(scope="module")
-def node() -> Path:
-    return install_sdk()
-
-
-@pytest.fixture
-def js(node: Path, gateway: Gateway) -> Js:
-    return Js(node, gateway)
-
-
-@pytest.fixture
-def workflows(node: Path, gateway: Gateway) -> Iterator[WorkflowServer]:
-    server = WorkflowServer(node, gateway).start()
-    yield server
-    server.stop()
-
-
 @pytest.fixture
 def many(node: Path, gateway: Gateway) -> Iterator[WorkflowServer]:
-    """The workflows served by `serveMany` (context.invoke)."""
+    """The workflows served by `serveMany` (context.invoke); `node`, `js` and `workflows`
+    (`serve`) are tests/conftest.py's."""
     server = WorkflowServer(node, gateway, "workflow_many_server.mjs").start()
     yield server
     server.stop()

@@ -6,32 +6,11 @@ own `serve` under node (tests/support/js.py, `WorkflowServer`), started with the
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
-from tests.support.gateway import Gateway
-from tests.support.js import Js, WorkflowServer, install_sdk
+from tests.support.js import Js, WorkflowServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.in_process]
-
-
-@pytest.fixture(scope="module")
-def node() -> Path:
-    return install_sdk()
-
-
-@pytest.fixture
-def js(node: Path, gateway: Gateway) -> Js:
-    return Js(node, gateway)
-
-
-@pytest.fixture
-def workflows(node: Path, gateway: Gateway) -> Iterator[WorkflowServer]:
-    server = WorkflowServer(node, gateway).start()
-    yield server
-    server.stop()
 
 
 def test_a_run_of_steps_and_a_sleep(js: Js, workflows: WorkflowServer) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,27 +18,10 @@ import pytest
 import redis
 
 from tests.support.gateway import Gateway, wait_until
-from tests.support.js import Js, WorkflowServer, install_sdk
+from tests.support.js import Js, WorkflowServer
 from tests.support.receiver import Answer, Receiver
 
 pytestmark = [pytest.mark.integration, pytest.mark.in_process]
-
-
-@pytest.fixture(scope="module")
-def node() -> Path:
-    return install_sdk()
-
-
-@pytest.fixture
-def js(node: Path, gateway: Gateway) -> Js:
-    return Js(node, gateway)
-
-
-@pytest.fixture
-def workflows(node: Path, gateway: Gateway) -> Iterator[WorkflowServer]:
-    server = WorkflowServer(node, gateway).start()
-    yield server
-    server.stop()
 
 
 def run_end(gateway: Gateway, run_id: str) -> str | None:

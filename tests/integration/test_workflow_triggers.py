@@ -6,30 +6,16 @@ a plain HTTP request starts a run of a workflow served by the official JavaScrip
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.support.gateway import TOKEN, Gateway, wait_until
-from tests.support.js import WorkflowServer, install_sdk
+from tests.support.js import WorkflowServer
 
 pytestmark = [pytest.mark.integration]
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-
-
-@pytest.fixture(scope="module")
-def node() -> Path:
-    return install_sdk()
-
-
-@pytest.fixture
-def workflows(node: Path, gateway: Gateway) -> Iterator[WorkflowServer]:
-    server = WorkflowServer(node, gateway).start()
-    yield server
-    server.stop()
 
 
 def _done(workflows: WorkflowServer, name: str) -> list[tuple[str, object]]:
