@@ -248,14 +248,6 @@ class Workflows:
         return True
 
 
-def run_id_of(headers: Mapping[str, str]) -> str | None:
-    """The run a stored message belongs to (its `Upstash-Workflow-RunId` header), or None."""
-    for name, value in headers.items():
-        if name.lower() == "upstash-workflow-runid":
-            return value
-    return None
-
-
 #: `Upstash-Workflow-CallType` of a `context.call`'s answer delivered into its run.
 FROM_CALLBACK = "fromCallback"
 
