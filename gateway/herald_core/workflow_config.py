@@ -39,6 +39,19 @@ class RunConfig:
         return cls(int(d["retries"]), d.get("retry_delay"), float(d["timeout"]),
                    Callback.from_dict(callback) if callback else None)  # fmt: skip
 
+    def apply_callback(self, callback: Callback) -> Callback:
+        """A `context.call`'s callback (its answer into the run, a delivery of the run like
+        a step), with the run's retries, retry delay and failure callback where the call
+        set none for it (`Upstash-Callback-Retries`, ...): dead-lettered, it fails the run,
+        and the run's failure callback reports it."""
+        return replace(
+            callback,
+            retries=self.retries if callback.retries is None else callback.retries,
+            retry_delay=callback.retry_delay if callback.retry_delay is not None
+            else self.retry_delay,
+            failure_callback=callback.failure_callback or self.failure_callback,
+        )  # fmt: skip
+
     def apply(self, message: Message, explicit: Delivery) -> Message:
         """A step's message, with the run's settings where the step set none itself."""
         return replace(

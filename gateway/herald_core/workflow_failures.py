@@ -32,7 +32,7 @@ from herald_core.scripts import workflows as scripts
 from herald_core.signing import body_hash
 from herald_core.store import NewMessage, Store
 from herald_core.workflow_config import RunConfig
-from herald_core.workflows import Workflows, steps_body
+from herald_core.workflows import FROM_CALLBACK, Workflows, steps_body
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +162,33 @@ def for_run(message: Message, run_id: str) -> Message:
     return replace(message, headers=_renamed(message.headers, run_id), failure_callback=callback)
 
 
+#: Headers of a `context.call`'s answer into its run that a step's delivery has not: the
+#: SDKs read a delivery with `Upstash-Workflow-Callback` as the call's answer.
+_ANSWER_ONLY = frozenset({"upstash-workflow-callback", "upstash-workflow-calltype",
+                          "upstash-workflow-stepid", "upstash-workflow-stepname",
+                          "upstash-workflow-steptype", "upstash-workflow-concurrent",
+                          "upstash-workflow-contenttype"})  # fmt: skip
+#: The Workflow SDKs' protocol version, which every step delivery carries (both SDKs send
+#: `Upstash-Forward-Upstash-Workflow-Sdk-Version: 1` on a step, not on a call's answer);
+#: a delivery without it is read as a new run.
+_PROTOCOL = ("Upstash-Workflow-Sdk-Version", "1")
+
+
+def is_call_answer(message: Message) -> bool:
+    """A `context.call`'s answer into its run (`Upstash-Workflow-CallType: fromCallback`)."""
+    return any(name.lower() == "upstash-workflow-calltype" and value == FROM_CALLBACK
+               for name, value in message.headers.items())  # fmt: skip
+
+
+def as_step(message: Message) -> Message:
+    """A call's answer as a step's delivery of its run (pure): the run restarted from a
+    failed answer starts over, it does not take the answer."""
+    headers = {n: v for n, v in message.headers.items() if n.lower() not in _ANSWER_ONLY}
+    if not any(n.lower() == _PROTOCOL[0].lower() for n in headers):
+        headers[_PROTOCOL[0]] = _PROTOCOL[1]
+    return replace(message, headers=headers)
+
+
 async def revive(
     store: Store, entry: DeadLetter, how: Revival, build: Redelivery, now_ms: int
 ) -> Revived | None:
@@ -169,19 +196,25 @@ async def revive(
     in the failed run's shard: the dead letter's message (`build` applies the request's
     overrides) goes out again, to the new run, with the steps array (resume) or the
     initial payload alone (restart). None when the dead letter or its run is gone, or the
-    run is not FAILED."""
+    run is not FAILED. A run failed by a `context.call`'s answer resumes with that answer
+    delivered again (the call is not made again), and restarts with a step's delivery."""
     old = entry.run_id
     if old is None:
         return None
     workflows = Workflows(store)
     shard, sk = workflows.keys_of(old)
+    answer = is_call_answer(entry.message)
     for _ in range(5):
         elements = await workflows.steps(old)
         if not elements:
             return None
         body = steps_body(elements if how is Revival.RESUME else elements[:1])
+        if answer and how is Revival.RESUME:
+            body = entry.body
         run_id = workflows.new_run_id(old)
         message = for_run(build(entry.message, workflows.message_id(run_id)), run_id)
+        if answer and how is Revival.RESTART:
+            message = as_step(message)
         due = max(message.not_before, now_ms)
         message = replace(message, body_hash=body_hash(body), not_before=due)
         new = NewMessage(message, body, due)

@@ -248,12 +248,23 @@ class Workflows:
         return True
 
 
-def run_id_of(headers: Mapping[str, str]) -> str | None:
-    """The run a stored message belongs to (its `Upstash-Workflow-RunId` header), or None."""
+#: `Upstash-Workflow-CallType` of a `context.call`'s answer delivered into its run.
+FROM_CALLBACK = "fromCallback"
+
+
+def run_failed_by(headers: Mapping[str, str]) -> str | None:
+    """The run a stored message fails when it is dead-lettered (the settle script marks it
+    FAILED: lua/include/runs.lua): a step's message (no `Upstash-Workflow-CallType`) or a
+    `context.call`'s answer into the run (`fromCallback`); None for any other message (the
+    call to its third party, a failure callback, an ordinary publish)."""
+    run_id, call_type = None, None
     for name, value in headers.items():
-        if name.lower() == "upstash-workflow-runid":
-            return value
-    return None
+        lname = name.lower()
+        if lname == "upstash-workflow-runid":
+            run_id = value
+        elif lname == "upstash-workflow-calltype":
+            call_type = value
+    return run_id if call_type in (None, FROM_CALLBACK) else None
 
 
 def run_shard(run_id: str, shards: int) -> int:

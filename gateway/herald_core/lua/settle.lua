@@ -20,13 +20,14 @@
 --   'A' delivered: message removed, DELIVERED logged
 --   'R' retry (arg "<retried>:<due ms>"): ERROR and RETRY logged, task due again
 --   'F' failed for good (arg: dead-letter id): ERROR and FAILED logged, message moved to
---       the DLQ; the workflow run of a step's message has failed (include/runs.lua)
+--       the DLQ; the workflow run of a run's message (field w: a step, or a context.call's
+--       answer into the run) has failed (include/runs.lua)
 --   'D' defer without spending an attempt (arg: due ms)
 -- New messages (callbacks) are stored only when the outcome took effect. A callback into a
 -- workflow run of this shard (a `context.call`'s answer: `Upstash-Workflow-Runid`) is named
 -- in the run's record (wr:<run id>, `s:cb:<id>`), so cancelling the run cancels it too, and
--- is not stored once the run has ended (but for the failure callback of a run's failed step:
--- include/runs.lua).
+-- is not stored once the run has ended (but for the failure callback of the message that
+-- failed the run, once: include/runs.lua).
 -- Hand-off: an outcome that frees a flow-control or queue slot makes the next message in
 -- line due; up to `hand-offs` of those are claimed here for the settling worker (whose
 -- finished deliveries freed the slots), saving it a claim round trip.
@@ -57,7 +58,9 @@ local function row(state, id, m, r, extra, x)
   end
   if state ~= 'RETRY' then tick(base, state, entry) end
 end
--- may `msg` (a callback) be stored? Yes, unless it goes into a run of this shard that ended
+-- may `msg` (a callback) be stored? Yes, unless it goes into a run of this shard that ended.
+-- A context.call's answer into a running run (`fromCallback`) is one of its messages: it
+-- names its run (field w, set once it is stored), so dead-lettering it fails the run.
 local function into_run(msg)
   local run_id = string.match(msg.meta, '"Upstash%-Workflow%-Runid":"([^"\\]+)"')
   if not run_id then return true end
@@ -66,6 +69,9 @@ local function into_run(msg)
   if not e then return true end
   if e ~= '' then return false end
   redis.call('HSET', run, 's:cb:' .. msg.id, msg.id)
+  if string.find(msg.meta, '"Upstash-Workflow-Calltype":"fromCallback"', 1, true) then
+    return true, run_id
+  end
   return true
 end
 local i = 6
@@ -73,7 +79,7 @@ while i <= #ARGV do
   local op, id, arg, x, k = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], tonumber(ARGV[i + 4])
   i = i + 5
   local hash = key(base, 'message_prefix', id)
-  local done, holder = false, false
+  local done, holder, failed_run = false, false, false
   local leased = redis.call('ZREM', KEYS[2], id) == 1
   local f = redis.call('HMGET', hash, 'm', 'r', 'k', 'q', 'qh', 'w')
   if f[1] then
@@ -114,7 +120,12 @@ while i <= #ARGV do
       redis.call('RENAME', hash, dkey)
       redis.call('HSET', dkey, 'x', x, 'f', now)
       redis.call('ZADD', KEYS[4], now, arg)
-      if f[6] then run_failed(base, f[6], arg, now) end
+      if f[6] then
+        failed_run = run_failed(base, f[6], arg, now)
+        -- its run had ended (failed by another message): a plain dead letter, so the
+        -- workflow DLQ lists each failed run once, with the message that failed it
+        if not failed_run then redis.call('HDEL', dkey, 'w') end
+      end
     else
       redis.call('ZADD', KEYS[1], arg, id)
     end
@@ -122,11 +133,15 @@ while i <= #ARGV do
   for _ = 1, k do
     local msg
     msg, i = read_message(i)
-    -- a run's failed step: its callbacks are the failure callback, which the FAILED run takes
-    if done and ((op == 'F' and f[6]) or into_run(msg)) then
+    -- the message that failed its run: its callbacks are the failure callback, which the
+    -- FAILED run takes (a message of a run that had failed already: into_run refuses them)
+    local ok, run_id = failed_run, nil
+    if done and not failed_run then ok, run_id = into_run(msg) end
+    if done and ok then
       store(base, KEYS[1], KEYS[3], maxlen, msg)
+      if run_id then redis.call('HSET', key(base, 'message_prefix', msg.id), 'w', run_id) end
       if holder then redis.call('HSET', key(base, 'message_prefix', msg.id), 'qh', holder) end
-      if op == 'F' and f[6] then run_failure_callback(base, f[6], msg.id) end
+      if failed_run then run_failure_callback(base, f[6], msg.id) end
     end
   end
 end

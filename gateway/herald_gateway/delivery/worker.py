@@ -27,14 +27,14 @@ from urllib.parse import urlsplit
 
 from herald_core.claims import ClaimPlanner, WorkHint
 from herald_core.clock import SYSTEM_CLOCK, Clock
-from herald_core.errors import StoreError
+from herald_core.errors import HeraldError, StoreError
 from herald_core.ids import dlq_id_of
 from herald_core.models import Task
 from herald_core.reconnect import Backoff
 from herald_core.settings import Settings
 from herald_core.store import Settlement, Store
 from herald_core.workflow_failures import facts as run_facts, workflow_fields
-from herald_core.workflows import run_id_of
+from herald_core.workflows import run_failed_by
 from herald_gateway.delivery.attempts import (
     Outcome,
     Result,
@@ -52,6 +52,7 @@ from herald_gateway.delivery.sender import Failure, Reply, Sender
 from herald_gateway.delivery.settling import Settler
 from herald_gateway.keyring import KeyRing
 from herald_gateway.metrics import Metrics
+from herald_gateway.publish.workflow_events import answer_invoker
 
 logger = logging.getLogger(__name__)
 _KEY_REFRESH = 5.0
@@ -253,6 +254,8 @@ class Worker:
         frees_slot = (message.flow_key is not None or message.queue_name is not None
                       or message.callback_of is not None)  # fmt: skip
         workflow = await self._workflow_fields(task) if step.final else None
+        if step.final and label is not Result.DELIVERED:
+            await self._answer_invoker(task, now_ms)
         settlement = self._settlement(task, answer, outcome, step, now_ms, workflow)
         self._settler.add(task, settlement, frees_slot=frees_slot)
         if step.final and label is not Result.DELIVERED:
@@ -263,14 +266,29 @@ class Worker:
         """The workflow fields of the failure callback of a run's step (read from the run's
         record: rare, a step failing for good); None for other messages."""
         message = task.message
-        run_id = run_id_of(message.headers) if message.failure_callback else None
-        if run_id is None or message.callback_of is not None:
+        run_id = run_failed_by(message.headers) if message.failure_callback else None
+        if run_id is None:
             return None
         try:
             found = await run_facts(self._store, [run_id])
         except StoreError:
             found = {}
         return workflow_fields(found[run_id]) if run_id in found else None
+
+    async def _answer_invoker(self, task: Task, now_ms: int) -> None:
+        """A run's message dead-letters, so its run fails (in the settle script): a run
+        started by `context.invoke` answers its invoker `isFailed` first, as `end_run`
+        answers before ending a run (a crash between: the message comes back, fails again,
+        and the invoker's step, stored once, is not stored twice)."""
+        run_id = run_failed_by(task.message.headers)
+        if run_id is None:
+            return
+        try:
+            await answer_invoker(self._store, self._settings, run_id, b"", canceled=False,
+                                 failed=True, now_ms=now_ms)  # fmt: skip
+        except HeraldError as exc:
+            logger.warning("workflow run %s failed; its invoker was not answered: %s",
+                           run_id, exc)  # fmt: skip
 
     def _settlement(
         self,

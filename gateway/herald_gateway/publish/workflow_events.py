@@ -233,17 +233,26 @@ def webhook_request(
 
 
 async def answer_invoker(
-    store: Store, settings: Settings, run_id: str, result: bytes, *, canceled: bool, now_ms: int
+    store: Store,
+    settings: Settings,
+    run_id: str,
+    result: bytes,
+    *,
+    canceled: bool,
+    now_ms: int,
+    failed: bool = False,
 ) -> str | None:
-    """A run ends: if `context.invoke` started it, its invoker's step gets the result
-    `{body, isCanceled, isFailed}` (a step of the invoker's run, stored once however often
-    the run ends); the id of the message resuming the invoker, None without one."""
+    """A run ends (finished, cancelled, or `failed`: a step dead-lettered): if
+    `context.invoke` started it, its invoker's step gets the result `{body, isCanceled,
+    isFailed}`, `body` left out when `result` is empty (as QStash answers a failed run: the
+    SDK reads `body` undefined); a step of the invoker's run, stored once however often the
+    run ends. The id of the message resuming the invoker, None without one."""
     events = WorkflowEvents(store)
     raw = await events.invoker(run_id)
     if raw is None:
         return None
     url, invoker_run, step, headers = read_invoker(raw)
-    out: dict[str, Any] = {"isCanceled": canceled, "isFailed": False}
+    out: dict[str, Any] = {"isCanceled": canceled, "isFailed": failed}
     if result:
         out["body"] = result.decode(errors="replace")
     body = orjson.dumps({**step, "out": orjson.dumps(out).decode()})

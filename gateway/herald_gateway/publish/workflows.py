@@ -102,7 +102,8 @@ async def accept_call(
 ) -> Enqueued:
     """Store a run's `context.call` with the run (herald_core.workflows `add_call`): once
     per step, never into an ended run; its callback carries `Upstash-Workflow-CreatedAt`
-    like every delivery into the run."""
+    like every delivery into the run, and the run's retries and failure callback where the
+    call set none for it (herald_core.workflow_config `apply_callback`)."""
     workflows = Workflows(store)
     created_ms = await workflows.created(call.run_id)
     if created_ms is None:
@@ -110,6 +111,9 @@ async def accept_call(
     callback = request.callback
     if callback is not None:
         callback = replace(callback, headers={**callback.headers, CREATED_AT: str(created_ms)})
+        config = await workflows.config(call.run_id)
+        if config is not None:
+            callback = RunConfig.from_json(config).apply_callback(callback)
     message_id = workflows.message_id(call.run_id)
     built = build_message(replace(request, callback=callback), call.endpoint, message_id, now_ms,
                           caller_ip)  # fmt: skip
