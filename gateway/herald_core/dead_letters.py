@@ -11,11 +11,17 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from herald_core.digits import is_digits
-from herald_core.errors import InvalidField
 from herald_core.fields import Raw, dead_letter
 from herald_core.ids import by_shard, new_message_id, shard_of_kind
-from herald_core.listing import Cursor, Key, newest_first
+from herald_core.listing import (
+    Cursor,
+    Key,
+    cursor_text,
+    keys_below,
+    newest_first,
+    read_cursor,
+    score_tops,
+)
 from herald_core.models import Message
 from herald_core.records import DeadLetter, Page
 from herald_core.store import NewMessage, Store
@@ -66,12 +72,7 @@ class DeadLetters:
 
     def cursor(self, raw: str | None) -> Cursor | None:
         """The cursor a client passed back (None for none); InvalidField if not ours."""
-        if not raw:
-            return None
-        score, _, dlq_id = raw.partition(":")
-        if not is_digits(score) or not dlq_id.startswith("dlq_"):
-            raise InvalidField("cursor", "not a cursor this server returned")
-        return Cursor((int(score), dlq_id))
+        return read_cursor(raw, lambda dlq_id: dlq_id.startswith("dlq_"))
 
     async def page(
         self, cursor: Cursor | None, count: int, keep: Callable[[DeadLetter], bool]
@@ -80,12 +81,12 @@ class DeadLetters:
         start: Key | None = None if cursor is None else cursor.key
         bounds: dict[int, Key | None] = dict.fromkeys(range(self._shards), start)
         merged = await newest_first(self._fetch, _decode, bounds, count, keep)
-        return Page(merged.rows, None if merged.last is None else "{}:{}".format(*merged.last))
+        return Page(merged.rows, cursor_text(merged.last))
 
     async def _fetch(self, wanted: dict[int, Key | None], n: int) -> dict[int, list[Any]]:
         """Per shard, up to `n` dead letters below its bound: (key, (dlq id, hash))."""
         shard_keys = self._store.keys.shard
-        tops = {s: "+inf" if b is None else str(b[0]) for s, b in wanted.items()}
+        tops = score_tops(wanted)
 
         def fill(pipe: Any) -> None:
             for shard, top in tops.items():
@@ -93,9 +94,7 @@ class DeadLetters:
 
         out: dict[int, list[Any]] = {}
         for shard, members in zip(tops, await self._store.pipelined(fill), strict=True):
-            bound = wanted[shard]
-            keys = [(int(score), m.decode()) for m, score in members]
-            keys = [k for k in keys if bound is None or k < bound][:n]
+            keys = keys_below(members, wanted[shard], n)
             raws = await self._read(shard, [k[1] for k in keys])
             out[shard] = [(k, (k[1], r)) for k, r in zip(keys, raws, strict=True) if r]
         return out

@@ -10,9 +10,12 @@ No I/O here: the caller passes a `fetch` that reads one batch per shard.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
+
+from herald_core.digits import is_digits
+from herald_core.errors import InvalidField
 
 R = TypeVar("R")
 T = TypeVar("T")
@@ -27,6 +30,34 @@ class Cursor:
     store, which hands it out as text in `Page.cursor` and parses it back."""
 
     key: Key
+
+
+def read_cursor(raw: str | None, valid_id: Callable[[str], bool]) -> Cursor | None:
+    """The cursor of a sorted-set listing (`score:member`, `cursor_text`) a client passed
+    back; None for none, InvalidField when this server did not hand it out."""
+    if not raw:
+        return None
+    score, _, member = raw.partition(":")
+    if not is_digits(score) or not valid_id(member):
+        raise InvalidField("cursor", "not a cursor this server returned")
+    return Cursor((int(score), member))
+
+
+def cursor_text(last: Key | None) -> str | None:
+    """The text of a sorted-set listing's next cursor (None: the listing is complete)."""
+    return None if last is None else "{}:{}".format(*last)
+
+
+def score_tops(wanted: dict[int, Key | None]) -> dict[int, str]:
+    """Per shard, the highest score a sorted-set listing reads (ZREVRANGEBYSCORE's max)."""
+    return {s: "+inf" if b is None else str(b[0]) for s, b in wanted.items()}
+
+
+def keys_below(members: Sequence[tuple[Any, Any]], bound: Key | None, n: int) -> list[Key]:
+    """ZREVRANGEBYSCORE ... WITHSCORES pairs as keys `(score, member)`, strictly below
+    `bound` (members sharing its score may come first), at most `n`."""
+    keys = [(int(score), m.decode() if isinstance(m, bytes) else str(m)) for m, score in members]
+    return [k for k in keys if bound is None or k < bound][:n]
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,8 +16,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from herald_core.digits import is_digits
-from herald_core.errors import InvalidField
-from herald_core.listing import Cursor, Key, newest_first
+from herald_core.listing import (
+    Cursor,
+    Key,
+    cursor_text,
+    keys_below,
+    newest_first,
+    read_cursor,
+    score_tops,
+)
 from herald_core.records import Page
 from herald_core.store import Store
 from herald_core.workflows import Workflows
@@ -73,7 +80,6 @@ def _run(run_id: str, record: Mapping[bytes, bytes], elements: Sequence[bytes]) 
 class WorkflowLogs:
     def __init__(self, store: Store) -> None:
         self.store = store
-        self._store = store
         self._workflows = Workflows(store)
 
     async def get(self, run_ids: Sequence[str]) -> list[RunLog]:
@@ -86,69 +92,60 @@ class WorkflowLogs:
                 pipe.hgetall(sk.run(run_id))
                 pipe.lrange(sk.run_steps(run_id), 0, -1)
 
-        replies = await self._store.pipelined(fill) if ids else []
+        replies = await self.store.pipelined(fill) if ids else []
         return [_run(run_id, replies[2 * i], replies[2 * i + 1])
                 for i, run_id in enumerate(ids) if replies[2 * i]]  # fmt: skip
 
     def cursor(self, raw: str | None) -> Cursor | None:
         """The cursor a client passed back (None for none); InvalidField if not ours."""
-        if not raw:
-            return None
-        score, _, run_id = raw.partition(":")
-        if not is_digits(score) or not run_id:
-            raise InvalidField("cursor", "not a cursor this server returned")
-        return Cursor((int(score), run_id))
+        return read_cursor(raw, bool)
 
     async def page(
         self, cursor: Cursor | None, count: int, keep: Callable[[RunLog], bool]
     ) -> Page[RunLog]:
         """Up to `count` kept runs, newest first, below `cursor`."""
         start: Key | None = None if cursor is None else cursor.key
-        bounds: dict[int, Key | None] = dict.fromkeys(range(self._store.keys.shards), start)
+        bounds: dict[int, Key | None] = dict.fromkeys(range(self.store.keys.shards), start)
         merged = await newest_first(self._fetch, lambda run: run, bounds, count, keep)
-        return Page(merged.rows, None if merged.last is None else "{}:{}".format(*merged.last))
+        return Page(merged.rows, cursor_text(merged.last))
 
     async def _fetch(self, wanted: dict[int, Key | None], n: int) -> dict[int, list[Any]]:
         """Per shard, up to `n` runs below its bound: (key, run)."""
-        shard_keys = self._store.keys.shard
-        tops = {s: "+inf" if b is None else str(b[0]) for s, b in wanted.items()}
+        shard_keys = self.store.keys.shard
+        tops = score_tops(wanted)
 
         def fill(pipe: Any) -> None:
             for shard, top in tops.items():
                 pipe.zrevrangebyscore(shard_keys(shard).runs, top, "-inf", 0, n + 1000, True)
 
-        out: dict[int, list[Any]] = {}
-        gone: dict[int, list[str]] = {}
-        for shard, members in zip(tops, await self._store.pipelined(fill), strict=True):
-            bound = wanted[shard]
-            keys = [(int(score), _text(m)) for m, score in members]
-            keys = [k for k in keys if bound is None or k < bound][:n]
-            found = {run.run_id: run for run in await self.get([k[1] for k in keys])}
-            out[shard] = [(k, found[k[1]]) for k in keys if k[1] in found]
-            gone[shard] = [k[1] for k in keys if k[1] not in found]
-        await self._forget(gone)
+        replies = await self.store.pipelined(fill)
+        keys = {s: keys_below(m, wanted[s], n) for s, m in zip(tops, replies, strict=True)}
+        runs = await self.get([k[1] for ks in keys.values() for k in ks])  # one read for all
+        found = {run.run_id: run for run in runs}
+        out = {s: [(k, found[k[1]]) for k in ks if k[1] in found] for s, ks in keys.items()}
+        await self._forget({s: [k[1] for k in ks if k[1] not in found] for s, ks in keys.items()})
         return out
 
     async def _forget(self, gone: dict[int, list[str]]) -> None:
         """Drop expired runs from the index."""
         gone = {shard: ids for shard, ids in gone.items() if ids}
-        shard_keys = self._store.keys.shard
+        shard_keys = self.store.keys.shard
 
         def fill(pipe: Any) -> None:
             for shard, ids in gone.items():
                 pipe.zrem(shard_keys(shard).runs, *ids)
 
         if gone:
-            await self._store.pipelined(fill)
+            await self.store.pipelined(fill)
 
     async def trim(self, now_ms: int) -> int:
         """Drop runs created before the longest retention (logs, DLQ) from the index;
         returns how many."""
-        limits = self._store.limits
+        limits = self.store.limits
         floor = now_ms - int(max(limits.log_retention, limits.dlq_retention) * 1000)
 
         def fill(pipe: Any) -> None:
-            for sk in self._store.keys.all_shards():
+            for sk in self.store.keys.all_shards():
                 pipe.zremrangebyscore(sk.runs, "-inf", f"({floor}")
 
-        return sum(int(n) for n in await self._store.pipelined(fill))
+        return sum(int(n) for n in await self.store.pipelined(fill))

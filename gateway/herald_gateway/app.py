@@ -98,10 +98,10 @@ def create_app(
 
             def look_everywhere() -> None:  # notes sent while unsubscribed are lost
                 worker.poll_now()
-                waits.look_now()
+                waits.wake_now()
 
             listener = WakeListener(store, on_work=worker.notify, on_schedules=schedules.wake,
-                                    on_waits=waits.wake, on_connect=look_everywhere,
+                                    on_waits=waits.wake_at, on_connect=look_everywhere,
                                     backoff_max=settings.redis_backoff_max)  # fmt: skip
             wakeups = asyncio.create_task(listener.run(), name="herald-wakeups")
         # Everything built so far lives as long as the process: keep it out of the cyclic

@@ -8,15 +8,13 @@ again after a crash stores nothing twice.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import hashlib
 import logging
 
 from herald_core.clock import SYSTEM_CLOCK, Clock
 from herald_core.cron import parse_cron
-from herald_core.errors import InvalidRequest, NotFound, StoreError
-from herald_core.reconnect import Backoff
+from herald_core.errors import InvalidRequest, NotFound
 from herald_core.routing import split_destination, topic_id
 from herald_core.schedules import Schedule, Schedules, Tick
 from herald_core.settings import Settings
@@ -27,6 +25,7 @@ from herald_gateway.publish.fanout import targets
 from herald_gateway.publish.publishing import parse_publish
 from herald_gateway.publish.staging import stage
 from herald_gateway.routing_cache import RoutingCache
+from herald_gateway.scheduling.keeper import Keeper
 
 logger = logging.getLogger(__name__)
 _BATCH = 500
@@ -38,7 +37,9 @@ def tick_dedup_key(schedule_id: str, tick_ms: int) -> str:
     return hashlib.sha256(f"schedule\0{schedule_id}\0{tick_ms}".encode()).hexdigest()
 
 
-class Scheduler:
+class Scheduler(Keeper):
+    what = "firing schedules"
+
     def __init__(
         self,
         store: Store,
@@ -47,31 +48,14 @@ class Scheduler:
         metrics: Metrics | None = None,
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
-        self._store, self._settings, self._clock = store, settings, clock
+        super().__init__(clock, settings.schedule_poll, settings.redis_backoff_max)
+        self._store, self._settings = store, settings
         self._routing, self._metrics = routing, metrics
         self._schedules = Schedules(store)
-        self._wake = asyncio.Event()
 
     def wake(self) -> None:
         """A schedule was created or replaced: look at the due ticks now."""
-        self._wake.set()
-
-    async def run(self) -> None:
-        backoff = Backoff(self._settings.redis_backoff_max)
-        while True:
-            try:
-                wait = await self.run_once()
-                backoff.succeeded()
-            except StoreError as exc:
-                wait = backoff.failed()
-                logger.warning("schedule claim failed, retrying in %.2fs: %s", wait, exc)
-            except Exception:  # a bug must not stop every schedule: its ticks come back
-                logger.exception("firing schedules failed; trying again")
-                wait = self._settings.schedule_poll
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(wait):
-                    await self._wake.wait()
-            self._wake.clear()
+        self.wake_now()
 
     async def run_once(self) -> float:
         """Fire what is due; returns how long to wait before looking again (s)."""

@@ -13,56 +13,28 @@ the same way.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 
 from herald_core.clock import SYSTEM_CLOCK, Clock
 from herald_core.errors import HeraldError, InvalidField, StoreError
-from herald_core.reconnect import Backoff
 from herald_core.settings import Settings
 from herald_core.store import Store
 from herald_core.workflow_events import WorkflowEvents
 from herald_gateway.publish.workflow_events import end_waiter
+from herald_gateway.scheduling.keeper import Keeper
 
 logger = logging.getLogger(__name__)
 #: Due waiters taken per shard and look.
 _BATCH = 100
 
 
-class WaitTimeouts:
+class WaitTimeouts(Keeper):
+    what = "ending timed-out workflow waits"
+
     def __init__(self, store: Store, settings: Settings, clock: Clock = SYSTEM_CLOCK) -> None:
-        self._store, self._settings, self._clock = store, settings, clock
+        super().__init__(clock, settings.workflow_wait_poll, settings.redis_backoff_max)
+        self._store, self._settings = store, settings
         self._events = WorkflowEvents(store)
-        self._woken = asyncio.Event()
-        #: When the next look is planned (ms): a deadline announced before it wakes the loop.
-        self._next_look_ms = 0
-
-    def wake(self, deadline_ms: int) -> None:
-        """A wait ending at `deadline_ms` was registered (a wake-up note)."""
-        if deadline_ms < self._next_look_ms:
-            self._woken.set()
-
-    def look_now(self) -> None:
-        """Look at every shard at once (the wake-up subscription was (re)made)."""
-        self._woken.set()
-
-    async def run(self) -> None:
-        backoff = Backoff(self._settings.redis_backoff_max)
-        while True:
-            try:
-                wait = await self.run_once()
-                backoff.succeeded()
-            except StoreError as exc:
-                wait = backoff.failed()
-                logger.warning("workflow wait timeouts: %s; retrying in %.2fs", exc, wait)
-            except Exception:  # a bug must not stop every timeout: they come back
-                logger.exception("ending timed-out workflow waits failed; trying again")
-                wait = self._settings.workflow_wait_poll
-            self._next_look_ms = self._clock.now_ms() + int(wait * 1000)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._woken.wait(), wait)
-            self._woken.clear()
 
     async def run_once(self) -> float:
         """End what is due; how long to wait before looking again (s)."""
