@@ -253,12 +253,14 @@ class Worker:
         # (a callback may hold its queue message's slot: lua/include/slots.lua, hold_done)
         frees_slot = (message.flow_key is not None or message.queue_name is not None
                       or message.callback_of is not None)  # fmt: skip
-        workflow = await self._workflow_fields(task) if step.final else None
-        if step.final and label is not Result.DELIVERED:
+        failed = step.final and label is not Result.DELIVERED
+        workflow = None
+        if failed:  # a workflow run's message: its failure callback's fields, its invoker
+            workflow = await self._workflow_fields(task)
             await self._answer_invoker(task, now_ms)
         settlement = self._settlement(task, answer, outcome, step, now_ms, workflow)
         self._settler.add(task, settlement, frees_slot=frees_slot)
-        if step.final and label is not Result.DELIVERED:
+        if failed:
             logger.info("message %s failed for good after %d retries: %s",
                         message.id, task.retried, outcome.error)  # fmt: skip
 
