@@ -45,3 +45,33 @@ def test_a_run_id_starts_one_run_however_often_it_is_triggered(
     assert [r["data"] for r in workflows.records("steps") if r["what"] == "first"] == [
         {"name": "one"}
     ]
+
+
+@pytest.mark.parametrize(
+    ("path", "field"),
+    [
+        ("/v2/workflows/logs?count=abc", "count"),
+        ("/v2/workflows/logs?count=1000", "count"),
+        ("/v2/workflows/logs?fromDate=yesterday", "fromDate"),
+        ("/v2/workflows/logs?cursor=zz", "cursor"),
+        ("/v2/workflows/dlq?cursor=1:x", "cursor"),
+    ],
+)
+def test_a_bad_workflow_listing_query_is_refused_naming_its_field(
+    gateway: Gateway, path: str, field: str
+) -> None:
+    refused = gateway.client.get(path)
+    assert refused.status_code == 400, refused.text
+    assert refused.json()["error"].startswith(f"invalid {field}:")
+
+
+@pytest.mark.parametrize("query", ["count=-1", "count=x", "toDate=soon", "label=x"])
+def test_a_bad_bulk_cancel_is_refused_and_cancels_nothing(
+    js: Js, workflows: WorkflowServer, gateway: Gateway, query: str
+) -> None:
+    js("workflow_client.mjs", {"action": "trigger", "url": workflows.url("steps"),
+                               "body": {"name": "kept"}})  # fmt: skip
+    refused = gateway.client.delete(f"/v2/workflows/runs?{query}")
+    assert refused.status_code == 400, refused.text
+    assert refused.json()["error"].startswith(f"invalid {query.split('=')[0]}:")
+    workflows.wait_for("steps", "done")  # the run went on

@@ -37,7 +37,7 @@ from herald_gateway.api.views import STATES
 View = Mapping[str, Any]
 
 IN_PROGRESS = frozenset({"ACTIVE", "RETRY", "ERROR"})
-_MAX_TIME = 2**62
+MAX_TIME = 2**62
 
 
 def _one(key: str) -> Callable[[View], list[Any]]:
@@ -141,7 +141,7 @@ class Filters:
             return True
         at = view.get(self.time_key)
         low = 0 if self.low is None else self.low
-        high = _MAX_TIME if self.high is None else self.high
+        high = MAX_TIME if self.high is None else self.high
         return isinstance(at, int) and low <= at <= high
 
 
@@ -176,9 +176,9 @@ def parse(
             wanted[key] = _values(key, raw)
     return Filters(
         wanted, route.time_key,
-        low=_integer(singles, "fromDate", 0, _MAX_TIME),
-        high=_integer(singles, "toDate", 0, _MAX_TIME),
-        count=_integer(singles, "count", 1, route.max_count),
+        low=integer_param(singles, "fromDate", 0, MAX_TIME),
+        high=integer_param(singles, "toDate", 0, MAX_TIME),
+        count=integer_param(singles, "count", 1, route.max_count),
         cursor=singles.get("cursor") or None,
     )  # fmt: skip
 
@@ -238,7 +238,9 @@ def _states(values: Iterable[str]) -> set[str]:
     return wanted
 
 
-def _integer(singles: Mapping[str, str], key: str, low: int, high: int) -> int | None:
+def integer_param(singles: Mapping[str, str], key: str, low: int, high: int) -> int | None:
+    """Query parameter `key` as an integer from `low` to `high` (None when absent);
+    InvalidField naming it otherwise."""
     raw = singles.get(key)
     if raw is None:
         return None

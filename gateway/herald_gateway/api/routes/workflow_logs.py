@@ -18,25 +18,16 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from herald_core.digits import is_digits
 from herald_core.errors import InvalidField
 from herald_core.workflow_failures import callback_states
 from herald_core.workflow_logs import RunLog, WorkflowLogs
+from herald_gateway.api.filters import MAX_TIME, integer_param
 from herald_gateway.api.routes._common import authorized, json_response
 from herald_gateway.api.workflow_views import RUN_STATES, run_log_view
 
 _KEYS = frozenset({"workflowRunId", "workflowUrl", "workflowCreatedAt", "state", "fromDate",
                    "toDate", "count", "cursor", "groupBy", "trimBody", "qstash_token"})  # fmt: skip
 _MAX_COUNT = 100
-
-
-def _integer(query: dict[str, str], key: str) -> int | None:
-    raw = query.get(key)
-    if raw is None:
-        return None
-    if not is_digits(raw) or len(raw) > 18:
-        raise InvalidField(key, "must be an integer (Unix ms)")
-    return int(raw)
 
 
 def _query(request: Request) -> dict[str, str]:
@@ -59,8 +50,9 @@ def _keep(query: dict[str, str]) -> Callable[[RunLog], bool]:
     if state is not None and state not in states:
         raise InvalidField("state", f"one of {', '.join(RUN_STATES.values())}")
     url = query.get("workflowUrl")
-    created = _integer(query, "workflowCreatedAt")
-    low, high = _integer(query, "fromDate"), _integer(query, "toDate")
+    created = integer_param(query, "workflowCreatedAt", 0, MAX_TIME)
+    low = integer_param(query, "fromDate", 0, MAX_TIME)
+    high = integer_param(query, "toDate", 0, MAX_TIME)
 
     def keep(run: RunLog) -> bool:
         return ((state is None or run.state == states[state])
@@ -76,9 +68,7 @@ async def list_runs(request: Request) -> Response:
     logs = WorkflowLogs(authorized(request)["store"])
     query = _query(request)
     keep = _keep(query)
-    count = _integer(query, "count") or 10
-    if not 1 <= count <= _MAX_COUNT:
-        raise InvalidField("count", f"must be from 1 to {_MAX_COUNT}")
+    count = integer_param(query, "count", 1, _MAX_COUNT) or 10
     cursor: str | None = None
     run_id = query.get("workflowRunId")
     if run_id is not None:

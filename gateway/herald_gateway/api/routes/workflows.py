@@ -17,6 +17,7 @@ from starlette.routing import Route
 
 from herald_core.errors import InvalidField, NotFound
 from herald_core.workflows import RunningRun, Workflows, steps_body
+from herald_gateway.api.filters import MAX_TIME, integer_param
 from herald_gateway.api.routes._common import authorized, json_response, now_ms, read_body
 from herald_gateway.publish.header_values import parse_boolean
 from herald_gateway.publish.workflow_events import answer_invoker
@@ -78,28 +79,15 @@ def parse_filter(query: QueryParams) -> RunFilter:
         ids=ids,
         urls=urls,
         exact=parse_boolean("workflowUrlExactMatch", query.get("workflowUrlExactMatch")),
-        from_ms=_integer(query, "fromDate", 0),
-        to_ms=_integer(query, "toDate", 0),
-        count=_integer(query, "count", 1) or _DEFAULT_COUNT,
+        from_ms=integer_param(query, "fromDate", 0, MAX_TIME),
+        to_ms=integer_param(query, "toDate", 0, MAX_TIME),
+        count=integer_param(query, "count", 1, MAX_TIME) or _DEFAULT_COUNT,
     )
 
 
 def _values(query: QueryParams, name: str) -> tuple[str, ...]:
     """A multi-value filter: repeated, or comma-separated."""
     return tuple(v.strip() for raw in query.getlist(name) for v in raw.split(",") if v.strip())
-
-
-def _integer(query: QueryParams, name: str, least: int) -> int | None:
-    raw = query.get(name)
-    if raw is None or raw.strip() == "":
-        return None
-    try:
-        value = int(raw)
-    except ValueError:
-        raise InvalidField(name, "expected an integer") from None
-    if value < least:
-        raise InvalidField(name, f"must be at least {least}")
-    return value
 
 
 async def cancel_runs(request: Request) -> Response:
