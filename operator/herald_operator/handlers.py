@@ -44,7 +44,7 @@ from herald_operator.conditions import (
     now_iso,
     patch_status,
 )
-from herald_operator.pacing import initial_delay, outage, retry_delay, shared, topic_lock
+from herald_operator.pacing import every, outage, retry_delay, shared, topic_lock
 from herald_operator.reconcile.health import DEGRADED
 from herald_operator.reconcile.status import (
     SUBSCRIPTION_SYNC_OWNS,
@@ -110,15 +110,13 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     memo["routing"] = RoutingStore(redis, Keys(herald.key_prefix, herald.shards))
     shared(memo)  # before kopf copies the memo for each object
     interval = herald.operator_resync_interval
-    for plural, fn in (("topics", topic_resync), ("subscriptions", subscription_resync)):
-        kopf.timer(GROUP, VERSION, plural, interval=interval,
-                   initial_delay=initial_delay(interval))(fn)  # fmt: skip
+    every((GROUP, VERSION, "topics"), interval, topic_resync)
+    every((GROUP, VERSION, "subscriptions"), interval, subscription_resync)
     health.register(herald, memo)
     recheck = herald.operator_reference_recheck
     memo["references"] = References(ttl=recheck, secrets=herald.subscription_secrets)
-    kopf.timer(GROUP, VERSION, "subscriptions", interval=recheck,
-               initial_delay=initial_delay(recheck),
-               when=_has_references)(subscription_references)  # fmt: skip
+    every((GROUP, VERSION, "subscriptions"), recheck, subscription_references,
+          when=_has_references)  # fmt: skip
 
 
 @kopf.on.cleanup()

@@ -1,7 +1,7 @@
 """How the operator spreads its work over time and behaves while Redis is unavailable.
 
-- Resync timers start at a random point of their interval (`initial_delay`), so 10,000
-  objects resync spread over the interval, not in one burst every interval.
+- Timers (resyncs, health readings) start at a random point of their interval (`every`),
+  so 10,000 objects resync spread over the interval, not in one burst every interval.
 - A Redis failure is retried with capped exponential backoff with jitter (`retry_delay`),
   not every few seconds forever.
 - While Redis is unavailable, each object's `Ready` turns False once (reason
@@ -36,6 +36,20 @@ def initial_delay(interval: float) -> Any:
         return _rng.uniform(0, interval)
 
     return delay
+
+
+def every(resource: tuple[str, str, str], interval: float, fn: Any, when: Any = None) -> None:
+    """Register `fn` as a timer of `resource` (group, version, plural) every `interval`
+    seconds, the first at a random point of the first interval (`initial_delay`). Timers are
+    registered at start-up, their intervals being settings; kopf's registry is the process's
+    and only appends, so this replaces the registration of an earlier start in the same
+    process (the control-plane tests start the operator many times): without that, both
+    would run, the older with its old interval."""
+    kopf.timer(*resource, interval=interval, initial_delay=initial_delay(interval),
+               when=when)(fn)  # fmt: skip
+    handlers: list[Any] = kopf.get_default_registry()._spawning._handlers
+    newest = handlers[-1]
+    handlers[:-1] = [h for h in handlers[:-1] if h.id != newest.id]
 
 
 def retry_delay(retry: int, cap: float, rng: random.Random = _rng) -> float:

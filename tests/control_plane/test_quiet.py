@@ -56,7 +56,8 @@ def own_redis(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Redis
     server = RedisServer(tmp_path / "redis", appendfsync="always")
     server.start()
     monkeypatch.setenv("HERALD_REDIS_URL", server.url)
-    # Counting resyncs by their scripts (`resyncs_seen`): no health reading meanwhile.
+    # Counting resyncs by their scripts (`resyncs_seen`): no health reading meanwhile (the
+    # first is at a random point of the first interval, an hour here).
     monkeypatch.setenv("HERALD_OPERATOR_HEALTH_INTERVAL", "3600")
     yield server
     server.stop()
@@ -122,12 +123,6 @@ def test_nothing_changed_nothing_written_then_one_edit_reloads_one_table(
         wait_until(lambda: all_ready(kube, ["a", "b", "c"]), what="all Ready")
         wait_until(lambda: (kube.herald("topics", "shop", "orders") or {}).get("status", {})
                    .get("subscriptions") == 2, what="topic counts")  # fmt: skip
-        # the health timers' first readings (written once, at start) are in too: they are
-        # changes, and under load one landed inside the counted window on a CI run
-        wait_until(lambda: all(kube.condition("subscriptions", "shop", n, "Degraded")
-                               for n in ("a", "b", "c"))
-                   and all(kube.condition("topics", "shop", t, "Degraded")
-                           for t in ("orders", "audit")), what="first health readings")  # fmt: skip
         # the API role only: a worker's own housekeeping (scheduler lease, claims) writes
         # to Redis every second by design, and is not what this test counts
         gateway = Gateway(own_redis.url, tmp_path / "gw.log", shards=4, routing_refresh=0.2,
@@ -139,13 +134,10 @@ def test_nothing_changed_nothing_written_then_one_edit_reloads_one_table(
             redis_stats.reset(r)
             wait_until(lambda: resyncs_seen(r, 3, 1), what="a round of resyncs")
             redis_stats.reset(r)
-            api_before, reloads_before = Counter(kube.emulator.writes), reloads(gateway)
-            first = len(kube.emulator.written)
+            first, reloads_before = len(kube.emulator.written), reloads(gateway)
             wait_until(lambda: resyncs_seen(r, 3, 4), timeout=20, what="four rounds of resyncs")
             assert redis_stats.writes(r) == {}
-            assert Counter(kube.emulator.writes) - api_before == Counter(), kube.emulator.written[
-                first:
-            ]
+            assert kube.emulator.written[first:] == []  # (key, name, body) of any write
             assert reloads(gateway) - reloads_before == Counter()
 
             # one edit: its entry is written once, the gateway reloads that table only
@@ -264,8 +256,7 @@ def test_redis_outage_backs_off_warns_once_keeps_conditions_never_holds_deletes(
         warnings = [(e["type"], e["reason"]) for e in events if e["type"] != "Normal"]
         assert warnings == [("Warning", "RedisUnavailable")], events
         # one status write per live object for the outage (its transition), not one per
-        # retry; the health timers may still write a real change meanwhile (a first
-        # measurement, orders' "2 subscription(s)" once gone left), a few at most
+        # retry; a few others at most (orders' count once gone left; the deleted ones)
         outage = Counter(name for key, name, body in written
                          if "/status" in key and "RedisUnavailable" in str(body))  # fmt: skip
         assert {"a", "b", "orders"} <= set(outage) and max(outage.values()) == 1, written

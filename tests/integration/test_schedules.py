@@ -7,6 +7,7 @@ per-minute schedule ticks many times within a test.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import itertools
 import time
@@ -14,7 +15,11 @@ from collections.abc import Callable, Iterator
 
 import pytest
 from qstash import QStash
+from redis.asyncio import Redis
 
+from herald_core.keys import Keys
+from herald_core.schedules import Schedules
+from herald_core.store import Store, StoreLimits
 from tests.support.gateway import TOKEN, Gateway, wait_until
 from tests.support.receiver import Receiver
 
@@ -203,6 +208,41 @@ def test_a_gateway_back_from_downtime_fires_once_not_a_storm(
     assert first == missed
     assert second - first >= 10 * MINUTE * 1000
     assert round((third - second) / 1000 / MINUTE) == 1
+
+
+def test_a_tick_claimed_by_a_gateway_that_died_fires_as_that_tick_once(
+    make_gateway: Callable[..., Gateway], receiver: Receiver, redis_url: str
+) -> None:
+    # made with no scheduler running: the tick is left for the "dead" gateway below
+    api = make_gateway(roles="api", **FAST)
+    path = receiver.new_path()
+    response = api.client.post(f"/v2/schedules/{receiver.url(path)}",
+                               headers={"Upstash-Cron": "* * * * *"})  # fmt: skip
+    schedule_id = response.json()["scheduleId"]
+    tick = api.client.get(f"/v2/schedules/{schedule_id}").json()["nextScheduleTime"]
+    wait_until(lambda: time.time() * 1000 > tick)
+
+    async def claim_and_die() -> list[int]:
+        store = Store(Redis.from_url(redis_url), Keys("herald", 16), StoreLimits())
+        try:  # a gateway takes the tick (a 1 s lease), then dies before recording it
+            claimed, _ = await Schedules(store).claim(int(time.time() * 1000), 1000, 10)
+            return [t for s, t in claimed if s.id == schedule_id]
+        finally:
+            await store.aclose()
+
+    assert asyncio.run(claim_and_die()) == [tick]
+    make_gateway(**FAST)  # another gateway takes it when the lease ends
+
+    def ticks() -> list[int]:
+        ids = [r.header("Upstash-Message-Id") or "" for r in receiver.received(path)]
+        return sorted(created_at(api, i) for i in ids)
+
+    wait_until(lambda: len(ticks()) >= 2)
+    first, second = ticks()[:2]
+    # the claimed tick itself, once; not the time its lease ended (no tick of the cron at
+    # all); then the first tick after the other gateway took over
+    assert first == tick
+    assert second >= first + 1000
 
 
 def test_a_schedule_to_a_url_group_fans_out_each_tick(

@@ -1,5 +1,8 @@
 -- SCHEDULE_CLAIM: claim due schedule ticks: each moves to now + lease, so no other gateway
--- takes it meanwhile (and it comes back if this one dies before recording it).
+-- takes it meanwhile (and it comes back if this one dies before recording it). The tick
+-- claimed is the schedule's next tick (`n`), not the due score: after a claim the score is
+-- the lease's end, and a tick taken again after a crash must be the same tick (its message
+-- is deduplicated on it), not a time that is no tick of the cron at all.
 --
 -- KEYS[1] due  ZSET  schedule id -> next tick ms (the `{sched}` hash tag)
 -- ARGV[1] now (ms)
@@ -15,7 +18,7 @@ for i = 1, #due, 2 do
   if redis.call('EXISTS', ARGV[4] .. due[i]) == 1 then
     redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), due[i])
     out[#out + 1] = due[i]
-    out[#out + 1] = due[i + 1]
+    out[#out + 1] = redis.call('HGET', ARGV[4] .. due[i], 'n') or due[i + 1]
     out[#out + 1] = redis.call('HGETALL', ARGV[4] .. due[i])
   else
     redis.call('ZREM', KEYS[1], due[i])
