@@ -245,6 +245,17 @@ class WorkflowEvents:
         await self._store.pipelined(fill)
         await self.unindex(waiter)
 
+    async def forget_run(self, run_id: str) -> int:
+        """Drop every waiter of a run that has ended (a cancelled run waits no more: no
+        notify finds it, no timeout fires for it, nothing of it stays stored until its
+        deadline); how many there were."""
+        key = self._run_keys(run_id).run_waiters(run_id)
+        redis = self._store.redis
+        stored: Any = await self._store.guard(lambda: redis.hgetall(key))
+        for raw in stored.values():
+            await self.drop(Waiter.from_json(raw))
+        return len(stored)
+
     async def unindex(self, waiter: Waiter) -> None:
         """Drop the waiter's entry from its event's index."""
         index = self._index(waiter.event_id)

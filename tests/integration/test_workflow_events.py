@@ -14,9 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 import redis
 
+from herald_core.ids import shard_for_key
 from herald_core.keys import Keys
 from herald_core.workflows import run_shard
 from tests.support.gateway import TOKEN, Gateway, wait_until
@@ -180,6 +182,14 @@ def test_a_cancelled_run_waits_no_more(js: Js, workflows: WorkflowServer, gatewa
     assert js("workflow_client.mjs", {"action": "notify", "eventId": event,
                                       "eventData": "x"}) == []  # fmt: skip
     assert _resumed(workflows, "c") == []
+    # and nothing of its waiter stays stored until its deadline
+    keys = Keys("herald", 16)
+    run_keys = keys.shard(run_shard(run_id, 16))
+    index = keys.shard(shard_for_key("event:" + event, 16)).event_waiters(event)
+    with redis.Redis.from_url(gateway.redis_url) as client:
+        assert not client.exists(run_keys.run_waiters(run_id), index)
+        members = [orjson.loads(m)[0] for m in client.zrange(run_keys.waiters_due, 0, -1)]
+        assert run_id not in members
 
 
 def test_context_notify_resumes_another_run(js: Js, workflows: WorkflowServer) -> None:

@@ -16,6 +16,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from herald_core.errors import InvalidField, NotFound
+from herald_core.store import Store
+from herald_core.workflow_events import WorkflowEvents
 from herald_core.workflows import RunningRun, Workflows, steps_body
 from herald_gateway.api.filters import MAX_TIME, integer_param
 from herald_gateway.api.routes._common import authorized, json_response, now_ms, read_body
@@ -38,9 +40,18 @@ async def end_run(request: Request) -> Response:
     # an invoked run answers its invoker first: a crash between leaves the run to end again
     await answer_invoker(st["store"], st["settings"], run_id, result, canceled=cancel,
                          now_ms=now_ms(request))  # fmt: skip
-    if not await Workflows(st["store"]).end(run_id, cancel=cancel, now_ms=now_ms(request)):
+    if not await _end(st["store"], run_id, cancel=cancel, now_ms=now_ms(request)):
         raise NotFound(f"workflow run {run_id} not found")
     return Response(status_code=200)
+
+
+async def _end(store: Store, run_id: str, *, cancel: bool, now_ms: int) -> bool:
+    """End the run, then drop its waiters (a crash between leaves them to their deadline,
+    where they find the run ended); False when there is no such run."""
+    if not await Workflows(store).end(run_id, cancel=cancel, now_ms=now_ms):
+        return False
+    await WorkflowEvents(store).forget_run(run_id)
+    return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +114,7 @@ async def cancel_runs(request: Request) -> Response:
     for run_id in chosen:  # an invoked run answers its invoker first, as `end_run` does
         await answer_invoker(st["store"], st["settings"], run_id, b"", canceled=True,
                              now_ms=now_ms(request))  # fmt: skip
-        if await workflows.end(run_id, cancel=True, now_ms=now_ms(request)):
+        if await _end(st["store"], run_id, cancel=True, now_ms=now_ms(request)):
             cancelled += 1
     return json_response({"cancelled": cancelled})
 
