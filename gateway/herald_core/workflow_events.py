@@ -185,8 +185,8 @@ class WorkflowEvents:
 
     async def waiters(self, event_id: str) -> list[tuple[Waiter, bytes]]:
         """Every waiter of the event, soonest deadline first (index entries whose waiter
-        is gone are skipped, and so are waiters of runs that ended: a cancelled run's
-        waiter stays until its deadline or a notify drops it)."""
+        is gone are skipped, and so are waiters of runs that ended: a cancel drops its
+        run's waiters after ending it, and a crash between leaves them to their deadline)."""
         index = self._index(event_id)
         redis = self._store.redis
         entries: Any = await self._store.guard(lambda: redis.smembers(index))
