@@ -61,10 +61,14 @@ class StepOutcome:
     detail: str = ""
 
 
-def element(message_id: str, body: bytes) -> bytes:
-    """One element of a steps array: a message's id and its body, base64."""
+def element(message_id: str, body: bytes, created_ms: int | None = None) -> bytes:
+    """One element of a steps array: a message's id and its body, base64; and when it was
+    stored (unix ms: the workflow logs' step `createdAt`; the SDKs read only the others)."""
     encoded = base64.b64encode(body).decode()
-    return orjson.dumps({"messageId": message_id, "body": encoded, "callType": "step"})
+    fields: dict[str, object] = {"messageId": message_id, "body": encoded, "callType": "step"}
+    if created_ms is not None:
+        fields["createdAt"] = created_ms
+    return orjson.dumps(fields)
 
 
 def steps_body(elements: Sequence[bytes]) -> bytes:

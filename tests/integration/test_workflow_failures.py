@@ -222,6 +222,10 @@ def test_workflow_logs_show_runs_with_their_state_and_steps(
     assert json.loads(steps[0]["out"]) == {"name": "fine", "flag": str(fixed)}
     assert json.loads(steps[2]["out"]) == "fine-1-2"
     assert all(s["messageId"] for s in steps)
+    # each step when it was stored: in order, from the run's start to its end
+    times = [s["createdAt"] for s in steps]
+    assert times[0] == done["workflowRunCreatedAt"]
+    assert times == sorted(times) and times[-1] <= done["workflowRunCompletedAt"]
 
     broken = wait_until(lambda: run_of(failed), what="the failed run in the logs")
     assert broken["workflowState"] == "RUN_FAILED"

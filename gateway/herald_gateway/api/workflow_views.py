@@ -59,10 +59,12 @@ def run_steps(run: RunLog) -> list[dict[str, Any]]:
         element, body = _element(raw)
         base = {"messageId": element.get("messageId", ""),
                 "callType": element.get("callType", "step"), "state": "STEP_SUCCESS"}  # fmt: skip
+        if "createdAt" in element:  # stored with the step (runs started before: not kept)
+            base["createdAt"] = element["createdAt"]
         if index == 0:
             groups.append({"type": "sequential", "steps": [{
-                **base, "stepId": 0, "stepName": "init", "stepType": "Initial",
-                "out": _text(body), "concurrent": 1}]})  # fmt: skip
+                **base, "createdAt": run.created_at, "stepId": 0, "stepName": "init",
+                "stepType": "Initial", "out": _text(body), "concurrent": 1}]})  # fmt: skip
             continue
         try:
             step = orjson.loads(body)

@@ -161,7 +161,7 @@ async def end_waiter(
     timed_out = out is None
     request, endpoint = _as_publish(waiter, b"", timed_out, settings, now_ms)
     message_id = workflows.message_id(waiter.run_id)
-    mine = element(message_id, result_step(waiter, out))
+    mine = element(message_id, result_step(waiter, out), now_ms)
     for _ in range(_TRIES):
         elements = await workflows.steps(waiter.run_id)
         body = steps_body([*elements, mine])

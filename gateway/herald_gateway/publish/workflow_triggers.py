@@ -64,7 +64,7 @@ async def trigger(
     endpoint = request.destination
     if not isinstance(endpoint, Endpoint):
         raise InvalidField("workflowUrl", "must be an http:// or https:// URL")
-    initial = replace(request, body=steps_body([element(run_id, body)]))
+    initial = replace(request, body=steps_body([element(run_id, body, now_ms)]))
     [enqueued] = await store.enqueue_all(stage([(initial, endpoint)], now_ms, caller_ip))
     answer: dict[str, object] = {"workflowRunId": run_id, "workflowCreatedAt": now_ms}
     if enqueued.deduplicated:

@@ -185,11 +185,11 @@ async def accept_workflow(
             built = RunConfig.from_json(config).apply(built, request.explicit)
         return NewMessage(built, body, request.not_before)
 
-    mine = element(message_id, request.body)
+    mine = element(message_id, request.body, now_ms)
     if run.init:
         invocation = invocation_of(request)  # context.invoke: the payload is inside
         if invocation is not None:
-            mine = element(message_id, invocation.payload)
+            mine = element(message_id, invocation.payload, now_ms)
             await WorkflowEvents(store).remember_invoker(run.run_id, invocation.invoker)
         new = message(steps_body([mine]), now_ms)
         settings = RunConfig.of(new.message).to_json()

@@ -1,5 +1,5 @@
 // Workflow runs (Upstash Workflow): the runs newest first with their state, filtered by
-// state, URL or run id; one run's steps (name, type, output) drawn again every second
+// state, URL or run id; one run's steps (name, type, when stored, output) drawn again every second
 // while it runs; a failed run resumed or restarted from the workflow DLQ.
 import { api } from "./api.js";
 import { h, clear, badge, time, table, errorBox, confirmed } from "./util.js";
@@ -12,7 +12,7 @@ function stepRows(run) {
   run.steps.forEach((group) => group.steps.forEach((step) => rows.push(
     h("tr", { class: "step-row", "data-step": step.stepName || "", "data-state": step.state },
       [group.type === "next" ? "next" : step.stepId ?? "", step.stepName || "—", step.stepType || "—",
-        group.type, badge(step.state), h("pre", { class: "body" }, step.out ?? ""),
+        group.type, badge(step.state), time(step.createdAt), h("pre", { class: "body" }, step.out ?? ""),
         h("span", { class: "mono" }, step.messageId || "")].map((c) => h("td", {}, c))))));
   return rows;
 }
@@ -41,7 +41,7 @@ async function inspect(main, id) {
         ["Ended", time(run.workflowRunCompletedAt)], ["Dead letter", run.dlqId || "—"],
         ["Resumed from", run.revivedFrom ? runLink(run.revivedFrom) : "—"]]),
       h("h2", {}, "Steps"),
-      table(["#", "Step", "Type", "Group", "State", "Output", "Message"], stepRows(run), "No steps yet."));
+      table(["#", "Step", "Type", "Group", "State", "Stored", "Output", "Message"], stepRows(run), "No steps yet."));
     if (run.workflowState !== "RUN_STARTED") { clearInterval(timer); timer = null; }
   }
   clear(main, h("p", {}, h("a", { href: "#/workflows" }, "← Workflow runs")), h("h1", {}, `Workflow run ${id}`), body);
