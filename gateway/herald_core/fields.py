@@ -78,4 +78,5 @@ def dead_letter(dlq_id: str, fields: Raw) -> DeadLetter:
         body=fields.get(_BODY, b""),
         attempt=attempt(fields.get(_ATTEMPT)),
         run_id=fields[_RUN].decode() if _RUN in fields else None,
+        retried=int(fields.get(_RETRIED) or 0),
     )

@@ -65,6 +65,8 @@ class DeadLetter:
     attempt: Attempt
     #: The workflow run it is a step of (herald_core.workflow_failures), or None.
     run_id: str | None = None
+    #: Retries done before it failed for good.
+    retried: int = 0
 
 
 @dataclass(frozen=True, slots=True)

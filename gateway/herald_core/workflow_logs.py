@@ -15,6 +15,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
+from herald_core.dead_letters import DeadLetters
 from herald_core.digits import is_digits
 from herald_core.listing import (
     Cursor,
@@ -25,7 +28,7 @@ from herald_core.listing import (
     read_cursor,
     score_tops,
 )
-from herald_core.records import Page
+from herald_core.records import DeadLetter, Page
 from herald_core.store import Store
 from herald_core.workflows import Workflows
 
@@ -53,8 +56,26 @@ class RunLog:
     failure_callback: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class NextStep:
+    """Where the step a run is at stands (`WorkflowLogs.next_steps`): the retries its
+    delivery has had, and for a FAILED run the dead letter of its last attempt."""
+
+    retried: int
+    dead: DeadLetter | None = None
+
+
 def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _last_message(run: RunLog) -> str | None:
+    """The message delivering a run's steps array as it stands: its last element's."""
+    try:
+        found = orjson.loads(run.elements[-1]).get("messageId") if run.elements else None
+    except (orjson.JSONDecodeError, AttributeError):
+        return None
+    return found if isinstance(found, str) and found else None
 
 
 def _run(run_id: str, record: Mapping[bytes, bytes], elements: Sequence[bytes]) -> RunLog:
@@ -95,6 +116,26 @@ class WorkflowLogs:
         replies = await self.store.pipelined(fill) if ids else []
         return [_run(run_id, replies[2 * i], replies[2 * i + 1])
                 for i, run_id in enumerate(ids) if replies[2 * i]]  # fmt: skip
+
+    async def next_steps(self, runs: Sequence[RunLog]) -> dict[str, NextStep]:
+        """For each run that is running or FAILED, by run id, where its current step
+        stands: a running run's delivery in progress (its message's retries so far), a
+        failed run's dead letter (retries, last response); two round trips for a page."""
+        running = [(run, m) for run in runs if not run.state and (m := _last_message(run))]
+
+        def fill(pipe: Any) -> None:
+            for run, message_id in running:
+                _, sk = self._workflows.keys_of(run.run_id)
+                pipe.hget(sk.message(message_id), "r")
+
+        retried = await self.store.pipelined(fill) if running else []
+        out = {run.run_id: NextStep(int(r or 0)) for (run, _), r in zip(running, retried,
+                                                                         strict=True)}  # fmt: skip
+        failed = {run.dlq_id: run.run_id for run in runs if run.state == "FAILED" and run.dlq_id}
+        if failed:
+            for dead in await DeadLetters(self.store).named(list(failed), lambda _: True):
+                out[failed[dead.dlq_id]] = NextStep(dead.retried, dead)
+        return out
 
     def cursor(self, raw: str | None) -> Cursor | None:
         """The cursor a client passed back (None for none); InvalidField if not ours."""

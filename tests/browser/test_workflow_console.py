@@ -84,7 +84,8 @@ def test_workflow_runs_and_their_steps(
 
     fixed.append(True)  # the endpoint is fixed: resume the failed run from the page
     console.go(f"#/workflows/{runs['B-2']}")
-    console.wait_for(By.CSS_SELECTOR, ".step-row[data-state='STEP_FAILED']")
+    failed = console.wait_for(By.CSS_SELECTOR, ".step-row[data-state='STEP_FAILED']")
+    assert "HTTP 500" in failed.text and "card declined" in failed.text  # why it failed
     console.driver.find_element(By.ID, "resume-run").click()
     console.accept_confirmation()
     console.wait_for(By.CSS_SELECTOR, ".step-row[data-step='charge'][data-state='STEP_SUCCESS']")

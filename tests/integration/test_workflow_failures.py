@@ -20,11 +20,14 @@ from tests.support.receiver import Answer, Receiver
 pytestmark = [pytest.mark.integration, pytest.mark.in_process]
 
 
-def trigger_flaky(js: Js, workflows: WorkflowServer, flag: Path, name: str) -> str:
+def trigger_flaky(
+    js: Js, workflows: WorkflowServer, flag: Path, name: str, retries: int = 1,
+    retry_delay: str = "10",
+) -> str:  # fmt: skip
     """Start a run of `flaky` whose second step fails until `flag` exists; its id."""
     started = js("workflow_client.mjs", {
-        "action": "trigger", "url": workflows.url("flaky"), "retries": 1,
-        "retryDelay": "10", "body": {"name": name, "flag": str(flag)},
+        "action": "trigger", "url": workflows.url("flaky"), "retries": retries,
+        "retryDelay": retry_delay, "body": {"name": name, "flag": str(flag)},
     })  # fmt: skip
     run_id: str = started["workflowRunId"]
     return run_id
@@ -231,7 +234,11 @@ def test_workflow_logs_show_runs_with_their_state_and_steps(
     assert broken["workflowState"] == "RUN_FAILED"
     assert broken["dlqId"].startswith("dlq_")
     assert broken["steps"][-1]["type"] == "next"
-    assert broken["steps"][-1]["steps"][0]["state"] == "STEP_FAILED"
+    failing = broken["steps"][-1]["steps"][0]
+    assert (failing["state"], failing["retries"]) == ("STEP_FAILED", 1)
+    [error] = failing["errors"]  # the last response, as the dead letter keeps it
+    assert error["status"] == 500 and "not fixed yet: broken" in error["body"]
+    assert error["time"] == broken["workflowRunCompletedAt"]
     assert broken["failureFunction"]["state"] in ("CALLBACK_INPROGRESS", "CALLBACK_SUCCESS")
     assert broken["failureFunction"]["messageId"].startswith("msg_")
     names = [s["stepName"] for g in broken["steps"][:-1] for s in g["steps"]]
@@ -283,3 +290,22 @@ def test_a_failed_failure_callback_is_shown_and_run_again(
         return str(listed["messages"][0]["failureCallbackInfo"]["state"])
 
     wait_until(lambda: state() == "CALLBACK_SUCCESS", what="the callback to succeed")
+
+
+def test_workflow_logs_show_a_step_retrying(
+    js: Js, workflows: WorkflowServer, tmp_path: Path
+) -> None:
+    # the second step fails, and its next try is an hour away: the run waits, retrying
+    run_id = trigger_flaky(js, workflows, tmp_path / "never", "later", retries=3,
+                           retry_delay="3600000")  # fmt: skip
+
+    def current() -> dict[str, Any] | None:
+        runs = js("workflow_client.mjs", {"action": "logs", "workflowRunId": run_id})["runs"]
+        step: dict[str, Any] = runs[0]["steps"][-1]["steps"][0] if runs else {}
+        return step if step.get("state") == "STEP_RETRY" else None
+
+    step = wait_until(current, interval=0.2, what="the step to be retrying")
+    assert step["retries"] == 1 and "errors" not in step
+    assert [r["data"] for r in workflows.records("flaky") if r["what"] == "second"] == [
+        "later-1"
+    ]  # tried once, failed, not tried again yet

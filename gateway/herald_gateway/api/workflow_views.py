@@ -10,9 +10,9 @@ from typing import Any
 
 import orjson
 
-from herald_core.records import DeadLetter
+from herald_core.records import Attempt, DeadLetter
 from herald_core.workflow_failures import RunFacts
-from herald_core.workflow_logs import RunLog
+from herald_core.workflow_logs import NextStep, RunLog
 from herald_gateway.api.views import dlq_view
 
 
@@ -51,9 +51,11 @@ def _text(body: bytes) -> str:
     return body.decode(errors="replace")
 
 
-def run_steps(run: RunLog) -> list[dict[str, Any]]:
+def run_steps(run: RunLog, at: NextStep | None = None) -> list[dict[str, Any]]:
     """The run's steps as `StepLogGroup`s: the initial payload, each step done (parallel
-    steps of one plan grouped), then the step in progress or failed, if any."""
+    steps of one plan grouped), then the step in progress (retrying, once its delivery
+    failed) or failed, if any, with its retries and, failed, its last response (`at`:
+    herald_core.workflow_logs `next_steps`)."""
     groups: list[dict[str, Any]] = []
     for index, raw in enumerate(run.elements):
         element, body = _element(raw)
@@ -81,21 +83,36 @@ def run_steps(run: RunLog) -> list[dict[str, Any]]:
             groups.append({"type": kind, "steps": [log]})
     if run.state in ("", "FAILED") and run.elements:
         element, _ = _element(run.elements[-1])
-        state = "STEP_FAILED" if run.state == "FAILED" else "STEP_PROGRESS"
-        step = {"messageId": element.get("messageId", ""), "state": state, "retries": 0}
-        groups.append({"type": "next", "steps": [step]})
+        retried = at.retried if at is not None else 0
+        state = ("STEP_FAILED" if run.state == "FAILED"
+                 else "STEP_RETRY" if retried else "STEP_PROGRESS")  # fmt: skip
+        current: dict[str, Any] = {"messageId": element.get("messageId", ""),
+                                   "state": state, "retries": retried}  # fmt: skip
+        if at is not None and at.dead is not None:
+            current["errors"] = [step_error(at.dead.attempt, run.ended_at or 0)]
+        groups.append({"type": "next", "steps": [current]})
     return groups
 
 
-def run_log_view(run: RunLog, callback_state: str | None = None) -> dict[str, Any]:
+def step_error(attempt: Attempt, time_ms: int) -> dict[str, Any]:
+    """An attempt as the logs' `StepError`: its error (or the status it got), the
+    response's body and headers."""
+    error = attempt.error or f"HTTP {attempt.status}"
+    return {"error": error, "status": attempt.status or 0, "body": _text(attempt.body),
+            "headers": dict(attempt.headers), "time": time_ms}  # fmt: skip
+
+
+def run_log_view(
+    run: RunLog, callback_state: str | None = None, at: NextStep | None = None
+) -> dict[str, Any]:
     """A run as `WorkflowRunLog` (`@upstash/workflow`'s `Client.logs`); `callback_state`:
-    where its failure callback is, if it has one."""
+    where its failure callback is, if it has one; `at`: where its current step stands."""
     view: dict[str, Any] = {
         "workflowRunId": run.run_id,
         "workflowUrl": run.url,
         "workflowState": RUN_STATES.get(run.state, run.state),
         "workflowRunCreatedAt": run.created_at,
-        "steps": run_steps(run),
+        "steps": run_steps(run, at),
     }
     if run.ended_at is not None:
         view["workflowRunCompletedAt"] = run.ended_at

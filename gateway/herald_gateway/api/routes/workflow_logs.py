@@ -78,7 +78,9 @@ async def list_runs(request: Request) -> Response:
         runs, cursor = page.rows, page.cursor
     states = await callback_states(logs.store, [r.failure_callback for r in runs
                                                 if r.failure_callback])  # fmt: skip
-    views = [run_log_view(r, states.get(r.failure_callback or "")) for r in runs]
+    at = await logs.next_steps(runs)
+    views = [run_log_view(r, states.get(r.failure_callback or ""), at.get(r.run_id))
+             for r in runs]  # fmt: skip
     body: dict[str, Any] = {"cursor": cursor or "", "runs": views}
     return json_response(body)
 

@@ -7,12 +7,17 @@ import { h, clear, badge, time, table, errorBox, confirmed } from "./util.js";
 const STATES = ["RUN_STARTED", "RUN_SUCCESS", "RUN_FAILED", "RUN_CANCELED"];
 const runLink = (id) => h("a", { href: `#/workflows/${encodeURIComponent(id)}`, class: "mono" }, id);
 
+// the step in progress or failed: its retries so far, and the failed one's last response
+const retries = (step) => (step.retries ? h("div", { class: "muted" }, `${step.retries} retr${step.retries === 1 ? "y" : "ies"}`) : "");
+const failure = (step) => (step.errors?.length ? `${step.errors[0].error}\n${step.errors[0].body}` : "");
+
 function stepRows(run) {
   const rows = [];
   run.steps.forEach((group) => group.steps.forEach((step) => rows.push(
     h("tr", { class: "step-row", "data-step": step.stepName || "", "data-state": step.state },
       [group.type === "next" ? "next" : step.stepId ?? "", step.stepName || "—", step.stepType || "—",
-        group.type, badge(step.state), time(step.createdAt), h("pre", { class: "body" }, step.out ?? ""),
+        group.type, h("span", {}, badge(step.state), retries(step)), time(step.createdAt),
+        h("pre", { class: "body" }, step.out ?? failure(step)),
         h("span", { class: "mono" }, step.messageId || "")].map((c) => h("td", {}, c))))));
   return rows;
 }
