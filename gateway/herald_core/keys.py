@@ -47,6 +47,9 @@ touches live in one Redis Cluster slot):
     herald:{s}:wm:<run, event> LIST  events sent to a run before it waited for them (a
                                   webhook call, a notify naming the run), oldest first
     herald:{s}:wi:<run id>  STRING the run's invoker (context.invoke): where its result goes
+    herald:{s}:fx:<id>      STRING a failed run's failure callback message, cancelled by hand
+                                  (herald_core.workflow_failures): CALLBACK_CANCELED, for
+                                  the log retention
     herald:{sched}:s:<id>   HASH  a schedule (herald_core.schedules); herald:{sched}:due ZSET
                                   schedule id -> next tick (ms)
     herald:{gp}:grants      HASH  global parallelism: worker -> slots granted (+ :seen ZSET)
@@ -105,6 +108,7 @@ SHARD_LAYOUT: dict[str, str] = {
     "event_waiters_prefix": "we:",
     "mailbox_prefix": "wm:",
     "invoker_prefix": "wi:",
+    "canceled_callback_prefix": "fx:",
 }
 
 
@@ -151,6 +155,8 @@ class ShardKeys:
     mailbox_prefix: str
     #: The invoker of a run started by `context.invoke`.
     invoker_prefix: str
+    #: Failure callbacks of failed runs cancelled by hand, by message id.
+    canceled_callback_prefix: str
 
     def message(self, message_id: str) -> str:
         return self.message_prefix + message_id
@@ -169,6 +175,9 @@ class ShardKeys:
 
     def invoker(self, run_id: str) -> str:
         return self.invoker_prefix + run_id
+
+    def canceled_callback(self, message_id: str) -> str:
+        return self.canceled_callback_prefix + message_id
 
     def mailbox(self, run_id: str, event_id: str) -> str:
         """`wm:["<run id>","<event id>"]` (JSON: neither id can end the other)."""

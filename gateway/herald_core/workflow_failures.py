@@ -105,12 +105,14 @@ async def facts(store: Store, run_ids: Sequence[str]) -> dict[str, RunFacts]:
 
 
 #: The states of a failure callback (QStash's `failureFunctionState`).
-CALLBACK_STATES = ("CALLBACK_INPROGRESS", "CALLBACK_SUCCESS", "CALLBACK_FAIL")
+IN_PROGRESS, SUCCEEDED, FAILED_AGAIN, CANCELED = CALLBACK_STATES = (
+    "CALLBACK_INPROGRESS", "CALLBACK_SUCCESS", "CALLBACK_FAIL", "CALLBACK_CANCELED")  # fmt: skip
 
 
 async def callback_states(store: Store, message_ids: Sequence[str]) -> dict[str, str]:
     """Where failure callback messages are: still waiting or retrying (INPROGRESS), dead
-    letters themselves (FAIL), else delivered (SUCCESS), in one round trip."""
+    letters themselves (FAIL), cancelled by hand (CANCELED), else delivered (SUCCESS), in
+    one round trip."""
     ids = [i for i in dict.fromkeys(message_ids) if shard_of(i, store.keys.shards) is not None]
 
     def fill(pipe: Any) -> None:
@@ -118,13 +120,38 @@ async def callback_states(store: Store, message_ids: Sequence[str]) -> dict[str,
             sk = store.keys.shard(shard_of(message_id, store.keys.shards) or 0)
             pipe.exists(sk.message(message_id))
             pipe.zscore(sk.dlq, dlq_id_of(message_id))
+            pipe.exists(sk.canceled_callback(message_id))
 
     replies = await store.pipelined(fill) if ids else []
     out = {}
     for n, message_id in enumerate(ids):
-        waiting, dead = replies[2 * n], replies[2 * n + 1]
-        out[message_id] = CALLBACK_STATES[0 if waiting else 2 if dead is not None else 1]
+        waiting, dead, canceled = replies[3 * n : 3 * n + 3]
+        out[message_id] = (IN_PROGRESS if waiting else FAILED_AGAIN if dead is not None
+                           else CANCELED if canceled else SUCCEEDED)  # fmt: skip
     return out
+
+
+async def cancel_failure_callback(store: Store, message_id: str, now_ms: int) -> bool:
+    """Cancel a failure callback still waiting or retrying (`DELETE
+    /v2/workflows/dlq/callback/{dlqId}`), and remember it was (CANCELED, for the log
+    retention); False when it was not there any more (delivered or failed meanwhile)."""
+    shard = shard_of(message_id, store.keys.shards)
+    if shard is None or not await store.cancel({shard: [message_id]}, now_ms):
+        return False
+    key = store.keys.shard(shard).canceled_callback(message_id)
+    keep_ms = int(store.limits.log_retention * 1000)
+    await store.guard(lambda: store.redis.set(key, b"1", px=keep_ms))
+    return True
+
+
+async def claim_callback_again(store: Store, run_id: str, message_id: str) -> bool:
+    """Take the one re-run of failure callback `message_id` of a failed run: True for the
+    first caller only, so two `POST /v2/workflows/dlq/callback/{dlqId}` racing send it
+    once (the claim is a field of the run's record, and goes with it)."""
+    _, sk = Workflows(store).keys_of(run_id)
+    key = sk.run(run_id)
+    taken = await store.guard(lambda: store.redis.hincrby(key, "fa:" + message_id, 1))
+    return int(taken) == 1
 
 
 class Revival(enum.Enum):

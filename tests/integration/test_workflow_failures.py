@@ -113,7 +113,7 @@ def test_python_failure_function(
 
 
 def test_the_workflow_dlq_lists_resumes_and_restarts_failed_runs(
-    js: Js, workflows: WorkflowServer, redis_url: str, tmp_path: Path
+    js: Js, workflows: WorkflowServer, gateway: Gateway, redis_url: str, tmp_path: Path
 ) -> None:
     flag = tmp_path / "fixed"
     first = trigger_flaky(js, workflows, flag, "resume-me")
@@ -149,14 +149,10 @@ def test_the_workflow_dlq_lists_resumes_and_restarts_failed_runs(
     )
     assert failing["messages"] == []
 
-    # the failure function runs again on request
-    again = js("workflow_client.mjs", {"action": "dlqCallback", "dlqId": entry["dlqId"]})
-    assert again == {"workflowRunId": first, "workflowCreatedAt": entry["workflowCreatedAt"]}
-    wait_until(lambda: len([r for r in workflows.records("flaky") if r["what"] == "failure"]) == 3,
-               what="the failure function run again")  # fmt: skip
-    rerun = [r for r in workflows.records("flaky") if r["what"] == "failure"][-1]["data"]
-    assert rerun["runId"] == first and rerun["status"] == 500
-    assert rerun["payload"]["name"] == "resume-me"
+    # a failure function that ran is not run again on request (as QStash: only a failed
+    # one is; test_a_failed_failure_callback_is_shown_and_run_again)
+    refused = gateway.client.post(f"/v2/workflows/dlq/callback/{entry['dlqId']}")
+    assert refused.status_code == 400 and "CALLBACK_SUCCESS" in refused.json()["error"]
 
     flag.touch()  # the endpoint is fixed
     before = len(workflows.records("flaky"))
@@ -309,3 +305,41 @@ def test_workflow_logs_show_a_step_retrying(
     assert [r["data"] for r in workflows.records("flaky") if r["what"] == "second"] == [
         "later-1"
     ]  # tried once, failed, not tried again yet
+
+
+def test_a_failure_callback_in_progress_is_cancelled_and_not_sent_twice(
+    js: Js, workflows: WorkflowServer, gateway: Gateway, tmp_path: Path
+) -> None:
+    flag = tmp_path / "released"
+    started = js("workflow_client.mjs", {
+        "action": "trigger", "url": workflows.url("stuck"), "retries": 0,
+        "body": {"flag": str(flag)},
+    })  # fmt: skip
+    run_id = started["workflowRunId"]
+    try:
+        workflows.wait_for("stuck", "failure")  # the failure function is running, held
+
+        def entry() -> dict[str, Any]:
+            listed = js("workflow_client.mjs", {"action": "dlqList",
+                                                "filter": {"workflowRunId": run_id}})  # fmt: skip
+            return dict(listed["messages"][0]) if listed["messages"] else {}
+
+        dlq_id = wait_until(lambda: entry().get("dlqId"), what="the run in the workflow DLQ")
+        assert entry()["failureCallbackInfo"]["state"] == "CALLBACK_INPROGRESS"
+        path = f"/v2/workflows/dlq/callback/{dlq_id}"
+        # sending it again while it is in progress would call the failure function twice
+        again = gateway.client.post(path)
+        assert again.status_code == 400 and "CALLBACK_INPROGRESS" in again.json()["error"]
+
+        assert gateway.client.delete(path).status_code == 200
+        assert entry()["failureCallbackInfo"]["state"] == "CALLBACK_CANCELED"
+        canceled = {"failureFunctionState": "CALLBACK_CANCELED"}
+        listed = js("workflow_client.mjs", {"action": "dlqList", "filter": canceled})
+        assert [m["workflowRunId"] for m in listed["messages"]] == [run_id]
+        # nothing in progress any more: no second cancel, and no re-run of a cancelled one
+        assert gateway.client.delete(path).status_code == 400
+        assert gateway.client.post(path).status_code == 400
+        assert gateway.client.delete("/v2/workflows/dlq/callback/dlq_nobody").status_code == 404
+    finally:
+        flag.touch()
+    assert [r["what"] for r in workflows.records("stuck")] == ["failure"]  # called once

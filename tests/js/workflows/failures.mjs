@@ -45,4 +45,20 @@ export const workflows = {
       },
     },
   },
+  stuck: {
+    // a step that always fails, and a failure function that takes until the flag exists
+    route: async (context) => {
+      await context.run("boom", () => {
+        throw new Error("always");
+      });
+    },
+    options: {
+      failureFunction: async ({ context }) => {
+        record("stuck", "failure", true);
+        while (!existsSync(context.requestPayload.flag)) {
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+      },
+    },
+  },
 };

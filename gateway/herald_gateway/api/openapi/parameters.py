@@ -141,7 +141,7 @@ _DOCS = {
     "workflowUrl": "Workflow URL.",
     "workflowCreatedAt": "When the workflow run was created (Unix ms).",
     "failureFunctionState": "The failure callback's state: CALLBACK_INPROGRESS, "
-    "CALLBACK_SUCCESS or CALLBACK_FAIL.",
+    "CALLBACK_SUCCESS, CALLBACK_FAIL or CALLBACK_CANCELED.",
 }
 _MULTI = " Any of the values matches: repeat the key or separate values with commas."
 

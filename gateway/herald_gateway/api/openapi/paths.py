@@ -533,9 +533,16 @@ def _workflow_dlq_ops() -> dict[str, dict[str, Operation]]:
         "/v2/workflows/dlq/restart": {"post": _op(
             "Restart failed workflow runs", "Workflows", {200: _json(runs, "Restarted.")},
             400, 404, description=restart, parameters=[*params, *retry_headers()])},
-        "/v2/workflows/dlq/callback/{dlqId}": {"post": _op(
-            "Run a failed run's failure callback again", "Workflows",
-            {200: _json(run, "Sent again.")}, 400, 404, parameters=[dlq_id])},
+        "/v2/workflows/dlq/callback/{dlqId}": {
+            "post": _op("Run a failed run's failure callback again", "Workflows",
+                        {200: _json(run, "Sent again.")}, 400, 404, parameters=[dlq_id],
+                        description="Only a callback that failed (CALLBACK_FAIL), once."),
+            "delete": _op("Cancel a failed run's failure callback in progress", "Workflows",
+                          {200: _empty("Cancelled: its state is CALLBACK_CANCELED.")}, 400,
+                          404, parameters=[dlq_id],
+                          description="Only a callback waiting or retrying "
+                          "(CALLBACK_INPROGRESS)."),
+        },
         "/v2/workflows/dlq/resume/{dlqId}": {"post": _op(
             "Resume a failed workflow run", "Workflows", {200: _json(run, "Resumed.")}, 400,
             404, description=resume, parameters=[dlq_id, *retry_headers()])},

@@ -24,9 +24,12 @@ from herald_core.models import Message
 from herald_core.records import DeadLetter
 from herald_core.store import Store
 from herald_core.workflow_failures import (
+    FAILED_AGAIN,
     Revival,
     RunFacts,
     callback_states,
+    cancel_failure_callback,
+    claim_callback_again,
     facts,
     failure_callback_again,
     note_failure_callback,
@@ -172,16 +175,35 @@ def _reviving(how: Revival) -> Any:
 
 
 async def callback_again(request: Request) -> Response:
-    """Run a failed run's failure callback (its failure function) once more."""
+    """Run a failed run's failure callback (its failure function) once more: only one that
+    failed, and once (as QStash: not one in progress, delivered or cancelled)."""
     store = authorized(request)["store"]
     entry = await _one(request)
     run = (await facts(store, [entry.run_id or ""])).get(entry.run_id or "")
     new = None if run is None else failure_callback_again(entry, run, now_ms(request))
     if run is None or new is None:
         raise InvalidRequest(f"failed workflow run {entry.dlq_id} has no failure callback")
+    if run.failure_callback is not None:
+        state = (await callback_states(store, [run.failure_callback])).get(run.failure_callback)
+        if state not in (None, FAILED_AGAIN):
+            raise InvalidRequest(f"the failure callback of {entry.dlq_id} did not fail: {state}")
+        if not await claim_callback_again(store, run.run_id, run.failure_callback):
+            raise InvalidRequest(f"the failure callback of {entry.dlq_id} is sent again already")
     sent = await store.enqueue(new)
     await note_failure_callback(store, run.run_id, sent.message_id)
     return json_response({"workflowRunId": run.run_id, "workflowCreatedAt": run.created_at})
+
+
+async def cancel_callback(request: Request) -> Response:
+    """Cancel a failed run's failure callback that is still waiting or retrying."""
+    store = authorized(request)["store"]
+    entry = await _one(request)
+    run = (await facts(store, [entry.run_id or ""])).get(entry.run_id or "")
+    callback = run.failure_callback if run is not None else None
+    if callback is None or not await cancel_failure_callback(store, callback, now_ms(request)):
+        raise InvalidRequest(f"failed workflow run {entry.dlq_id} has no failure callback "
+                             "in progress")  # fmt: skip
+    return Response(status_code=200)
 
 
 _resume_many, _resume_one = _reviving(Revival.RESUME)
@@ -195,6 +217,7 @@ WORKFLOW_DLQ_ROUTES = [
     Route("/v2/workflows/dlq/resume/{dlqId}", _resume_one, methods=["POST"]),
     Route("/v2/workflows/dlq/restart/{dlqId}", _restart_one, methods=["POST"]),
     Route("/v2/workflows/dlq/callback/{dlqId}", callback_again, methods=["POST"]),
+    Route("/v2/workflows/dlq/callback/{dlqId}", cancel_callback, methods=["DELETE"]),
     Route("/v2/workflows/dlq/{dlqId}", get_failed, methods=["GET"]),
     Route("/v2/workflows/dlq/{dlqId}", delete_failed, methods=["DELETE"]),
 ]
