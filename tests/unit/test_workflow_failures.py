@@ -12,11 +12,12 @@ import pytest
 
 from herald_core.errors import InvalidField
 from herald_core.models import Callback, Message
+from herald_core.records import Attempt, DeadLetter
 from herald_core.routing import Delivery
 from herald_core.settings import Settings
 from herald_core.workflow_config import RunConfig
 from herald_core.workflow_failures import RunFacts, for_run, workflow_fields
-from herald_core.workflow_logs import RunLog
+from herald_core.workflow_logs import NextStep, RunLog
 from herald_core.workflows import element
 from herald_gateway.api.workflow_views import run_log_view
 from herald_gateway.publish.publishing import PublishRequest, parse_publish
@@ -80,6 +81,27 @@ def test_the_logs_group_a_parallel_plan_and_show_the_step_in_progress() -> None:
     assert failed["steps"][-1]["steps"][0]["state"] == "STEP_FAILED"
     done = run_log_view(dataclasses.replace(run, state="DONE"))
     assert done["workflowState"] == "RUN_SUCCESS" and done["steps"][-1]["type"] != "next"
+
+
+def test_the_logs_show_a_step_retrying_and_why_a_step_failed() -> None:
+    run = RunLog("wfr_1", "http://wf/x", 5, "", None, None, None, (element("msg_0", b"{}"),),
+                 None)  # fmt: skip
+    retrying = run_log_view(run, at=NextStep(2))["steps"][-1]["steps"][0]
+    assert (retrying["state"], retrying["retries"], "errors" in retrying) == ("STEP_RETRY", 2,
+                                                                              False)  # fmt: skip
+    dead = DeadLetter("dlq_1", TRIGGER, b"", Attempt(status=503, headers={"A": ["b"]},
+                                                     body=b"busy"), "wfr_1", 1)  # fmt: skip
+    failed_run = dataclasses.replace(run, state="FAILED", dlq_id="dlq_1", ended_at=9)
+    failed = run_log_view(failed_run, at=NextStep(1, dead))["steps"][-1]["steps"][0]
+    assert (failed["state"], failed["retries"]) == ("STEP_FAILED", 1)
+    assert failed["errors"] == [{"error": "HTTP 503", "status": 503, "body": "busy",
+                                 "headers": {"A": ["b"]}, "time": 9}]  # fmt: skip
+    refused = dataclasses.replace(dead, attempt=Attempt(error="connection refused"))
+    [error] = run_log_view(failed_run, at=NextStep(1, refused))["steps"][-1]["steps"][0]["errors"]
+    assert (error["error"], error["status"]) == ("connection refused", 0)
+    [error] = run_log_view(failed_run, at=NextStep(1, dataclasses.replace(
+        dead, attempt=Attempt())))["steps"][-1]["steps"][0]["errors"]  # fmt: skip
+    assert error["error"] == "failed"
 
 
 def _publish(headers: dict[str, str]) -> PublishRequest:

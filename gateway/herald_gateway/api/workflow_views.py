@@ -97,7 +97,7 @@ def run_steps(run: RunLog, at: NextStep | None = None) -> list[dict[str, Any]]:
 def step_error(attempt: Attempt, time_ms: int) -> dict[str, Any]:
     """An attempt as the logs' `StepError`: its error (or the status it got), the
     response's body and headers."""
-    error = attempt.error or f"HTTP {attempt.status}"
+    error = attempt.error or (f"HTTP {attempt.status}" if attempt.status else "failed")
     return {"error": error, "status": attempt.status or 0, "body": _text(attempt.body),
             "headers": dict(attempt.headers), "time": time_ms}  # fmt: skip
 
