@@ -144,16 +144,6 @@ async def cancel_failure_callback(store: Store, message_id: str, now_ms: int) ->
     return True
 
 
-async def claim_callback_again(store: Store, run_id: str, message_id: str) -> bool:
-    """Take the one re-run of failure callback `message_id` of a failed run: True for the
-    first caller only, so two `POST /v2/workflows/dlq/callback/{dlqId}` racing send it
-    once (the claim is a field of the run's record, and goes with it)."""
-    _, sk = Workflows(store).keys_of(run_id)
-    key = sk.run(run_id)
-    taken = await store.guard(lambda: store.redis.hincrby(key, "fa:" + message_id, 1))
-    return int(taken) == 1
-
-
 class Revival(enum.Enum):
     """What the workflow DLQ does with a failed run."""
 

@@ -5,15 +5,17 @@ trigger for every step; Python: `failure_function`)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.integration.test_workflow import WorkflowApp, run_state
-from tests.support.gateway import Gateway, wait_until
+from tests.support.gateway import TOKEN, Gateway, wait_until
 from tests.support.js import Js, WorkflowServer
 from tests.support.receiver import Answer, Receiver
 
@@ -253,8 +255,12 @@ def test_workflow_logs_show_runs_with_their_state_and_steps(
     assert "colour" in gateway.client.get("/v2/workflows/logs?colour=red").json()["error"]
 
 
+#: Requests at once to run a failure callback again.
+BURST = 16
+
+
 def test_a_failed_failure_callback_is_shown_and_run_again(
-    js: Js, workflows: WorkflowServer, tmp_path: Path
+    js: Js, workflows: WorkflowServer, gateway: Gateway, tmp_path: Path
 ) -> None:
     flag = tmp_path / "callback-fixed"
     started = js("workflow_client.mjs", {
@@ -274,7 +280,16 @@ def test_a_failed_failure_callback_is_shown_and_run_again(
     assert [r["data"] for r in workflows.records("grumpy")] == [False]  # retries: 0
 
     flag.touch()
-    js("workflow_client.mjs", {"action": "dlqCallback", "dlqId": entry["dlqId"]})
+    # requests at once send it once
+    path = f"/v2/workflows/dlq/callback/{entry['dlqId']}"
+
+    async def burst() -> list[int]:
+        auth = {"Authorization": f"Bearer {TOKEN}"}
+        async with httpx.AsyncClient(base_url=gateway.url, headers=auth) as client:
+            answers = await asyncio.gather(*(client.post(path) for _ in range(BURST)))
+        return sorted(a.status_code for a in answers)
+
+    assert asyncio.run(burst()) == [200] + [400] * (BURST - 1)
     workflows.wait_for("grumpy", "failure")
     wait_until(lambda: [r["data"] for r in workflows.records("grumpy")] == [False, True],
                what="the failure function run again")  # fmt: skip
@@ -286,6 +301,7 @@ def test_a_failed_failure_callback_is_shown_and_run_again(
         return str(listed["messages"][0]["failureCallbackInfo"]["state"])
 
     wait_until(lambda: state() == "CALLBACK_SUCCESS", what="the callback to succeed")
+    assert [r["data"] for r in workflows.records("grumpy")] == [False, True]  # not twice
 
 
 def test_workflow_logs_show_a_step_retrying(

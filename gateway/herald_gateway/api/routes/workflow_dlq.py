@@ -29,7 +29,6 @@ from herald_core.workflow_failures import (
     RunFacts,
     callback_states,
     cancel_failure_callback,
-    claim_callback_again,
     facts,
     failure_callback_again,
     note_failure_callback,
@@ -187,9 +186,11 @@ async def callback_again(request: Request) -> Response:
         state = (await callback_states(store, [run.failure_callback])).get(run.failure_callback)
         if state not in (None, FAILED_AGAIN):
             raise InvalidRequest(f"the failure callback of {entry.dlq_id} did not fail: {state}")
-        if not await claim_callback_again(store, run.run_id, run.failure_callback):
-            raise InvalidRequest(f"the failure callback of {entry.dlq_id} is sent again already")
-    sent = await store.enqueue(new)
+    # once: a request racing this one finds the message stored under the same key
+    once = f"failure-callback-again:{run.run_id}:{run.failure_callback or ''}"
+    sent = await store.enqueue(new, once)
+    if sent.deduplicated:
+        raise InvalidRequest(f"the failure callback of {entry.dlq_id} is sent again already")
     await note_failure_callback(store, run.run_id, sent.message_id)
     return json_response({"workflowRunId": run.run_id, "workflowCreatedAt": run.created_at})
 
