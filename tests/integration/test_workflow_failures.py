@@ -35,6 +35,17 @@ def trigger_flaky(
     return run_id
 
 
+def trigger_failing(js: Js, workflows: WorkflowServer, workflow: str, flag: Path) -> str:
+    """Start a run of `workflow` (one whose step always fails, without retries; its failure
+    function waits for `flag`, `grumpy` failing and `stuck` holding until then); its id."""
+    started = js("workflow_client.mjs", {
+        "action": "trigger", "url": workflows.url(workflow), "retries": 0,
+        "body": {"flag": str(flag)},
+    })  # fmt: skip
+    run_id: str = started["workflowRunId"]
+    return run_id
+
+
 def test_a_failing_step_reaches_the_failure_function_once(
     js: Js, workflows: WorkflowServer, gateway: Gateway, redis_url: str, tmp_path: Path
 ) -> None:
@@ -263,11 +274,7 @@ def test_a_failed_failure_callback_is_shown_and_run_again(
     js: Js, workflows: WorkflowServer, gateway: Gateway, tmp_path: Path
 ) -> None:
     flag = tmp_path / "callback-fixed"
-    started = js("workflow_client.mjs", {
-        "action": "trigger", "url": workflows.url("grumpy"), "retries": 0,
-        "body": {"flag": str(flag)},
-    })  # fmt: skip
-    run_id = started["workflowRunId"]
+    run_id = trigger_failing(js, workflows, "grumpy", flag)
 
     def failed_callback() -> dict[str, Any] | None:
         listed = js(
@@ -327,11 +334,7 @@ def test_a_failure_callback_in_progress_is_cancelled_and_not_sent_twice(
     js: Js, workflows: WorkflowServer, gateway: Gateway, tmp_path: Path
 ) -> None:
     flag = tmp_path / "released"
-    started = js("workflow_client.mjs", {
-        "action": "trigger", "url": workflows.url("stuck"), "retries": 0,
-        "body": {"flag": str(flag)},
-    })  # fmt: skip
-    run_id = started["workflowRunId"]
+    run_id = trigger_failing(js, workflows, "stuck", flag)
     try:
         workflows.wait_for("stuck", "failure")  # the failure function is running, held
 

@@ -3,6 +3,12 @@
 import { existsSync } from "node:fs";
 import { record } from "./record.mjs";
 
+const alwaysFails = async (context) => {
+  await context.run("boom", () => {
+    throw new Error("always");
+  });
+};
+
 export const workflows = {
   flaky: {
     route: async (context) => {
@@ -32,11 +38,7 @@ export const workflows = {
   },
   grumpy: {
     // a step that always fails, and a failure function that fails until the flag exists
-    route: async (context) => {
-      await context.run("boom", () => {
-        throw new Error("always");
-      });
-    },
+    route: alwaysFails,
     options: {
       failureFunction: async ({ context }) => {
         const ok = existsSync(context.requestPayload.flag);
@@ -47,11 +49,7 @@ export const workflows = {
   },
   stuck: {
     // a step that always fails, and a failure function that takes until the flag exists
-    route: async (context) => {
-      await context.run("boom", () => {
-        throw new Error("always");
-      });
-    },
+    route: alwaysFails,
     options: {
       failureFunction: async ({ context }) => {
         record("stuck", "failure", true);
