@@ -53,7 +53,15 @@ def test_workflow_runs_and_their_steps(
 
         await context.run("charge", charge)
 
-    url = app.serve("/orders", workflow, retries=0)
+    called: list[bool] = []
+
+    async def failure_function(context: Any, status: int, response: str,
+                               headers: dict[str, str]) -> None:  # fmt: skip
+        called.append(bool(fixed))
+        if not fixed:
+            raise RuntimeError("the pager is down too")
+
+    url = app.serve("/orders", workflow, retries=0, failure_function=failure_function)
     sdk.message.publish_json(url=url, body={"order": "A-1"})
     sdk.message.publish_json(url=url, body={"order": "B-2"})
     wait_until(lambda: len(runs) == 2, timeout=30, what="both runs' first step")
@@ -82,10 +90,17 @@ def test_workflow_runs_and_their_steps(
     assert "reserved A-1" in text and '"amount": 42' in text.replace('":42', '": 42')
     console.screenshot("workflow-run")
 
-    fixed.append(True)  # the endpoint is fixed: resume the failed run from the page
     console.go(f"#/workflows/{runs['B-2']}")
     failed = console.wait_for(By.CSS_SELECTOR, ".step-row[data-state='STEP_FAILED']")
     assert "HTTP 500" in failed.text and "card declined" in failed.text  # why it failed
+    console.wait_text(By.ID, "failure-state", "CALLBACK_FAIL")  # the failure function failed
+    fixed.append(True)  # the endpoint is fixed: run the failure function again, then resume
+    console.driver.find_element(By.ID, "failure-again").click()
+    wait_until(lambda: called == [False, True], what="the failure function run again")
+    console.go("#/workflows")  # the run page again, drawn anew
+    console.go(f"#/workflows/{runs['B-2']}")
+    console.wait_text(By.ID, "failure-state", "CALLBACK_SUCCESS")
+    assert not console.driver.find_elements(By.ID, "failure-again")
     console.driver.find_element(By.ID, "resume-run").click()
     console.accept_confirmation()
     console.wait_for(By.CSS_SELECTOR, ".step-row[data-step='charge'][data-state='STEP_SUCCESS']")

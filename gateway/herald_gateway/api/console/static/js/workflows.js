@@ -1,6 +1,7 @@
 // Workflow runs (Upstash Workflow): the runs newest first with their state, filtered by
 // state, URL or run id; one run's steps (name, type, when stored, output) drawn again every second
-// while it runs; a failed run resumed or restarted from the workflow DLQ.
+// while it runs; a failed run resumed or restarted from the workflow DLQ, its failure
+// function run again or cancelled.
 import { api } from "./api.js";
 import { h, clear, badge, time, table, errorBox, confirmed } from "./util.js";
 
@@ -28,6 +29,20 @@ async function revive(run, how) {
   location.hash = `#/workflows/${encodeURIComponent(r.workflowRunId)}`;
 }
 
+// a failed run's failure function: sent again once it failed, cancelled while in progress
+function failureActions(run, redraw, failed) {
+  const state = run.failureFunction?.state;
+  const call = (method) => async () => {
+    try {
+      await api(`/v2/workflows/dlq/callback/${encodeURIComponent(run.dlqId)}`, { method });
+      await redraw();
+    } catch (e) { failed(e); }
+  };
+  if (state === "CALLBACK_FAIL") return h("button", { id: "failure-again", type: "button", onclick: call("POST") }, "Run the failure function again");
+  if (state === "CALLBACK_INPROGRESS") return h("button", { id: "failure-cancel", type: "button", onclick: call("DELETE") }, "Cancel the failure function");
+  return null;
+}
+
 async function inspect(main, id) {
   const body = h("div", { id: "run" });
   let timer = null;
@@ -39,11 +54,13 @@ async function inspect(main, id) {
     if (!run) { clear(body, h("p", { class: "muted" }, "No such run (or it has expired).")); return; }
     const actions = run.workflowState === "RUN_FAILED" && run.dlqId ? h("div", { class: "row action" },
       h("button", { class: "primary", id: "resume-run", type: "button", onclick: () => revive(run, "resume") }, "Resume from the failed step"),
-      h("button", { id: "restart-run", type: "button", onclick: () => revive(run, "restart") }, "Restart")) : null;
+      h("button", { id: "restart-run", type: "button", onclick: () => revive(run, "restart") }, "Restart"),
+      failureActions(run, draw, (e) => body.prepend(errorBox(e)))) : null;
     clear(body, actions,
       table(["Field", "Value"], [["State", h("span", { id: "run-state" }, badge(run.workflowState))],
         ["URL", h("span", { class: "mono" }, run.workflowUrl)], ["Created", time(run.workflowRunCreatedAt)],
         ["Ended", time(run.workflowRunCompletedAt)], ["Dead letter", run.dlqId || "—"],
+        ["Failure function", run.failureFunction ? h("span", { id: "failure-state" }, badge(run.failureFunction.state)) : "—"],
         ["Resumed from", run.revivedFrom ? runLink(run.revivedFrom) : "—"]]),
       h("h2", {}, "Steps"),
       table(["#", "Step", "Type", "Group", "State", "Stored", "Output", "Message"], stepRows(run), "No steps yet."));
