@@ -94,6 +94,7 @@ def test_workflow_runs_and_their_steps(
     failed = console.wait_for(By.CSS_SELECTOR, ".step-row[data-state='STEP_FAILED']")
     assert "HTTP 500" in failed.text and "card declined" in failed.text  # why it failed
     console.wait_text(By.ID, "failure-state", "CALLBACK_FAIL")  # the failure function failed
+    console.screenshot("workflow-run-failed")
     fixed.append(True)  # the endpoint is fixed: run the failure function again, then resume
     console.driver.find_element(By.ID, "failure-again").click()
     wait_until(lambda: called == [False, True], what="the failure function run again")
