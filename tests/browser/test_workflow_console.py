@@ -1,9 +1,12 @@
 """The console's Workflow runs page: runs of a workflow written with the official Python
 SDK (one finished, one failed) listed with their state, one run's steps, and a failed run
-resumed from the page once its endpoint is fixed."""
+resumed from the page once its endpoint is fixed; a failure function run again, and one
+still running cancelled, from the page."""
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -107,3 +110,35 @@ def test_workflow_runs_and_their_steps(
     console.wait_for(By.CSS_SELECTOR, ".step-row[data-step='charge'][data-state='STEP_SUCCESS']")
     assert "charged" in console.driver.find_element(By.TAG_NAME, "main").text
     assert runs["B-2"] in console.driver.find_element(By.TAG_NAME, "main").text  # resumed from
+
+
+def test_a_failure_function_in_progress_is_cancelled_from_the_page(
+    console: Console, gateway: Gateway, app: WorkflowApp, sdk: QStash
+) -> None:
+    runs: list[str] = []
+    released = threading.Event()
+
+    async def workflow(context: Any) -> None:
+        runs.append(context.workflow_run_id)
+
+        async def charge() -> str:
+            raise RuntimeError("card stolen")
+
+        await context.run("charge", charge)
+
+    async def failure_function(context: Any, status: int, response: str,
+                               headers: dict[str, str]) -> None:  # fmt: skip
+        await asyncio.to_thread(released.wait, 30)  # still running until the test lets go
+
+    url = app.serve("/held", workflow, retries=0, failure_function=failure_function)
+    sdk.message.publish_json(url=url, body={"order": "C-3"})
+    try:
+        wait_until(lambda: runs, timeout=30, what="the run's first step")
+        console.sign_in()
+        console.go(f"#/workflows/{runs[0]}")
+        console.wait_text(By.ID, "failure-state", "CALLBACK_INPROGRESS")
+        console.driver.find_element(By.ID, "failure-cancel").click()
+        console.wait_text(By.ID, "failure-state", "CALLBACK_CANCELED")
+        assert not console.driver.find_elements(By.CSS_SELECTOR, "#failure-cancel, #failure-again")
+    finally:
+        released.set()
