@@ -54,13 +54,16 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import httpx
 import uvloop
 
 from bench.sink import start_sink_process, stop_sink_process
+
+if TYPE_CHECKING:
+    from herald_gateway.delivery.sender import Sender
 
 BODY = b"x" * 1024
 HEADERS = {"Content-Type": "application/octet-stream"}
@@ -142,14 +145,10 @@ async def pyreqwest_client(url: str, concurrency: int) -> AsyncIterator[PostFn]:
 
 
 @asynccontextmanager
-async def h1_client(url: str, concurrency: int) -> AsyncIterator[PostFn]:
-    """Herald's own lean client (``herald_gateway.delivery.h1_sender.H1Sender``: asyncio
-    transports + httptools, the egress check on resolved addresses included), through its
-    ``Sender.send``, as the delivery worker calls it."""
-    from herald_gateway.delivery.h1_sender import H1Sender
+async def _herald_sender(sender: Sender, url: str) -> AsyncIterator[PostFn]:
+    """A Herald ``Sender`` through ``send``, as the delivery worker calls it."""
     from herald_gateway.delivery.sender import Reply
 
-    sender = H1Sender(max_connections=concurrency)
     try:
 
         async def post() -> int:
@@ -163,23 +162,19 @@ async def h1_client(url: str, concurrency: int) -> AsyncIterator[PostFn]:
         await sender.aclose()
 
 
-@asynccontextmanager
-async def aiohttp_sender_client(url: str, concurrency: int) -> AsyncIterator[PostFn]:
+def h1_client(url: str, concurrency: int) -> AbstractAsyncContextManager[PostFn]:
+    """Herald's own lean client (``herald_gateway.delivery.h1_sender.H1Sender``: asyncio
+    transports + httptools, the egress check on resolved addresses included)."""
+    from herald_gateway.delivery.h1_sender import H1Sender
+
+    return _herald_sender(H1Sender(max_connections=concurrency), url)
+
+
+def aiohttp_sender_client(url: str, concurrency: int) -> AbstractAsyncContextManager[PostFn]:
     """aiohttp through Herald's ``AiohttpSender`` (the egress resolver, the bounded read)."""
-    from herald_gateway.delivery.sender import AiohttpSender, Reply
+    from herald_gateway.delivery.sender import AiohttpSender
 
-    sender = AiohttpSender(max_connections=concurrency)
-    try:
-
-        async def post() -> int:
-            answer = await sender.send("POST", url, HEADERS, BODY, REQUEST_TIMEOUT_S)
-            if not isinstance(answer, Reply):
-                raise RuntimeError(answer.error)
-            return answer.status
-
-        yield post
-    finally:
-        await sender.aclose()
+    return _herald_sender(AiohttpSender(max_connections=concurrency), url)
 
 
 CLIENTS: dict[str, ClientFactory] = {
