@@ -1,8 +1,12 @@
 """The workflow scripts on a real Redis (herald_core.workflows): a run's `context.call` is
 stored with the run, its callbacks into the run are named in the run's record when the
 call's attempt settles (so cancelling the run cancels them), and none is stored once the
-run has ended; the running-runs index that bulk cancel reads; and like publishes, the
-writes wait for `redis_wait_replicas` replicas."""
+run has ended; the running-runs index that bulk cancel reads; like publishes, the writes wait for
+`redis_wait_replicas` replicas. SETTLE and a run's `context.call` answers: an answer into a
+running run is a message of the run (field w); the first one dead-lettered fails the run and
+stores its failure callback, a second one dead-lettered after is a plain dead letter whose
+failure callback is not stored (the failure function runs once, the workflow DLQ lists the
+run once)."""
 
 from __future__ import annotations
 
@@ -134,3 +138,51 @@ async def test_workflow_writes_wait_for_replicas(tmp_path: Path) -> None:
     finally:
         replica.stop()
         master.stop()
+
+
+#: The run of the `context.call` answer test.
+CALL_RUN = "wfr_gaps"
+
+
+def _of_run(message_id: str, url: str, call_type: str | None) -> NewMessage:
+    """A message of CALL_RUN (a step's, or with `call_type` a call's or an answer's)."""
+    headers = {"Upstash-Workflow-Runid": CALL_RUN}
+    if call_type is not None:
+        headers["Upstash-Workflow-Calltype"] = call_type
+    return _new(message_id, url, b"{}", **headers)
+
+
+async def test_the_first_call_answer_dead_lettered_fails_the_run_once(store: Store) -> None:
+    workflows, redis, sk = Workflows(store), store.redis, KEYS.shard(0)
+    first = workflows.message_id(CALL_RUN)
+    initial = element(first, b"{}")
+    await workflows.start(CALL_RUN, WORKFLOW, initial, _of_run(first, WORKFLOW, None))
+    call = _of_run(workflows.message_id(CALL_RUN), "http://127.0.0.1:9/third-party", "toCallback")
+    assert (await workflows.add_call(CALL_RUN, "2", call)).result is StepResult.STORED
+    await store.claim({0: 10}, NOW)
+    await store.settle({0: [Settlement.delivered(first, b"{}", ())]}, NOW, {})
+    # the call's try and its retry each answer into the run
+    answers = [_of_run(workflows.message_id(CALL_RUN), WORKFLOW, "fromCallback") for _ in range(2)]
+    retry = Settlement.retry(call.message.id, 1, NOW, b"{}", (answers[0],))
+    await store.settle({0: [retry]}, NOW, {})
+    last = Settlement.failed(call.message.id, "dlq-call", b"{}", (answers[1],))
+    await store.settle({0: [last]}, NOW, {})
+    for answer in answers:  # messages of the run
+        assert await redis.hget(sk.message(answer.message.id), "w") == CALL_RUN.encode()
+    assert await redis.hget(sk.dlq_prefix + "dlq-call", "w") is None  # the call is not
+
+    # both answers refused by the workflow: each dead-lettered with a failure callback
+    failures = [_of_run(workflows.message_id(CALL_RUN), WORKFLOW, "failureCall") for _ in range(2)]
+    for n, (answer, failure) in enumerate(zip(answers, failures, strict=True)):
+        await store.claim({0: 10}, NOW)
+        dead = Settlement.failed(answer.message.id, f"dlq-{n}", b"{}", (failure,))
+        await store.settle({0: [dead]}, NOW, {})
+    record = await redis.hgetall(sk.run(CALL_RUN))
+    assert record[b"e"] == b"FAILED"
+    assert record[b"d"] == b"dlq-0"
+    assert record[b"fc"] == failures[0].message.id.encode()
+    assert await redis.exists(sk.message(failures[0].message.id))
+    assert not await redis.exists(sk.message(failures[1].message.id))  # runs once
+    assert await redis.hget(sk.dlq_prefix + "dlq-0", "w") == CALL_RUN.encode()
+    assert await redis.exists(sk.dlq_prefix + "dlq-1")
+    assert await redis.hget(sk.dlq_prefix + "dlq-1", "w") is None  # listed once
