@@ -106,7 +106,7 @@ def test_a_call_answer_that_cannot_be_delivered_fails_the_run(
     assert what.count("failure") == 1
     # the call answers twice (its try and its retry); the second, if stored before the run
     # failed, is dead-lettered too, but the workflow DLQ lists the run once, with the
-    # answer that failed it (test_workflow_gaps_scripts.py, deterministically)
+    # answer that failed it (test_workflow_scripts.py, deterministically)
     failed = _called_back(js, run_id)
     assert failed["workflowUrl"] == workflows.url("callLost")
     assert failed["dlqId"] == run_state(redis_url, run_id)["d"]
