@@ -25,6 +25,7 @@ from herald_gateway.dev.embedded import RedisServer
 from tests.support.gateway import TOKEN, Gateway, InProcessGateway
 from tests.support.js import Js, WorkflowServer, install_sdk
 from tests.support.receiver import Receiver
+from tests.support.redis_topologies import LocalCluster
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -127,3 +128,13 @@ def workflows(node: Path, gateway: Gateway) -> Iterator[WorkflowServer]:
     server = WorkflowServer(node, gateway).start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def redis_cluster(tmp_path: Path) -> Iterator[LocalCluster]:
+    """A 3-master Redis Cluster of the test's own (tests/support/redis_topologies)."""
+    cluster = LocalCluster(tmp_path / "cluster")
+    try:
+        yield cluster.start()
+    finally:
+        cluster.stop()

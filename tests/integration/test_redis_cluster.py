@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 
@@ -25,15 +24,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.cluster]
 SHARDS = 16
 
 
-@pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[LocalCluster]:
-    cluster = LocalCluster(tmp_path / "cluster")
-    try:
-        yield cluster.start()
-    finally:
-        cluster.stop()
-
-
 async def _fan_out_topic(settings: Settings, urls: list[str]) -> None:
     """A topic whose Subscriptions each have flow control: their messages go to the shards
     of their flow keys, so one publish writes to several shards (several masters)."""
@@ -48,14 +38,14 @@ async def _fan_out_topic(settings: Settings, urls: list[str]) -> None:
 
 
 def test_publish_deliver_retry_dlq_and_fan_out_on_a_cluster(
-    cluster: LocalCluster, make_gateway: Callable[..., Gateway], receiver: Receiver
+    redis_cluster: LocalCluster, make_gateway: Callable[..., Gateway], receiver: Receiver
 ) -> None:
-    gateway = make_gateway(**cluster.settings(), shards=SHARDS)
+    gateway = make_gateway(**redis_cluster.settings(), shards=SHARDS)
 
     ok = receiver.new_path()
     ids = {gateway.publish(receiver.url(ok), b"%d" % i).json()["messageId"] for i in range(40)}
     wait_until(lambda: set(delivery_counts(receiver, ok)) >= ids, what="all delivered")
-    assert all(int(node.cmd("DBSIZE")) > 0 for node in cluster.master_nodes())  # spread out
+    assert all(int(node.cmd("DBSIZE")) > 0 for node in redis_cluster.master_nodes())  # spread out
 
     doomed = receiver.new_path(*[Answer(500)] * 3)
     retry = {"Upstash-Retries": "2", "Upstash-Retry-Delay": "20"}
@@ -69,7 +59,7 @@ def test_publish_deliver_retry_dlq_and_fan_out_on_a_cluster(
     assert wait_until(dead_letters, what="the dead letter") == [message_id]
 
     paths = [receiver.new_path() for _ in range(4)]
-    settings = Settings(**cluster.settings(), shards=SHARDS)  # type: ignore[arg-type]
+    settings = Settings(**redis_cluster.settings(), shards=SHARDS)  # type: ignore[arg-type]
     asyncio.run(_fan_out_topic(settings, [receiver.url(p) for p in paths]))
     answer = wait_until(lambda: gateway.publish("fan", b"to all"), what="the topic is known")
     assert answer.status_code == 200 and len(answer.json()) == 4
@@ -80,11 +70,11 @@ def test_publish_deliver_retry_dlq_and_fan_out_on_a_cluster(
 
 
 def test_filtered_bulk_actions_on_a_cluster(
-    cluster: LocalCluster, make_gateway: Callable[..., Gateway], receiver: Receiver
+    redis_cluster: LocalCluster, make_gateway: Callable[..., Gateway], receiver: Receiver
 ) -> None:
     """Messages and dead letters spread over shards on every master: a filtered cancel, list,
     retry and delete touch exactly the matching ones, wherever they live."""
-    gateway = make_gateway(**cluster.settings(), shards=SHARDS)
+    gateway = make_gateway(**redis_cluster.settings(), shards=SHARDS)
     keys = [f"key-{i}" for i in range(8)]  # a message's flow key decides its shard
     pending = {}
     for key in keys:
@@ -138,12 +128,12 @@ def _wait_accepted(publisher: Publisher, since: float, count: int, what: str) ->
 
 
 def test_failover_and_killed_master_under_load_lose_nothing(
-    cluster: LocalCluster, make_gateway: Callable[..., Gateway], receiver: Receiver
+    redis_cluster: LocalCluster, make_gateway: Callable[..., Gateway], receiver: Receiver
 ) -> None:
     # WAIT 1: a publish is acknowledged once a replica holds it, so the SIGKILLed master
     # cannot take an acknowledged message with it. A claim whose reply died with the master
     # is handed out again when its lease ends: short leases (1 s timeout + 1 s margin).
-    settings = {**cluster.settings(), "shards": SHARDS, "redis_wait_replicas": 1,
+    settings = {**redis_cluster.settings(), "shards": SHARDS, "redis_wait_replicas": 1,
                 "redis_backoff_max": 0.2, "default_timeout": 1, "lease_duration": 1}  # fmt: skip
     gateways = [make_gateway(**settings), make_gateway(**settings)]
     path = receiver.new_path()
@@ -152,20 +142,20 @@ def test_failover_and_killed_master_under_load_lose_nothing(
     try:
         _wait_accepted(publisher, 0, 100, "load before the failover")
 
-        first = cluster.master_nodes()[0]
+        first = redis_cluster.master_nodes()[0]
         switched = time.monotonic()
-        cluster.failover(cluster.replica_of(first))  # coordinated: no write is lost
-        cluster.wait_healthy()
+        redis_cluster.failover(redis_cluster.replica_of(first))  # coordinated: no write is lost
+        redis_cluster.wait_healthy()
         _wait_accepted(publisher, time.monotonic(), 100, "load after the failover")
 
-        victim = cluster.master_nodes()[1]
+        victim = redis_cluster.master_nodes()[1]
         killed = time.monotonic()
         victim.stop(kill=True)
-        wait_until(lambda: len(cluster.master_nodes()) == cluster.masters, timeout=20,
+        wait_until(lambda: len(redis_cluster.master_nodes()) == redis_cluster.masters, timeout=20,
                    interval=0.05, what="a replica promoted")  # fmt: skip
         promoted = time.monotonic()
         victim.start()  # as Kubernetes restarts a pod: it comes back as the new replica
-        cluster.wait_healthy()
+        redis_cluster.wait_healthy()
         _wait_accepted(publisher, time.monotonic(), 100, "load after the kill")
     finally:
         publisher.stop()
@@ -188,9 +178,9 @@ def test_failover_and_killed_master_under_load_lose_nothing(
 
 
 def test_queues_schedules_and_flow_control_on_a_cluster(
-    cluster: LocalCluster, make_gateway: Callable[..., Gateway], receiver: Receiver
+    redis_cluster: LocalCluster, make_gateway: Callable[..., Gateway], receiver: Receiver
 ) -> None:
-    gateway = make_gateway(**cluster.settings(), shards=SHARDS, cron_minute=0.2,
+    gateway = make_gateway(**redis_cluster.settings(), shards=SHARDS, cron_minute=0.2,
                            schedule_poll=0.05, global_parallelism=4)  # fmt: skip
     client = gateway.client
     fifo = receiver.new_path(Answer(500), *[Answer(200)] * 4)

@@ -298,22 +298,13 @@ def test_an_invoked_run_cancelled_in_bulk_answers_its_invoker(
     assert not many.records("sleeper")[1:]  # it never woke
 
 
-@pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[LocalCluster]:
-    cluster = LocalCluster(tmp_path / "cluster")
-    try:
-        yield cluster.start()
-    finally:
-        cluster.stop()
-
-
 @pytest.mark.cluster
 def test_events_on_a_redis_cluster(
-    cluster: LocalCluster, node: Path, make_gateway: Callable[..., Gateway]
+    redis_cluster: LocalCluster, node: Path, make_gateway: Callable[..., Gateway]
 ) -> None:
     """A waiter lives in its run's slot and the event's index in another: notify, timeout
     and lookback across them on a 3-master cluster."""
-    gateway = make_gateway(**cluster.settings(), shards=16, workflow_wait_poll=POLL,
+    gateway = make_gateway(**redis_cluster.settings(), shards=16, workflow_wait_poll=POLL,
                            token=f"{TOKEN},{SDK_TOKEN}")  # fmt: skip
     js = Js(node, gateway)
     js.env["QSTASH_TOKEN"] = SDK_TOKEN
