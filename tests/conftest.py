@@ -26,6 +26,7 @@ from tests.support.gateway import TOKEN, Gateway, InProcessGateway
 from tests.support.js import Js, WorkflowServer, install_sdk
 from tests.support.receiver import Receiver
 from tests.support.redis_topologies import LocalCluster
+from tests.support.workflow_app import WorkflowApp
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -138,3 +139,12 @@ def redis_cluster(tmp_path: Path) -> Iterator[LocalCluster]:
         yield cluster.start()
     finally:
         cluster.stop()
+
+
+@pytest.fixture
+def workflow_app(gateway: Gateway) -> Iterator[WorkflowApp]:
+    """Python SDK workflow endpoints, on `gateway` (tests/support/workflow_app.py)."""
+    app = WorkflowApp(gateway.url)
+    app.start()
+    yield app
+    app.stop()

@@ -7,15 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from qstash import QStash
 
 from tests.browser.conftest import MISSING, Console
-from tests.integration.test_workflow import WorkflowApp
 from tests.support.gateway import Gateway, wait_until
+from tests.support.workflow_app import WorkflowApp
 
 if MISSING:
     pytest.skip(MISSING, allow_module_level=True)
@@ -26,16 +25,8 @@ from selenium.webdriver.common.by import By
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def app(gateway: Gateway) -> Iterator[WorkflowApp]:
-    served = WorkflowApp(gateway.url)
-    served.start()
-    yield served
-    served.stop()
-
-
 def test_workflow_runs_and_their_steps(
-    console: Console, gateway: Gateway, app: WorkflowApp, sdk: QStash
+    console: Console, gateway: Gateway, workflow_app: WorkflowApp, sdk: QStash
 ) -> None:
     runs: dict[str, str] = {}
     fixed: list[bool] = []
@@ -64,7 +55,7 @@ def test_workflow_runs_and_their_steps(
         if not fixed:
             raise RuntimeError("the pager is down too")
 
-    url = app.serve("/orders", workflow, retries=0, failure_function=failure_function)
+    url = workflow_app.serve("/orders", workflow, retries=0, failure_function=failure_function)
     sdk.message.publish_json(url=url, body={"order": "A-1"})
     sdk.message.publish_json(url=url, body={"order": "B-2"})
     wait_until(lambda: len(runs) == 2, timeout=30, what="both runs' first step")
@@ -113,7 +104,7 @@ def test_workflow_runs_and_their_steps(
 
 
 def test_a_failure_function_in_progress_is_cancelled_from_the_page(
-    console: Console, gateway: Gateway, app: WorkflowApp, sdk: QStash
+    console: Console, gateway: Gateway, workflow_app: WorkflowApp, sdk: QStash
 ) -> None:
     runs: list[str] = []
     released = threading.Event()
@@ -130,7 +121,7 @@ def test_a_failure_function_in_progress_is_cancelled_from_the_page(
                                headers: dict[str, str]) -> None:  # fmt: skip
         await asyncio.to_thread(released.wait, 30)  # still running until the test lets go
 
-    url = app.serve("/held", workflow, retries=0, failure_function=failure_function)
+    url = workflow_app.serve("/held", workflow, retries=0, failure_function=failure_function)
     sdk.message.publish_json(url=url, body={"order": "C-3"})
     try:
         wait_until(lambda: runs, timeout=30, what="the run's first step")

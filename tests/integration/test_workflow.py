@@ -9,23 +9,17 @@ steps array Herald writes into each body is what Herald signs.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import threading
-from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
-import redis
 from qstash import QStash
 
-from herald_core.ids import shard_for_key
-from herald_core.keys import Keys
-from herald_gateway.dev.embedded import free_port
-from tests.support.gateway import CURRENT_KEY, NEXT_KEY, TOKEN, Gateway, wait_until
+from tests.support.gateway import TOKEN, Gateway, wait_until
 from tests.support.receiver import Answer, Receiver
+from tests.support.workflow_app import WorkflowApp, run_state
 
 pytest.importorskip(
     "upstash_workflow",
@@ -37,88 +31,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.in_process]
 Route = Callable[[Any], Any]
 
 
-@dataclass
-class WorkflowApp:
-    """Workflow endpoints (`serve(path, route)`) in a uvicorn server on its own thread."""
-
-    gateway_url: str
-    port: int = field(default_factory=free_port)
-    routes: dict[str, Any] = field(default_factory=dict)
-    clients: list[Any] = field(default_factory=list)
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
-
-    def serve(self, path: str, route: Route, **options: Any) -> str:
-        """Serve `route` at `path` (`options`: more of `async_serve`'s, e.g. retries)."""
-        from qstash import AsyncQStash, Receiver as SignatureReceiver
-        from upstash_workflow import async_serve
-
-        client = AsyncQStash(TOKEN, base_url=self.gateway_url)
-        self.clients.append(client)
-        self.routes[path] = async_serve(
-            route,
-            qstash_client=client,
-            receiver=SignatureReceiver(current_signing_key=CURRENT_KEY,
-                                       next_signing_key=NEXT_KEY),
-            url=self.url(path),
-            env={},
-            **options,
-        )["handler"]  # fmt: skip
-        return self.url(path)
-
-    def start(self) -> None:
-        import uvicorn
-        from starlette.applications import Starlette
-        from starlette.requests import Request
-        from starlette.responses import Response
-        from starlette.routing import Route as StarletteRoute
-
-        async def endpoint(request: Request) -> Response:
-            answer = await self.routes[request.url.path](request)
-            return Response(answer.body, answer.status, headers=answer.headers)
-
-        @contextlib.asynccontextmanager
-        async def lifespan(app: Starlette) -> AsyncIterator[None]:
-            yield
-            for client in self.clients:  # their connections belong to this loop
-                await client.http._client.aclose()
-
-        app = Starlette(routes=[StarletteRoute("/{path:path}", endpoint, methods=["POST"])],
-                        lifespan=lifespan)  # fmt: skip
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
-                                loop="asyncio", lifespan="on")  # fmt: skip
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.thread.start()
-        wait_until(lambda: self.server.started, what="the workflow endpoint")
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
-
-
-@pytest.fixture
-def workflows(gateway: Gateway) -> Iterator[WorkflowApp]:
-    app = WorkflowApp(gateway.url)
-    app.start()
-    yield app
-    app.stop()
-
-
-def run_state(redis_url: str, run_id: str) -> dict[Any, Any]:
-    """The run's stored record (herald_core.keys, `wr:<run id>`), as strings."""
-    keys = Keys("herald", 16)
-    key = keys.shard(shard_for_key("workflow:" + run_id, 16)).run(run_id)
-    client = redis.Redis.from_url(redis_url, decode_responses=True)
-    try:
-        return client.hgetall(key)
-    finally:
-        client.close()
-
-
 def test_a_workflow_runs_every_step_once_in_order(
-    gateway: Gateway, workflows: WorkflowApp, receiver: Receiver, sdk: QStash, redis_url: str
+    gateway: Gateway, workflow_app: WorkflowApp, receiver: Receiver, sdk: QStash, redis_url: str
 ) -> None:
     third_party = receiver.new_path(
         Answer(200, {"Content-Type": "application/json"}, b'{"price": 7}')
@@ -152,7 +66,7 @@ def test_a_workflow_runs_every_step_once_in_order(
 
         await context.run("three", three)
 
-    url = workflows.serve("/orders", workflow)
+    url = workflow_app.serve("/orders", workflow)
     sdk.message.publish_json(url=url, body={"n": 41})
 
     wait_until(lambda: finished, timeout=30, what="the workflow's last step")
@@ -180,7 +94,7 @@ def test_a_workflow_runs_every_step_once_in_order(
 
 
 def test_a_cancelled_run_takes_no_more_steps(
-    gateway: Gateway, workflows: WorkflowApp, sdk: QStash, redis_url: str
+    gateway: Gateway, workflow_app: WorkflowApp, sdk: QStash, redis_url: str
 ) -> None:
     ran: list[str] = []
     run_ids: set[str] = set()
@@ -200,7 +114,7 @@ def test_a_cancelled_run_takes_no_more_steps(
 
         await context.run("never", never)
 
-    url = workflows.serve("/cancel-me", workflow)
+    url = workflow_app.serve("/cancel-me", workflow)
     sdk.message.publish_json(url=url, body={})
 
     wait_until(lambda: run_ids, timeout=30, what="the first step")

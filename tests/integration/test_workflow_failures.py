@@ -14,10 +14,10 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.integration.test_workflow import WorkflowApp, run_state
 from tests.support.gateway import TOKEN, Gateway, wait_until
 from tests.support.js import Js, WorkflowServer
 from tests.support.receiver import Answer, Receiver
+from tests.support.workflow_app import WorkflowApp, run_state
 
 pytestmark = [pytest.mark.integration, pytest.mark.in_process]
 
@@ -78,51 +78,46 @@ def test_a_failing_step_reaches_the_failure_function_once(
 
 
 def test_python_failure_function(
-    gateway: Gateway, sdk: Any, redis_url: str, receiver: Receiver
+    workflow_app: WorkflowApp, sdk: Any, redis_url: str, receiver: Receiver
 ) -> None:
     """With a failure function, the Python SDK sends `Upstash-Failure-Callback-*` options
     without the URL on a `context.call` (it configures the failure callback of the call's
     callback instead): they are ignored, not refused."""
     quote = receiver.new_path(Answer(200, {"Content-Type": "application/json"}, b"7"))
-    app = WorkflowApp(gateway.url)
-    app.start()
-    try:
-        failures: list[dict[str, Any]] = []
-        attempts: list[str] = []
-        run_ids: set[str] = set()
+    failures: list[dict[str, Any]] = []
+    attempts: list[str] = []
+    run_ids: set[str] = set()
 
-        async def workflow(context: Any) -> None:
-            async def one() -> str:
-                run_ids.add(context.workflow_run_id)
-                return "one"
+    async def workflow(context: Any) -> None:
+        async def one() -> str:
+            run_ids.add(context.workflow_run_id)
+            return "one"
 
-            await context.run("one", one)
-            price = await context.call("quote", url=receiver.url(quote), method="POST", body={})
-            attempts.append(f"price {price.body}")
+        await context.run("one", one)
+        price = await context.call("quote", url=receiver.url(quote), method="POST", body={})
+        attempts.append(f"price {price.body}")
 
-            async def boom() -> str:
-                attempts.append("boom")
-                raise RuntimeError("the printer is on fire")
+        async def boom() -> str:
+            attempts.append("boom")
+            raise RuntimeError("the printer is on fire")
 
-            await context.run("boom", boom)
+        await context.run("boom", boom)
 
-        async def failure_function(context: Any, status: int, response: str,
-                                   headers: dict[str, str]) -> None:  # fmt: skip
-            failures.append({"status": status, "response": response,
-                             "payload": context.request_payload,
-                             "run": context.workflow_run_id})  # fmt: skip
+    async def failure_function(context: Any, status: int, response: str,
+                               headers: dict[str, str]) -> None:  # fmt: skip
+        failures.append({"status": status, "response": response,
+                         "payload": context.request_payload,
+                         "run": context.workflow_run_id})  # fmt: skip
 
-        url = app.serve("/fails", workflow, retries=0, failure_function=failure_function)
-        sdk.message.publish_json(url=url, body={"order": 7})
-        wait_until(lambda: failures, timeout=30, what="the failure function")
-        [run_id] = run_ids
-        wait_until(lambda: run_state(redis_url, run_id).get("e") == "FAILED", timeout=10,
-                   what="the run to fail")  # fmt: skip
-        assert attempts[-2:] == ["price 7", "boom"]
-        assert failures == [{"status": 500, "response": "the printer is on fire",
-                             "payload": {"order": 7}, "run": run_id}]  # fmt: skip
-    finally:
-        app.stop()
+    url = workflow_app.serve("/fails", workflow, retries=0, failure_function=failure_function)
+    sdk.message.publish_json(url=url, body={"order": 7})
+    wait_until(lambda: failures, timeout=30, what="the failure function")
+    [run_id] = run_ids
+    wait_until(lambda: run_state(redis_url, run_id).get("e") == "FAILED", timeout=10,
+               what="the run to fail")  # fmt: skip
+    assert attempts[-2:] == ["price 7", "boom"]
+    assert failures == [{"status": 500, "response": "the printer is on fire",
+                         "payload": {"order": 7}, "run": run_id}]  # fmt: skip
 
 
 def test_the_workflow_dlq_lists_resumes_and_restarts_failed_runs(

@@ -18,10 +18,10 @@ import redis
 
 from herald_core.keys import Keys
 from herald_core.workflows import run_shard
-from tests.integration.test_workflow import run_state
 from tests.support.gateway import Gateway, wait_until
 from tests.support.js import Js, WorkflowServer
 from tests.support.receiver import Answer, Receiver
+from tests.support.workflow_app import run_state
 
 pytestmark = [pytest.mark.integration, pytest.mark.in_process]
 
