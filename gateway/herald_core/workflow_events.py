@@ -126,6 +126,11 @@ class MailResult(enum.Enum):
 _KEPT = b"e"
 
 
+def event_shard(event_id: str, shards: int) -> int:
+    """The shard of an event's index of waiting runs."""
+    return shard_for_key("event:" + event_id, shards)
+
+
 def _member(run_id: str, event_id: str) -> bytes:
     """A waiter's member of its shard's deadline set."""
     return orjson.dumps([run_id, event_id])
@@ -141,7 +146,7 @@ class WorkflowEvents:
         return self._store.keys.shard(run_shard(run_id, self._store.keys.shards))
 
     def _index(self, event_id: str) -> str:
-        shard = shard_for_key("event:" + event_id, self._store.keys.shards)
+        shard = event_shard(event_id, self._store.keys.shards)
         return self._store.keys.shard(shard).event_waiters(event_id)
 
     async def wait(self, waiter: Waiter) -> tuple[WaitResult, bytes | None]:

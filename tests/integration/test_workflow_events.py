@@ -18,8 +18,8 @@ import orjson
 import pytest
 import redis
 
-from herald_core.ids import shard_for_key
 from herald_core.keys import Keys
+from herald_core.workflow_events import event_shard
 from herald_core.workflows import run_shard
 from tests.support.gateway import TOKEN, Gateway, wait_until
 from tests.support.js import Js, WorkflowServer
@@ -185,7 +185,7 @@ def test_a_cancelled_run_waits_no_more(js: Js, workflows: WorkflowServer, gatewa
     # and nothing of its waiter stays stored until its deadline
     keys = Keys("herald", 16)
     run_keys = keys.shard(run_shard(run_id, 16))
-    index = keys.shard(shard_for_key("event:" + event, 16)).event_waiters(event)
+    index = keys.shard(event_shard(event, 16)).event_waiters(event)
     with redis.Redis.from_url(gateway.redis_url) as client:
         assert not client.exists(run_keys.run_waiters(run_id), index)
         members = [orjson.loads(m)[0] for m in client.zrange(run_keys.waiters_due, 0, -1)]
