@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sys
 
 from herald_core.clock import Clock
 from herald_core.errors import StoreError
@@ -27,8 +28,9 @@ class Keeper:
     def __init__(self, clock: Clock, poll: float, backoff_max: float) -> None:
         self._clock, self._poll, self._backoff_max = clock, poll, backoff_max
         self._woken = asyncio.Event()
-        #: When the next look is planned (ms).
-        self._next_look_ms = 0
+        #: When the next look is planned (ms); during a look, never: whatever becomes due
+        #: meanwhile may have been missed by it, so a note then means look again at once.
+        self._next_look_ms = sys.maxsize
 
     def wake_now(self) -> None:
         """Look at once."""
@@ -46,6 +48,7 @@ class Keeper:
     async def run(self) -> None:
         backoff = Backoff(self._backoff_max)
         while True:
+            self._next_look_ms = sys.maxsize
             try:
                 wait = await self.run_once()
                 backoff.succeeded()
