@@ -6,9 +6,10 @@ own `serve` under node (tests/support/js.py, `WorkflowServer`), started with the
 
 from __future__ import annotations
 
+import httpx
 import pytest
 
-from tests.support.gateway import Gateway
+from tests.support.gateway import TOKEN, Gateway
 from tests.support.js import Js, WorkflowServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.in_process]
@@ -65,7 +66,11 @@ def test_a_bad_workflow_listing_query_is_refused_naming_its_field(
     assert refused.json()["error"].startswith(f"invalid {field}:")
 
 
-@pytest.mark.parametrize("query", ["count=-1", "count=x", "toDate=soon", "label=x"])
+@pytest.mark.parametrize("query", [
+    "count=-1", "count=x", "count=100000", "toDate=soon", "label=x", "count=1&count=2",
+    # given but empty: not "no filter", which would cancel every running run
+    "workflowRunIds=", "workflowRunIds=,", "workflowUrl=", "workflowUrl=%20",
+])  # fmt: skip
 def test_a_bad_bulk_cancel_is_refused_and_cancels_nothing(
     js: Js, workflows: WorkflowServer, gateway: Gateway, query: str
 ) -> None:
@@ -75,3 +80,10 @@ def test_a_bad_bulk_cancel_is_refused_and_cancels_nothing(
     assert refused.status_code == 400, refused.text
     assert refused.json()["error"].startswith(f"invalid {query.split('=')[0]}:")
     workflows.wait_for("steps", "done")  # the run went on
+
+
+def test_a_bulk_cancel_takes_the_token_from_the_query(gateway: Gateway) -> None:
+    query = {"qstash_token": TOKEN, "workflowRunIds": "wfr_nobody"}
+    answer = httpx.delete(f"{gateway.url}/v2/workflows/runs", params=query)
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {"cancelled": 0}

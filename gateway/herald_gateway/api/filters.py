@@ -71,7 +71,8 @@ _SINGLE = frozenset({"fromDate", "toDate", "count", "cursor"})
 #: Deprecated spellings.
 _ALIASES = {"callerIP": "callerIp"}
 #: Keys every route ignores: the token in the query string is authentication, not a filter.
-_IGNORED = frozenset({"qstash_token"})
+#: Query keys that are no filter anywhere (the token, read by api/auth.py).
+IGNORED = frozenset({"qstash_token"})
 
 #: For the OpenAPI document (herald_gateway.api.openapi), which lists each route's filters from
 #: this table: the single-valued keys, and the deprecated spellings accepted for a key.
@@ -151,7 +152,7 @@ def parse(
     """The filters of a request: its query pairs, and its JSON object body if it has one."""
     given: dict[str, list[str]] = {}
     for name, value in query:
-        if name in _IGNORED:
+        if name in IGNORED:
             continue
         given.setdefault(_known(route, name), []).append(value)
     explicit_empty: set[str] = set()

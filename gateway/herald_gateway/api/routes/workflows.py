@@ -19,13 +19,15 @@ from herald_core.errors import InvalidField, NotFound
 from herald_core.store import Store
 from herald_core.workflow_events import WorkflowEvents
 from herald_core.workflows import RunningRun, Workflows, steps_body
-from herald_gateway.api.filters import MAX_TIME, integer_param
+from herald_gateway.api.filters import IGNORED, MAX_TIME, integer_param
 from herald_gateway.api.routes._common import authorized, json_response, now_ms, read_body
 from herald_gateway.publish.header_values import parse_boolean
 from herald_gateway.publish.workflow_events import answer_invoker
 
-#: Runs a bulk cancel takes when `count` is not given (QStash's default).
-_DEFAULT_COUNT = 100
+#: Runs a bulk cancel takes when `count` is not given (QStash's default), and at most.
+_DEFAULT_COUNT, _MAX_COUNT = 100, 1000
+#: The filters that may be repeated (the others are one value each).
+_MULTI = frozenset({"workflowRunIds", "workflowUrl"})
 #: The query keys of a bulk cancel; `cursor` (the SDK sends one) is accepted: every
 #: matching run up to `count` is cancelled in one call, so there is no next page.
 _FILTERS = frozenset({"workflowRunIds", "workflowUrl", "workflowUrlExactMatch", "fromDate",
@@ -82,23 +84,29 @@ def parse_filter(query: QueryParams) -> RunFilter:
     """The query of `DELETE /v2/workflows/runs` (pure); a filter Herald cannot apply is
     refused rather than ignored (it would cancel more than asked)."""
     for name in query:
+        if name in IGNORED:
+            continue
         if name not in _FILTERS:
             raise InvalidField(name, "not a supported filter for cancelling workflow runs")
-    ids = _values(query, "workflowRunIds")
-    urls = _values(query, "workflowUrl")
+        if name not in _MULTI and len(query.getlist(name)) > 1:
+            raise InvalidField(name, "given more than once")
     return RunFilter(
-        ids=ids,
-        urls=urls,
+        ids=_values(query, "workflowRunIds"),
+        urls=_values(query, "workflowUrl"),
         exact=parse_boolean("workflowUrlExactMatch", query.get("workflowUrlExactMatch")),
         from_ms=integer_param(query, "fromDate", 0, MAX_TIME),
         to_ms=integer_param(query, "toDate", 0, MAX_TIME),
-        count=integer_param(query, "count", 1, MAX_TIME) or _DEFAULT_COUNT,
+        count=integer_param(query, "count", 1, _MAX_COUNT) or _DEFAULT_COUNT,
     )
 
 
 def _values(query: QueryParams, name: str) -> tuple[str, ...]:
-    """A multi-value filter: repeated, or comma-separated."""
-    return tuple(v.strip() for raw in query.getlist(name) for v in raw.split(",") if v.strip())
+    """A multi-value filter: repeated, or comma-separated. Given but empty is refused: it
+    would otherwise drop the filter, and cancel every running run."""
+    found = tuple(v.strip() for raw in query.getlist(name) for v in raw.split(",") if v.strip())
+    if name in query and not found:
+        raise InvalidField(name, "must not be empty")
+    return found
 
 
 async def cancel_runs(request: Request) -> Response:
