@@ -10,6 +10,7 @@ import time
 import httpx
 import pytest
 
+from herald_core.settings import Settings
 from tests.support.gateway import TOKEN, Gateway, wait_until
 from tests.support.js import WorkflowServer
 
@@ -49,10 +50,13 @@ def test_a_batch_trigger_starts_each_run(workflows: WorkflowServer, gateway: Gat
          "headers": {"Content-Type": "application/json"}},
         {"destination": workflows.url("steps"), "body": '{"name": "b2"}'},
         {"destination": "not-a-url"},
+        # over one publish's body limit: refused as /v2/batch refuses it
+        {"destination": workflows.url("steps"), "body": "x" * (Settings().max_body_bytes + 1)},
     ]  # fmt: skip
     answer = httpx.post(f"{gateway.url}/v2/batch/trigger", json=items, headers=AUTH)
     assert answer.status_code == 201, answer.text
-    first, second, refused = answer.json()
+    first, second, refused, too_large = answer.json()
+    assert too_large == {"error": f"body larger than {Settings().max_body_bytes} bytes"}
     assert first["workflowRunId"].startswith("wfr_") and second["workflowRunId"].startswith("wfr_")
     assert first["workflowRunId"] != second["workflowRunId"]
     assert "error" in refused

@@ -18,6 +18,12 @@ def now_ms(request: Request) -> int:
     return state(request)["clock"].now_ms()
 
 
+def raw_path(request: Request) -> bytes:
+    """The request's path as it came, percent-escapes and all (a destination URL in it)."""
+    raw: bytes = request.scope.get("raw_path") or request.scope["path"].encode()
+    return raw
+
+
 def state(request: Request) -> State:
     return cast(State, request.state._state)
 

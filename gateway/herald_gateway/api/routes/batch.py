@@ -69,27 +69,32 @@ async def _one(st: State, caller: Caller, caller_ip: str | None, index: int, ite
         queue = parse_name(queue, "queue name")
     # the destination as it would stand in a request's path: its query carries Upstash-*
     # settings too, and what is left of it goes to the destination
-    raw, _, query = _wire(item["destination"]).partition("?")
+    raw, _, query = wire(item["destination"]).partition("?")
     destination = read_destination(raw)
     table = await resolve(st, caller, destination)
+    content = item_body(body, st["settings"].max_body_bytes)
+    return await publish_to(st, destination, table, query, item_headers(headers), content,
+                            queue, caller_ip)  # fmt: skip
+
+
+def item_body(body: str | None, limit: int) -> bytes:
+    """An item's body as a request's, at most `limit` bytes as one publish."""
     content = (body or "").encode()
-    limit = st["settings"].max_body_bytes
     if len(content) > limit:
         raise PayloadTooLarge(f"body larger than {limit} bytes")
-    return await publish_to(st, destination, table, query, _headers(headers), content, queue,
-                            caller_ip)  # fmt: skip
+    return content
 
 
-def _headers(headers: dict[Any, Any]) -> list[tuple[str, str]]:
+def item_headers(headers: dict[Any, Any]) -> list[tuple[str, str]]:
     """An item's headers as a request's: a list value is one header per element."""
     out: list[tuple[str, str]] = []
     for name, value in headers.items():
         values = value if isinstance(value, list) else [value]
-        out += [(_wire(str(name).lower()), _wire(str(v))) for v in values]
+        out += [(wire(str(name).lower()), wire(str(v))) for v in values]
     return out
 
 
-def _wire(text: str) -> str:
+def wire(text: str) -> str:
     """`text` as a request of its own would carry it: UTF-8 bytes, read as Latin-1 like
     every header and path (the sender writes them back as the same bytes)."""
     return text.encode().decode("latin-1")

@@ -22,7 +22,13 @@ from herald_core.errors import NotFound, Unauthorized
 from herald_core.queues import parse_name
 from herald_core.routing import RoutingTable, split_destination, topic_id
 from herald_core.store import Enqueued
-from herald_gateway.api.routes._common import authorized, json_response, read_body, state
+from herald_gateway.api.routes._common import (
+    authorized,
+    json_response,
+    raw_path,
+    read_body,
+    state,
+)
 from herald_gateway.api.tenancy import Caller, authenticate, require_namespace
 from herald_gateway.publish.destinations import TopicRef, read_destination
 from herald_gateway.publish.fanout import targets
@@ -35,20 +41,15 @@ _PREFIX = b"/v2/publish/"
 _ENQUEUE_PREFIX = b"/v2/enqueue/"
 
 
-def _raw_path(request: Request) -> bytes:
-    raw: bytes = request.scope.get("raw_path") or request.scope["path"].encode()
-    return raw
-
-
 async def publish(request: Request) -> Response:
-    destination = _raw_path(request)[len(_PREFIX) :].decode("latin-1")
+    destination = raw_path(request)[len(_PREFIX) :].decode("latin-1")
     return await _publish(request, read_destination(destination), None)
 
 
 async def enqueue(request: Request) -> Response:
     """Like a publish, into a queue (created on first use with parallelism 1); to a topic,
     every subscription's message waits in the queue."""
-    rest = _raw_path(request)[len(_ENQUEUE_PREFIX) :].decode("latin-1")
+    rest = raw_path(request)[len(_ENQUEUE_PREFIX) :].decode("latin-1")
     name, _, destination = rest.partition("/")
     queue = parse_name(unquote(name), "queue name")
     return await _publish(request, read_destination(destination), queue)

@@ -13,19 +13,23 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from herald_core.errors import HeraldError, InvalidField
-from herald_gateway.api.routes._common import authorized, json_response, now_ms, read_body
+from herald_gateway.api.routes._common import (
+    authorized,
+    json_response,
+    now_ms,
+    raw_path,
+    read_body,
+)
+from herald_gateway.api.routes.batch import MAX_ITEMS, item_body, item_headers, wire
 from herald_gateway.publish.workflow_triggers import trigger
 from herald_gateway.state import State
 
 _PREFIX = b"/v2/trigger/"
-#: A batch may start this many runs.
-MAX_ITEMS = 1000
 
 
 async def trigger_one(request: Request) -> Response:
     st = authorized(request)
-    raw_path: bytes = request.scope.get("raw_path") or request.scope["path"].encode()
-    destination = raw_path[len(_PREFIX) :].decode("latin-1")
+    destination = raw_path(request)[len(_PREFIX) :].decode("latin-1")
     body = await read_body(request, st["settings"].max_body_bytes)
     query = request.scope["query_string"].decode("latin-1")
     answer = await trigger(st["store"], st["settings"], destination, query,
@@ -50,18 +54,18 @@ async def trigger_batch(request: Request) -> Response:
 
 
 async def _item(st: State, index: int, item: Any, now: int, caller: str | None) -> Any:
-    """One run of a batch: `{destination, body?, headers?}` as a trigger; a refused item
-    answers `{"error"}` (the others still start)."""
+    """One run of a batch: `{destination, body?, headers?}` read as `/v2/batch` reads its
+    items, started as a trigger; a refused item answers `{"error"}` (the others start)."""
     try:
         if not isinstance(item, dict) or not isinstance(item.get("destination"), str):
             raise InvalidField(f"[{index}].destination", "each item needs a destination URL")
-        body, headers = item.get("body", ""), item.get("headers") or {}
-        if not isinstance(body, str):
-            raise InvalidField(f"[{index}].body", "must be a string")
-        if not isinstance(headers, dict) or not all(isinstance(v, str) for v in headers.values()):
-            raise InvalidField(f"[{index}].headers", "must be an object of strings")
-        return await trigger(st["store"], st["settings"], item["destination"], "",
-                             list(headers.items()), body.encode(), now, caller)  # fmt: skip
+        body, headers = item.get("body"), item.get("headers") or {}
+        if not isinstance(headers, dict) or not (body is None or isinstance(body, str)):
+            raise InvalidField(f"[{index}]", "headers must be an object and body a string or null")
+        destination, _, query = wire(item["destination"]).partition("?")
+        content = item_body(body, st["settings"].max_body_bytes)
+        return await trigger(st["store"], st["settings"], destination, query,
+                             item_headers(headers), content, now, caller)  # fmt: skip
     except HeraldError as exc:
         return {"error": str(exc)}
 
