@@ -109,9 +109,19 @@ def _publish(headers: dict[str, str]) -> PublishRequest:
 
 
 def test_sdk_failure_callback_options_without_a_url_are_ignored() -> None:
-    request = _publish({"Upstash-Failure-Callback-Workflow-Runid": "wfr_1",
-                        "Upstash-Failure-Callback-Forward-Upstash-Workflow-Is-Failure": "true",
-                        "Upstash-Failure-Callback-Retries": "0"})  # fmt: skip
+    # what the Python SDK sends with a context.call: its callback's failure callback
+    # configured, without a URL
+    options = {"Upstash-Callback-Failure-Callback-Workflow-Runid": "wfr_1",
+               "Upstash-Callback-Failure-Callback-Forward-Upstash-Workflow-Is-Failure": "true",
+               "Upstash-Failure-Callback-Workflow-Runid": "wfr_1",
+               "Upstash-Failure-Callback-Retries": "0"}  # fmt: skip
+    request = _publish({"Upstash-Workflow-Runid": "wfr_1", "Upstash-Workflow-Calltype":
+                        "toCallback", "Upstash-Callback": "https://wf/x", **options})  # fmt: skip
     assert request.failure_callback is None
+    assert request.callback is not None and request.callback.failure_callback is None
+    # a person's mistake, outside a workflow: refused
     with pytest.raises(InvalidField, match="Upstash-Failure-Callback"):
-        _publish({"Upstash-Failure-Callback-Retries": "0"})  # a person's mistake: refused
+        _publish({"Upstash-Failure-Callback-Retries": "0"})
+    with pytest.raises(InvalidField, match="Upstash-Failure-Callback"):
+        _publish({"Upstash-Failure-Callback-Workflow-Runid": "wfr_1",
+                  "Upstash-Failure-Callback-Retries": "0"})  # fmt: skip

@@ -116,10 +116,6 @@ def parse_callback(
     url = upstash.get(prefix)
     if url is None:
         kinds = {header_kind(n[len("upstash-") :]) for n in sub}
-        if "workflow" in kinds:
-            # The Python Workflow SDK configures a failure callback it sets no URL for (a
-            # `context.call`'s): QStash ignores it, and so does Herald.
-            return None
         if kinds - {"unknown", "telemetry", "feature"}:
             raise InvalidField(label, f"missing, but {label}-* options were given")
         ignored += (f"{label}-{canonical_header(n[len('upstash-') :])}" for n in sub

@@ -212,9 +212,12 @@ def _explicit(upstash: Mapping[str, str], settings: Settings) -> Delivery:
 
 def _drop_callback_options_without_url(upstash: dict[str, str], ignored: list[str]) -> None:
     """A workflow step's `Upstash-Failure-Callback-Forward-*` (and `-Retries`) come with
-    every step the Workflow SDKs send, a failure URL or not: without the URL they configure
-    nothing and are dropped (an ordinary publish is refused for them)."""
-    for prefix in ("upstash-callback", "upstash-failure-callback"):
+    every step the Workflow SDKs send, a failure URL or not, and the Python SDK's
+    `context.call` configures its callback's failure callback the same way
+    (`Upstash-Callback-Failure-Callback-*`): without the URL they configure nothing and are
+    dropped (an ordinary publish is refused for them)."""
+    for prefix in ("upstash-callback", "upstash-failure-callback",
+                   "upstash-callback-failure-callback"):  # fmt: skip
         if prefix not in upstash:
             for lname in [n for n in upstash if n.startswith(prefix + "-")]:
                 del upstash[lname]
