@@ -537,17 +537,16 @@ class Store:
         """Tell idle workers of new tasks (or, with None, of a schedule change): best
         effort, as the workers' poll finds the work anyway."""
         note = wake.SCHEDULES if due_by_shard is None else wake.encode(self._origin, due_by_shard)
-        try:
-            await self.guard(lambda: publish(self.redis, self.keys.wake, note))
-        except StoreError as exc:
-            logger.debug("wake-up note not sent: %s", exc)
+        await self._send_wake(note)
 
     async def wake_waits(self, deadline_ms: int) -> None:
         """Tell every timeout keeper of a workflow wait ending at `deadline_ms`: best
         effort, as their poll finds it anyway."""
+        await self._send_wake(wake.encode_waits(deadline_ms))
+
+    async def _send_wake(self, note: str) -> None:
         try:
-            await self.guard(lambda: publish(self.redis, self.keys.wake,
-                                             wake.encode_waits(deadline_ms)))  # fmt: skip
+            await self.guard(lambda: publish(self.redis, self.keys.wake, note))
         except StoreError as exc:
             logger.debug("wake-up note not sent: %s", exc)
 

@@ -42,14 +42,8 @@ class RunFacts:
     run_id: str
     url: str
     created_at: int
-    #: '' while it runs; DONE, CANCELED or FAILED.
-    state: str
     #: The initial payload (the first element of the steps array), decoded.
     initial: bytes
-    #: The dead letter of a FAILED run.
-    dlq_id: str | None = None
-    #: When it ended (ms), for runs that record it.
-    ended_at: int | None = None
     #: The message of a FAILED run's failure callback (`callback_states`).
     failure_callback: str | None = None
 
@@ -88,18 +82,17 @@ async def facts(store: Store, run_ids: Sequence[str]) -> dict[str, RunFacts]:
     def fill(pipe: Any) -> None:
         for run_id in ids:
             _, sk = workflows.keys_of(run_id)
-            pipe.hmget(sk.run(run_id), ["u", "c", "e", "d", "t", "fc"])
+            pipe.hmget(sk.run(run_id), ["u", "c", "fc"])
             pipe.lindex(sk.run_steps(run_id), 0)
 
     replies = await store.pipelined(fill) if ids else []
     out: dict[str, RunFacts] = {}
     for i, run_id in enumerate(ids):
-        (url, created, state, dlq_id, ended, callback) = replies[2 * i]
+        (url, created, callback) = replies[2 * i]
         if url is None:
             continue
-        out[run_id] = RunFacts(run_id, _text(url), int(created or 0), _text(state or b""),
-                               _initial(replies[2 * i + 1]), _text(dlq_id) if dlq_id else None,
-                               int(ended) if ended and ended != b"0" else None,
+        out[run_id] = RunFacts(run_id, _text(url), int(created or 0),
+                               _initial(replies[2 * i + 1]),
                                _text(callback) if callback else None)  # fmt: skip
     return out
 

@@ -50,8 +50,6 @@ class RunLog:
     revived_from: str | None
     #: The steps array elements: the initial payload first, then each step, in order.
     elements: tuple[bytes, ...]
-    #: The settings its steps take (herald_core.workflow_config), as stored.
-    config: bytes | None
     #: The message of a FAILED run's failure callback.
     failure_callback: str | None = None
 
@@ -93,7 +91,6 @@ def _run(run_id: str, record: Mapping[bytes, bytes], elements: Sequence[bytes]) 
         dlq_id=text(b"d"),
         revived_from=text(b"o"),
         elements=tuple(bytes(e) for e in elements),
-        config=record.get(b"g") or None,
         failure_callback=text(b"fc"),
     )
 

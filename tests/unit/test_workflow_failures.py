@@ -48,7 +48,7 @@ def test_a_revived_run_renames_its_message_and_failure_callback() -> None:
 
 
 def test_failure_callback_fields() -> None:
-    fields = workflow_fields(RunFacts("wfr_1", "http://wf/x", 1234, "FAILED", b'{"n": 1}'))
+    fields = workflow_fields(RunFacts("wfr_1", "http://wf/x", 1234, b'{"n": 1}'))
     assert fields == {"workflowRunId": "wfr_1", "workflowCreatedAt": 1234,
                       "workflowUrl": "http://wf/x",
                       "sourceBody": base64.b64encode(b'{"n": 1}').decode()}  # fmt: skip
@@ -63,7 +63,7 @@ def _step(step_id: int, name: str, concurrent: int = 1, target: int = 0) -> byte
 def test_the_logs_group_a_parallel_plan_and_show_the_step_in_progress() -> None:
     elements = (element("msg_0", b'{"n": 1}'), _step(1, "a"), _step(2, "b", 2, 2),
                 _step(3, "c", 2, 3), _step(4, "d"))  # fmt: skip
-    run = RunLog("wfr_1", "http://wf/x", 5, "", None, None, None, elements, None)
+    run = RunLog("wfr_1", "http://wf/x", 5, "", None, None, None, elements)
     view = run_log_view(run)
     assert view["workflowState"] == "RUN_STARTED"
     shape = [(g["type"], [s.get("stepName") for s in g["steps"]]) for g in view["steps"]]
@@ -84,8 +84,7 @@ def test_the_logs_group_a_parallel_plan_and_show_the_step_in_progress() -> None:
 
 
 def test_the_logs_show_a_step_retrying_and_why_a_step_failed() -> None:
-    run = RunLog("wfr_1", "http://wf/x", 5, "", None, None, None, (element("msg_0", b"{}"),),
-                 None)  # fmt: skip
+    run = RunLog("wfr_1", "http://wf/x", 5, "", None, None, None, (element("msg_0", b"{}"),))
     retrying = run_log_view(run, at=NextStep(2))["steps"][-1]["steps"][0]
     assert (retrying["state"], retrying["retries"], "errors" in retrying) == ("STEP_RETRY", 2,
                                                                               False)  # fmt: skip

@@ -13,7 +13,7 @@ from herald_core.errors import InvalidField, InvalidRequest
 from herald_core.settings import Settings
 from herald_core.workflows import element, steps_body
 from herald_gateway.publish.publishing import PublishRequest, parse_publish
-from herald_gateway.publish.workflows import step_id_of, step_key_of, workflow_of
+from herald_gateway.publish.workflows import step_key_of, workflow_of
 
 SETTINGS = Settings(default_retries=3, max_retries=20, default_timeout=30, max_delay=86400)
 URL = "http://app.test/workflow"
@@ -45,10 +45,10 @@ def test_a_run_id_must_be_printable_and_runs_take_no_queue() -> None:
 
 
 def test_a_step_body_names_its_step() -> None:
-    assert step_id_of(b'{"stepId": 3, "stepName": "a"}') == 3
+    assert step_key_of(b'{"stepId": 3, "stepName": "a"}') == "3"
     for bad in (b"not json", b"[]", b'{"stepId": "3"}', b'{"stepId": true}', b"{}"):
         with pytest.raises(InvalidField, match="stepId"):
-            step_id_of(bad)
+            step_key_of(bad)
 
 
 def test_parallel_plan_steps_are_keyed_by_their_target() -> None:

@@ -128,11 +128,6 @@ async def accept_call(
     return Enqueued(message_id, False)
 
 
-def step_id_of(body: bytes) -> int:
-    """The `stepId` of a step's JSON body (pure)."""
-    return _step_ids(body)[0]
-
-
 def step_key_of(body: bytes) -> str:
     """What makes a step one step of its run (pure): its `stepId`, or for a parallel plan
     step (`stepId` 0, `targetStep` n: the SDK publishes one for each branch of a
