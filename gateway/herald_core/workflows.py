@@ -85,6 +85,20 @@ class RunningRun:
     created_ms: int
 
 
+@dataclass(frozen=True, slots=True)
+class RunHead:
+    """What every step of a run needs of its record (`Workflows.head`, `snapshot`)."""
+
+    created_ms: int
+    #: The settings the run's trigger gave its steps (herald_core.workflow_config).
+    config: bytes | None
+
+
+def _head(fields: Sequence[Any]) -> RunHead | None:
+    created, config = fields
+    return None if created is None else RunHead(int(created), bytes(config) if config else None)
+
+
 class Workflows:
     """The runs of one store."""
 
@@ -121,34 +135,34 @@ class Workflows:
         reply: list[Any] = await self._store.guard(lambda: redis.lrange(key, 0, -1))
         return [bytes(e) for e in reply]
 
-    async def snapshot(self, run_id: str) -> tuple[list[bytes], int | None]:
-        """The run's steps array elements and its creation time (ms; None for no run), read
+    async def snapshot(self, run_id: str) -> tuple[list[bytes], RunHead | None]:
+        """The run's steps array elements and its record's head (None for no run), read
         together."""
         sk = self._store.keys.shard(self._shard(run_id))
+
+        def fill(pipe: Any) -> None:
+            pipe.lrange(sk.run_steps(run_id), 0, -1)
+            pipe.hmget(sk.run(run_id), ["c", "g"])
+
+        elements, head = await self._store.pipelined(fill)
+        return [bytes(e) for e in elements], _head(head)
+
+    async def head(self, run_id: str) -> RunHead | None:
+        """When the run started and the settings its steps take; None for no such run."""
+        key = self._store.keys.shard(self._shard(run_id)).run(run_id)
         redis = self._store.redis
-
-        async def read() -> Any:
-            async with redis.pipeline(transaction=False) as pipe:
-                pipe.lrange(sk.run_steps(run_id), 0, -1)
-                pipe.hget(sk.run(run_id), "c")
-                return await pipe.execute()
-
-        elements, created = await self._store.guard(read)
-        return [bytes(e) for e in elements], None if created is None else int(created)
+        return _head(await self._store.guard(lambda: redis.hmget(key, ["c", "g"])))
 
     async def live_steps(self, run_id: str) -> list[bytes] | None:
         """The steps array elements of a running run; None when there is no such run or it
         has ended (what `GET /v2/workflows/runs/{id}` answers 404 for)."""
         sk = self._store.keys.shard(self._shard(run_id))
-        redis = self._store.redis
 
-        async def read() -> Any:
-            async with redis.pipeline(transaction=False) as pipe:
-                pipe.hget(sk.run(run_id), "e")
-                pipe.lrange(sk.run_steps(run_id), 0, -1)
-                return await pipe.execute()
+        def fill(pipe: Any) -> None:
+            pipe.hget(sk.run(run_id), "e")
+            pipe.lrange(sk.run_steps(run_id), 0, -1)
 
-        state, elements = await self._store.guard(read)
+        state, elements = await self._store.pipelined(fill)
         if state is None or state != b"":
             return None
         return [bytes(e) for e in elements]
@@ -171,13 +185,6 @@ class Workflows:
             await self._store.announce(self._shard(run_id), new.due_ms)
         return earlier
 
-    async def config(self, run_id: str) -> bytes | None:
-        """The settings the run's trigger gave its steps (herald_core.workflow_config)."""
-        key = self._store.keys.shard(self._shard(run_id)).run(run_id)
-        redis = self._store.redis
-        raw: Any = await self._store.guard(lambda: redis.hget(key, "g"))
-        return bytes(raw) if raw else None
-
     async def add_step(
         self, run_id: str, step_key: str | int, step: bytes, expected: int, new: NewMessage
     ) -> StepOutcome:
@@ -188,13 +195,6 @@ class Workflows:
         call = scripts.workflow_step(sk, self._store.limits.log_max_rows, run_id, step_key, step,
                                      expected, self._store.message_args(new))  # fmt: skip
         return await self._store_with_run(run_id, call, new)
-
-    async def created(self, run_id: str) -> int | None:
-        """When the run started (ms); None for no such run."""
-        key = self._store.keys.shard(self._shard(run_id)).run(run_id)
-        redis = self._store.redis
-        created = await self._store.guard(lambda: redis.hget(key, "c"))
-        return None if created is None else int(created)
 
     async def add_call(self, run_id: str, step_id: str, new: NewMessage) -> StepOutcome:
         """Store `new`, the run's `context.call` of step `step_id`, with the run (whose

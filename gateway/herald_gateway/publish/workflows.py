@@ -27,7 +27,14 @@ from herald_core.errors import Conflict, InvalidField, InvalidRequest, NotFound
 from herald_core.store import Enqueued, NewMessage, Store
 from herald_core.workflow_config import RunConfig
 from herald_core.workflow_events import WorkflowEvents
-from herald_core.workflows import StepOutcome, StepResult, Workflows, element, steps_body
+from herald_core.workflows import (
+    RunHead,
+    StepOutcome,
+    StepResult,
+    Workflows,
+    element,
+    steps_body,
+)
 from herald_gateway.publish.destinations import Endpoint
 from herald_gateway.publish.publishing import PublishRequest
 from herald_gateway.publish.staging import build_message
@@ -105,15 +112,15 @@ async def accept_call(
     like every delivery into the run, and the run's retries and failure callback where the
     call set none for it (herald_core.workflow_config `apply_callback`)."""
     workflows = Workflows(store)
-    created_ms = await workflows.created(call.run_id)
-    if created_ms is None:
+    head = await workflows.head(call.run_id)
+    if head is None:
         raise NotFound(f"workflow run {call.run_id} not found")
     callback = request.callback
     if callback is not None:
-        callback = replace(callback, headers={**callback.headers, CREATED_AT: str(created_ms)})
-        config = await workflows.config(call.run_id)
-        if config is not None:
-            callback = RunConfig.from_json(config).apply_callback(callback)
+        created = str(head.created_ms)
+        callback = replace(callback, headers={**callback.headers, CREATED_AT: created})
+        if head.config is not None:
+            callback = RunConfig.from_json(head.config).apply_callback(callback)
     message_id = workflows.message_id(call.run_id)
     built = build_message(replace(request, callback=callback), call.endpoint, message_id, now_ms,
                           caller_ip)  # fmt: skip
@@ -168,16 +175,14 @@ async def accept_workflow(
     workflows = Workflows(store)
     message_id = workflows.message_id(run.run_id)
 
-    config = None if run.init else await workflows.config(run.run_id)
-
-    def message(body: bytes, created_ms: int) -> NewMessage:
+    def message(body: bytes, head: RunHead) -> NewMessage:
         if run.lazy and lazy_above is not None and len(body) > lazy_above:
             body = b""
-        headers = {**request.headers, CREATED_AT: str(created_ms)}
+        headers = {**request.headers, CREATED_AT: str(head.created_ms)}
         built = build_message(replace(request, body=body, headers=headers), run.endpoint,
                               message_id, now_ms, caller_ip)  # fmt: skip
-        if config is not None:  # the run's settings, where the step set none
-            built = RunConfig.from_json(config).apply(built, request.explicit)
+        if head.config is not None:  # the run's settings, where the step set none
+            built = RunConfig.from_json(head.config).apply(built, request.explicit)
         return NewMessage(built, body, request.not_before)
 
     mine = element(message_id, request.body, now_ms)
@@ -186,7 +191,7 @@ async def accept_workflow(
         if invocation is not None:
             mine = element(message_id, invocation.payload, now_ms)
             await WorkflowEvents(store).remember_invoker(run.run_id, invocation.invoker)
-        new = message(steps_body([mine]), now_ms)
+        new = message(steps_body([mine]), RunHead(now_ms, None))
         settings = RunConfig.of(new.message).to_json()
         earlier = await workflows.start(run.run_id, run.endpoint.url, mine, new, settings)
         outcome = StepOutcome(StepResult.STORED if earlier is None else StepResult.DUPLICATE,
@@ -203,14 +208,14 @@ async def _add_step(
     run_id: str,
     step_key: str,
     mine: bytes,
-    message: Callable[[bytes, int], NewMessage],
+    message: Callable[[bytes, RunHead], NewMessage],
 ) -> StepOutcome:
     """Append the step with its message, its body built from the steps array as read."""
     for _ in range(_TRIES):
-        elements, created_ms = await workflows.snapshot(run_id)
-        if created_ms is None:
+        elements, head = await workflows.snapshot(run_id)
+        if head is None:
             raise NotFound(f"workflow run {run_id} not found")
-        new = message(steps_body([*elements, mine]), created_ms)
+        new = message(steps_body([*elements, mine]), head)
         outcome = await workflows.add_step(run_id, step_key, mine, len(elements), new)
         if outcome.result is StepResult.NO_RUN:
             raise NotFound(f"workflow run {run_id} not found")
