@@ -1,10 +1,15 @@
-"""The message that reports another's outcome to a callback URL (reference §3.2), pure:
+"""The message that reports another's outcome to a callback URL (reference §3.2), and its
+JSON body, pure:
 configured by the source's `Upstash-Callback-<Publish-Header>` headers (herald_core.models
 `Callback`), else as its source. Built by the delivery worker for each attempt
 (herald_gateway.delivery.callbacks) and by the workflow DLQ when a failure callback is run
 again (herald_core.workflow_failures)."""
 
 from __future__ import annotations
+
+import base64
+from collections.abc import Mapping
+from typing import Any
 
 from herald_core.models import Callback, Message
 from herald_core.signing import body_hash
@@ -40,3 +45,42 @@ def callback_message(
         flow_period=callback.flow_period,
     )
     return NewMessage(message, content, message.not_before)
+
+
+def callback_body(
+    source: Message,
+    source_body: bytes,
+    retried: int,
+    *,
+    status: int,
+    headers: Mapping[str, list[str]],
+    body: bytes,
+    error: str | None,
+    dlq_id: str | None = None,
+    workflow: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The body reporting an attempt of `source` (after `retried` retries): the response's
+    status, headers and body (0, none and empty when none came), its error; `dlq_id` when
+    it dead-lettered `source`, `workflow` the fields a workflow run's failure callback adds
+    (herald_core.workflow_failures `workflow_fields`)."""
+    out: dict[str, Any] = {
+        "status": status,
+        "header": dict(headers),
+        "body": base64.b64encode(body).decode(),
+        "retried": retried,
+        "maxRetries": source.max_retries,
+        "sourceMessageId": source.id,
+        "url": source.url,
+        "method": source.method,
+        "sourceHeader": {name: [value] for name, value in source.headers.items()},
+        "sourceBody": base64.b64encode(source_body).decode(),
+        "notBefore": source.not_before,
+        "createdAt": source.created_at,
+    }
+    if error is not None:
+        out["error"] = error
+    optional = {"dlqId": dlq_id, "topicName": source.topic_name, "scheduleId": source.schedule_id,
+                "endpointName": source.endpoint_name, "callerIP": source.caller_ip}  # fmt: skip
+    out.update({k: v for k, v in optional.items() if v is not None})
+    out.update(workflow or {})
+    return out

@@ -24,7 +24,7 @@ from typing import Any
 
 import orjson
 
-from herald_core.callback_messages import callback_message
+from herald_core.callback_messages import callback_body, callback_message
 from herald_core.ids import dlq_id_of, shard_of
 from herald_core.models import Message
 from herald_core.records import DeadLetter
@@ -251,23 +251,9 @@ def failure_callback_again(entry: DeadLetter, run: RunFacts, now_ms: int) -> New
     if callback is None:
         return None
     attempt = entry.attempt
-    body: dict[str, Any] = {
-        "status": attempt.status or 0,
-        "header": dict(attempt.headers),
-        "body": base64.b64encode(attempt.body).decode(),
-        "retried": message.max_retries,
-        "maxRetries": message.max_retries,
-        "sourceMessageId": message.id,
-        "url": message.url,
-        "method": message.method,
-        "sourceHeader": {name: [value] for name, value in message.headers.items()},
-        "notBefore": message.not_before,
-        "createdAt": message.created_at,
-        "dlqId": entry.dlq_id,
-        **workflow_fields(run),
-    }
-    if attempt.error:
-        body["error"] = attempt.error
+    body = callback_body(message, entry.body, entry.retried, status=attempt.status or 0,
+                         headers=attempt.headers, body=attempt.body, error=attempt.error,
+                         dlq_id=entry.dlq_id, workflow=workflow_fields(run))  # fmt: skip
     return callback_message(message, callback, orjson.dumps(body), now_ms)
 
 

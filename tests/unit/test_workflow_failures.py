@@ -16,7 +16,12 @@ from herald_core.records import Attempt, DeadLetter
 from herald_core.routing import Delivery
 from herald_core.settings import Settings
 from herald_core.workflow_config import RunConfig
-from herald_core.workflow_failures import RunFacts, for_run, workflow_fields
+from herald_core.workflow_failures import (
+    RunFacts,
+    failure_callback_again,
+    for_run,
+    workflow_fields,
+)
 from herald_core.workflow_logs import NextStep, RunLog
 from herald_core.workflows import element
 from herald_gateway.api.workflow_views import run_log_view
@@ -101,6 +106,24 @@ def test_the_logs_show_a_step_retrying_and_why_a_step_failed() -> None:
     [error] = run_log_view(failed_run, at=NextStep(1, dataclasses.replace(
         dead, attempt=Attempt())))["steps"][-1]["steps"][0]["errors"]  # fmt: skip
     assert error["error"] == "failed"
+
+
+def test_a_failure_callback_sent_again_reports_as_the_first_did() -> None:
+    source = dataclasses.replace(TRIGGER, topic_name="orders", caller_ip="10.0.0.7")
+    dead = DeadLetter("dlq_1", source, b"step", Attempt(status=503, headers={"A": ["b"]},
+                                                        body=b"busy"), "wfr_old", 0)  # fmt: skip
+    run = RunFacts("wfr_old", "http://wf/x", 1234, b'{"n": 1}')
+    again = failure_callback_again(dead, run, 99)
+    assert again is not None and again.message.url == FAILURE.url
+    body = orjson.loads(again.body)
+    # the retries done (not the most allowed), and the fields every callback carries
+    assert (body["retried"], body["maxRetries"]) == (0, 1)
+    assert (body["status"], body["header"], base64.b64decode(body["body"])) == (
+        503, {"A": ["b"]}, b"busy")  # fmt: skip
+    assert (body["topicName"], body["callerIP"], body["dlqId"]) == ("orders", "10.0.0.7",
+                                                                    "dlq_1")  # fmt: skip
+    assert body["workflowRunId"] == "wfr_old" and body["sourceBody"] == base64.b64encode(
+        b'{"n": 1}').decode()  # fmt: skip
 
 
 def _publish(headers: dict[str, str]) -> PublishRequest:

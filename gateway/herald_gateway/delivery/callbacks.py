@@ -10,12 +10,11 @@ exactly when the outcome does.
 
 from __future__ import annotations
 
-import base64
 from typing import Any
 
 import orjson
 
-from herald_core.callback_messages import callback_message
+from herald_core.callback_messages import callback_body, callback_message
 from herald_core.models import Task
 from herald_core.store import NewMessage
 from herald_gateway.delivery.sender import Failure, Reply
@@ -27,31 +26,13 @@ def payload(
     dlq_id: str | None = None,
     workflow: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The callback body; `workflow`: the fields a failure callback of a workflow run's
-    step adds (herald_core.workflow_failures `workflow_fields`)."""
-    message = task.message
+    """The callback body of one attempt (herald_core.callback_messages `callback_body`)."""
     reply = answer if isinstance(answer, Reply) else Reply(0, {}, b"")
-    body: dict[str, Any] = {
-        "status": reply.status,
-        "header": {name: [value] for name, value in reply.headers.items()},
-        "body": base64.b64encode(reply.body).decode(),
-        "retried": task.retried,
-        "maxRetries": message.max_retries,
-        "sourceMessageId": message.id,
-        "url": message.url,
-        "method": message.method,
-        "sourceHeader": {name: [value] for name, value in message.headers.items()},
-        "sourceBody": base64.b64encode(task.body).decode(),
-        "notBefore": message.not_before,
-        "createdAt": message.created_at,
-    }
-    if isinstance(answer, Failure):
-        body["error"] = answer.error
-    optional = {"dlqId": dlq_id, "topicName": message.topic_name, "scheduleId": message.schedule_id,
-                "endpointName": message.endpoint_name, "callerIP": message.caller_ip}  # fmt: skip
-    body.update({k: v for k, v in optional.items() if v is not None})
-    body.update(workflow or {})
-    return body
+    return callback_body(task.message, task.body, task.retried, status=reply.status,
+                         headers={name: [value] for name, value in reply.headers.items()},
+                         body=reply.body,
+                         error=answer.error if isinstance(answer, Failure) else None,
+                         dlq_id=dlq_id, workflow=workflow)  # fmt: skip
 
 
 def callbacks_for(
