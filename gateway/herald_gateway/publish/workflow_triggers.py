@@ -11,36 +11,30 @@ first message (forwarded headers reach the run, a delay delays its start).
 
 from __future__ import annotations
 
-import re
 import secrets
 from dataclasses import replace
 
 from herald_core.errors import InvalidField
+from herald_core.ids import ALPHABET
 from herald_core.settings import Settings
 from herald_core.store import Store
 from herald_core.workflows import element, steps_body
 from herald_gateway.publish.destinations import Endpoint
 from herald_gateway.publish.publishing import parse_publish
 from herald_gateway.publish.staging import stage
-
-_RUN_ID = re.compile(r"^[!-~]{1,256}$")
-_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+from herald_gateway.publish.workflows import check_run_id
 
 
 def new_run_id() -> str:
     """`wfr_` and 21 random characters, as the SDKs make them."""
-    return "wfr_" + "".join(secrets.choice(_ALPHABET) for _ in range(21))
+    return "wfr_" + "".join(secrets.choice(ALPHABET) for _ in range(21))
 
 
 def run_id_of(headers: list[tuple[str, str]]) -> str:
     """The run id a trigger asks for (`Upstash-Workflow-RunId`), or a new one."""
     for name, value in headers:
         if name.lower() == "upstash-workflow-runid":
-            if not _RUN_ID.match(value):
-                raise InvalidField(
-                    "Upstash-Workflow-RunId", "must be 1 to 256 printable characters"
-                )
-            return value
+            return check_run_id(value)
     return new_run_id()
 
 

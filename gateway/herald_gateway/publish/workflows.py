@@ -64,6 +64,13 @@ class WorkflowPublish:
     lazy: bool = False
 
 
+def check_run_id(run_id: str) -> str:
+    """A run id as the SDKs make them, or any of 1 to 256 printable characters."""
+    if not _RUN_ID.match(run_id):
+        raise InvalidField("Upstash-Workflow-RunId", "must be 1 to 256 printable characters")
+    return run_id
+
+
 def workflow_of(request: PublishRequest) -> WorkflowPublish | None:
     """The run `request` is a step of, or None for an ordinary publish (pure)."""
     headers = request.headers
@@ -71,8 +78,7 @@ def workflow_of(request: PublishRequest) -> WorkflowPublish | None:
     if (run_id is None or "Upstash-Workflow-Calltype" in headers
             or not isinstance(request.destination, Endpoint)):  # fmt: skip
         return None
-    if not _RUN_ID.match(run_id):
-        raise InvalidField("Upstash-Workflow-RunId", "must be 1 to 256 printable characters")
+    check_run_id(run_id)
     if request.queue is not None or request.flow is not None:
         raise InvalidRequest("queues and flow control are not supported for workflow runs yet")
     init = headers.get("Upstash-Workflow-Init", "").strip().lower() == "true"
@@ -98,8 +104,7 @@ def call_of(request: PublishRequest) -> WorkflowCall | None:
             or request.callback is None or not isinstance(request.destination, Endpoint)
             or request.queue is not None):  # fmt: skip
         return None
-    if not _RUN_ID.match(run_id):
-        raise InvalidField("Upstash-Workflow-RunId", "must be 1 to 256 printable characters")
+    check_run_id(run_id)
     step_id = request.callback.headers.get("Upstash-Workflow-Stepid", "").strip()
     return WorkflowCall(run_id, request.destination, step_id)
 
